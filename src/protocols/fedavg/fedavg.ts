@@ -1,0 +1,175 @@
+import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId, ProtocolModule } from '../protocol.ts';
+import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
+import { fedavgSchemas } from './messages.ts';
+
+/**
+ * FedAvg (McMahan et al. 2017). One node of the room is the coordinator (the server);
+ * every node, the coordinator included, is a client. Each round the coordinator samples
+ * m = max(round(C·K), 1) of the K available clients, sends them w_t, and averages the
+ * answers weighted by sample count. A round ends when every sampled client answered, or
+ * at the timeout with at least `minClients` answers; otherwise it is re-sampled.
+ */
+export class FedAvg implements Protocol {
+  private coordinator: NodeId | null = null;
+  private available = new Set<NodeId>();
+  private global: Float32Array;
+  private globalRound = 0;
+  private running = false;
+  private finished = false;
+  /** Coordinator: the round being collected. */
+  private collecting: { round: number; attempt: number; selected: Set<NodeId>; updates: Map<NodeId, ClientUpdate> } | null = null;
+  /** Client: the round being trained, and for whom. */
+  private training: { round: number; from: NodeId } | null = null;
+
+  constructor(private readonly ctx: ProtocolContext) {
+    this.global = ctx.initialParams;
+    for (const p of ctx.peers) this.available.add(p);
+  }
+
+  get round(): number {
+    return this.globalRound;
+  }
+
+  currentParams(): Float32Array {
+    return this.global;
+  }
+
+  private get isCoordinator(): boolean {
+    return this.coordinator === this.ctx.id;
+  }
+
+  handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
+    switch (event.kind) {
+      case 'start':
+        this.running = true;
+        this.coordinator ??= this.ctx.id;
+        return this.isCoordinator ? [{ kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()] : [];
+      case 'roster':
+        return this.onRoster(event.peers, event.coordinator);
+      case 'message':
+        return this.onMessage(event.from, event.msg);
+      case 'trained':
+        return this.onTrained(event.round, event.params, event.samples, event.loss);
+      case 'timer':
+        return this.onTimer(event.id);
+      case 'stop':
+        this.running = false;
+        return [{ kind: 'state', state: 'idle' }];
+    }
+  }
+
+  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+    this.available = new Set(peers.filter((p) => p !== this.ctx.id));
+    if (!coordinator || coordinator === this.coordinator) return [];
+    const wasCoordinator = this.isCoordinator;
+    this.coordinator = coordinator;
+    // Taking over mid-run: resume from the last global model this node saw.
+    if (this.isCoordinator && !wasCoordinator && this.running && !this.finished) {
+      return [{ kind: 'log', text: `became coordinator at round ${this.globalRound}` }, { kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()];
+    }
+    return [];
+  }
+
+  private startRound(): ProtocolAction[] {
+    if (this.globalRound >= this.ctx.config.rounds) return this.finish();
+    const round = this.globalRound + 1;
+    const attempt = this.collecting?.round === round ? this.collecting.attempt + 1 : 0;
+    const clients = [this.ctx.id, ...[...this.available].sort()];
+    const m = Math.max(Math.round(this.ctx.config.fraction * clients.length), 1);
+    const selected = new Set(this.ctx.rng.split(`round:${round}:${attempt}`).sample(clients, m));
+    this.collecting = { round, attempt, selected, updates: new Map() };
+    const actions: ProtocolAction[] = [{ kind: 'setTimer', id: `round:${round}:${attempt}`, afterMs: this.ctx.config.roundTimeout }];
+    for (const client of [...selected].sort()) {
+      if (client === this.ctx.id) actions.push(...this.beginTraining(round, this.ctx.id, this.global));
+      else actions.push({ kind: 'send', to: client, msg: { type: 'fedavg/train', round, params: this.global } });
+    }
+    return actions;
+  }
+
+  private beginTraining(round: number, from: NodeId, params: Float32Array): ProtocolAction[] {
+    this.training = { round, from };
+    return [
+      { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'client' },
+      { kind: 'train', round, params },
+    ];
+  }
+
+  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+    const round = msg.round as number;
+    switch (msg.type) {
+      case 'fedavg/train': {
+        if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'train request from a non-coordinator' }];
+        if (round <= this.globalRound) return [{ kind: 'reject', from, reason: `stale train request for round ${round}` }];
+        this.coordinator ??= from;
+        this.running = true;
+        // The params are w_{round-1}: the room's latest global model.
+        this.global = msg.params as Float32Array;
+        this.globalRound = round - 1;
+        return [{ kind: 'model', round: round - 1, params: this.global, scope: 'global' }, ...this.beginTraining(round, from, this.global)];
+      }
+      case 'fedavg/update':
+        return this.collect(from, round, { params: msg.params as Float32Array, samples: msg.samples as number });
+      case 'fedavg/done':
+        if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
+        this.finished = true;
+        return [{ kind: 'state', state: 'done' }, { kind: 'done' }];
+      default:
+        return [{ kind: 'reject', from, reason: `unexpected ${msg.type}` }];
+    }
+  }
+
+  private onTrained(round: number, params: Float32Array, samples: number, loss: number): ProtocolAction[] {
+    if (!this.training || this.training.round !== round) return [];
+    const { from } = this.training;
+    this.training = null;
+    const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'client' };
+    if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params, samples })];
+    return [idle, { kind: 'send', to: from, msg: { type: 'fedavg/update', round, samples, loss: Number.isFinite(loss) ? loss : null, params } }];
+  }
+
+  private collect(from: NodeId, round: number, update: ClientUpdate): ProtocolAction[] {
+    const c = this.collecting;
+    if (!this.isCoordinator || !c) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
+    if (round !== c.round) return [{ kind: 'reject', from, reason: `update for round ${round}, collecting ${c.round}` }];
+    if (!c.selected.has(from)) return [{ kind: 'reject', from, reason: 'update from a client not selected this round' }];
+    if (c.updates.has(from)) return [{ kind: 'reject', from, reason: 'duplicate update' }];
+    c.updates.set(from, update);
+    return c.updates.size === c.selected.size ? this.closeRound() : [];
+  }
+
+  private onTimer(id: string): ProtocolAction[] {
+    const c = this.collecting;
+    if (!c || id !== `round:${c.round}:${c.attempt}`) return [];
+    if (c.updates.size >= this.ctx.config.minClients && c.updates.size > 0) return this.closeRound();
+    return [{ kind: 'log', text: `round ${c.round}: ${c.updates.size} of ${c.selected.size} answered, below minClients; re-sampling` }, ...this.startRound()];
+  }
+
+  private closeRound(): ProtocolAction[] {
+    const c = this.collecting!;
+    // Aggregate in a fixed order so float sums do not depend on arrival order.
+    const updates = [...c.updates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
+    this.global = fedavgAggregate(updates);
+    this.globalRound = c.round;
+    this.collecting = null;
+    return [
+      { kind: 'clearTimer', id: `round:${c.round}:${c.attempt}` },
+      { kind: 'model', round: c.round, params: this.global, scope: 'global' },
+      { kind: 'round', round: c.round },
+      ...this.startRound(),
+    ];
+  }
+
+  private finish(): ProtocolAction[] {
+    if (this.finished) return [];
+    this.finished = true;
+    const notify: ProtocolAction[] = [...this.available].sort().map((to) => ({ kind: 'send', to, msg: { type: 'fedavg/done', round: this.globalRound } }) as const);
+    return [...notify, { kind: 'state', state: 'done', role: 'coordinator' }, { kind: 'done' }];
+  }
+}
+
+export const fedavg: ProtocolModule = {
+  name: 'fedavg',
+  schemas: fedavgSchemas,
+  evaluates: 'global',
+  create: (ctx) => new FedAvg(ctx),
+};

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
+
+export const fedavgSchemas: SchemaRegistry = {
+  /** Coordinator → client: train round `round` from these params (w_{round-1}). */
+  'fedavg/train': { header: z.object({ round }), params: true },
+  /** Client → coordinator: the locally trained model and n_k. */
+  'fedavg/update': {
+    header: z.object({ round, samples: z.number().int().min(1).max(1e8), loss: z.number().nullable() }),
+    params: true,
+  },
+  /** Coordinator → everyone: the run is over. */
+  'fedavg/done': { header: z.object({ round }), params: false },
+};

@@ -1,0 +1,70 @@
+import type { Config } from '../core/config.ts';
+import type { Rng } from '../core/rng.ts';
+import type { Message, SchemaRegistry } from '../core/wire/codec.ts';
+import type { ModelSpec } from '../core/learn/models.ts';
+
+export type NodeId = string;
+
+/** What a driver tells a protocol. Messages arrive already decoded and validated. */
+export type ProtocolEvent =
+  | { kind: 'start' }
+  | { kind: 'timer'; id: string }
+  | { kind: 'message'; from: NodeId; msg: Message }
+  | { kind: 'trained'; round: number; params: Float32Array; samples: number; loss: number }
+  /** The room's membership as the signaling server (or simulator) sees it. */
+  | { kind: 'roster'; peers: NodeId[]; coordinator?: NodeId }
+  | { kind: 'stop' };
+
+/** What a protocol asks its driver to do. */
+export type ProtocolAction =
+  | { kind: 'send'; to: NodeId; msg: Message }
+  | { kind: 'setTimer'; id: string; afterMs: number }
+  | { kind: 'clearTimer'; id: string }
+  /** Train locally from `params`; the driver answers with a `trained` event. */
+  | { kind: 'train'; round: number; params: Float32Array }
+  /** A new model. `global`: an aggregate that stands for the whole run (FedAvg, MoDeST). */
+  | { kind: 'model'; round: number; params: Float32Array; scope: 'global' | 'local' }
+  /** This node finished its round `round`. */
+  | { kind: 'round'; round: number }
+  | { kind: 'state'; state: NodeState; role?: string }
+  /** A message that decoded fine but made no sense here (stale round, wrong sender...). */
+  | { kind: 'reject'; from: NodeId; reason: string }
+  | { kind: 'log'; text: string }
+  | { kind: 'done' };
+
+export type NodeState = 'idle' | 'connecting' | 'training' | 'aggregating' | 'waiting' | 'done' | 'error';
+
+export interface ProtocolContext {
+  id: NodeId;
+  config: Config;
+  spec: ModelSpec;
+  /** Size of this node's local dataset (n_k). */
+  samples: number;
+  /** This node's private, seeded randomness. */
+  rng: Rng;
+  /** The starting model: shared by all nodes, or this node's own (independent init). */
+  initialParams: Float32Array;
+  /** Ids known at start (bootstrap peers), excluding this node. */
+  peers: NodeId[];
+}
+
+/**
+ * A sans-I/O learning protocol: events in, actions out. No clock, sockets or tfjs inside;
+ * `now` is given, randomness comes from the context's RNG. The live tab and the simulator
+ * run exactly this code.
+ */
+export interface Protocol {
+  handle(event: ProtocolEvent, now: number): ProtocolAction[];
+  /** This node's current model, for evaluation; null before it has one. */
+  currentParams(): Float32Array | null;
+  /** The round this node is in. */
+  readonly round: number;
+}
+
+export interface ProtocolModule {
+  name: Config['algo'];
+  schemas: SchemaRegistry;
+  create(ctx: ProtocolContext): Protocol;
+  /** Whether accuracy is that of one global model (FedAvg, MoDeST) or the mean over nodes. */
+  evaluates: 'global' | 'nodes';
+}

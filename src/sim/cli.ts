@@ -1,0 +1,74 @@
+import { ConfigError, configToHash, CONFIG_KEYS, defaultConfig } from '../core/config.ts';
+import { parseFlags } from './flags.ts';
+import { runNodeSimulation } from './nodeRunner.ts';
+import type { SimRow } from './simulation.ts';
+
+const HELP = `Murmuration simulator: N virtual nodes, one process, deterministic.
+
+  npm run sim -- --algo fedavg --dataset mnist --model 2nn --partition shards:2 \\
+                 --nodes 100 --fraction 0.1 --epochs 1 --batch 10 --rounds 50 --seed 1
+  npm run sim -- --config 'algo=fedavg&dataset=blobs&nodes=8'   (the hash of a shared URL)
+
+  --json     one JSON object per evaluated round, then a summary line
+  --quiet    only the summary
+  --help     this text
+
+Config keys (same as the URL hash), with defaults:
+${CONFIG_KEYS.map((k) => `  --${k} ${String(defaultConfig()[k]) || "''"}`).join('\n')}
+`;
+
+const mb = (b: number) => (b / 1e6).toFixed(2);
+const pct = (a: number) => (a * 100).toFixed(2);
+
+function tableRow(r: SimRow): string {
+  const spread = r.minAccuracy !== undefined ? `  [${pct(r.minAccuracy)}–${pct(r.maxAccuracy!)}]` : '';
+  return `${String(r.round).padStart(6)}  ${pct(r.accuracy).padStart(7)}%  ${r.loss.toFixed(4).padStart(8)}  ${mb(r.bytesSent).padStart(10)}  ${(r.simTimeMs / 1000).toFixed(1).padStart(9)}  ${String(r.liveNodes).padStart(5)}${spread}`;
+}
+
+async function main(): Promise<number> {
+  let opts;
+  try {
+    opts = parseFlags(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\nRun with --help for the list of flags.\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { config, json, quiet } = opts;
+  if (!json && !quiet) {
+    process.stdout.write(`# config: ${configToHash(config)}\n`);
+    process.stdout.write(' round   accuracy      loss     MB sent  sim time s  nodes\n');
+  }
+  const { summary } = await runNodeSimulation(config, (row) => {
+    if (json) process.stdout.write(JSON.stringify(row) + '\n');
+    else if (!quiet) process.stdout.write(tableRow(row) + '\n');
+  });
+  if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  else {
+    process.stdout.write(
+      `done: ${summary.rounds} rounds (${summary.stopReason}), accuracy ${pct(summary.accuracy)}%, ${mb(summary.bytesSent)} MB sent, ` +
+        `${(summary.simTimeMs / 1000).toFixed(1)} s simulated, backend ${summary.backend}, ${(summary.wallMs / 1000).toFixed(1)} s wall\n`,
+    );
+    if (summary.roundsToTarget !== null)
+      process.stdout.write(`target ${pct(summary.target!)}% reached at round ${summary.roundsToTarget}, ${mb(summary.bytesToTarget!)} MB, ${(summary.simTimeToTarget! / 1000).toFixed(1)} s\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

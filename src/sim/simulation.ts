@@ -1,0 +1,316 @@
+import { initMode, parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
+import { partition } from '../core/data/partition.ts';
+import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
+import type { Learner } from '../core/learn/learner.ts';
+import { initialParams } from '../core/learn/models.ts';
+import { Rng } from '../core/rng.ts';
+import { protocolFor } from '../protocols/index.ts';
+import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
+import { NodeHost } from '../runtime/host.ts';
+import type { Trainer } from '../runtime/ports.ts';
+import { InMemoryNetwork } from './network.ts';
+import { VirtualClock } from './queue.ts';
+
+/** One evaluated round. `wallMs` is the only field that differs between identical runs. */
+export interface SimRow {
+  round: number;
+  accuracy: number;
+  loss: number;
+  /** Cumulative over all nodes. */
+  bytesSent: number;
+  simTimeMs: number;
+  /** For decentralized algorithms: spread over live nodes' models. */
+  minAccuracy?: number;
+  maxAccuracy?: number;
+  liveNodes: number;
+  wallMs: number;
+}
+
+export interface SimSummary {
+  summary: true;
+  algo: string;
+  rounds: number;
+  accuracy: number;
+  loss: number;
+  bytesSent: number;
+  simTimeMs: number;
+  target: number | null;
+  roundsToTarget: number | null;
+  bytesToTarget: number | null;
+  simTimeToTarget: number | null;
+  nodes: number;
+  liveNodes: number;
+  dropped: number;
+  rejected: Record<string, number>;
+  stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
+  wallMs: number;
+}
+
+interface SimNode {
+  id: NodeId;
+  index: number;
+  shard: Split;
+  host: NodeHost | null;
+  /** ms of compute per training sample (stragglers are slower). */
+  costPerSample: number;
+  trainCount: number;
+}
+
+/**
+ * N virtual nodes in one process: the same protocol code and node host as a live tab,
+ * with a virtual clock, an in-memory network and tfjs training charged as virtual time.
+ * Deterministic: the same config and data give the same rows, bit for bit.
+ */
+export class Simulation {
+  readonly module: ProtocolModule;
+  readonly clock = new VirtualClock();
+  readonly network: InMemoryNetwork;
+  readonly nodes: SimNode[] = [];
+  readonly rows: SimRow[] = [];
+  readonly evalSet: Split;
+  private readonly root: Rng;
+  private readonly churn: ChurnEvent[];
+  readonly sharedInit: Float32Array;
+  private simRound = 0;
+  private lastGlobal: { round: number; params: Float32Array } | null = null;
+  private readonly nodeRounds = new Map<NodeId, number>();
+  private stopReason: SimSummary['stopReason'] | null = null;
+  private reachedTarget: SimRow | null = null;
+  private readonly startedAt = Date.now();
+  private readonly listeners: ((row: SimRow) => void)[] = [];
+  /** Called on every protocol action of every node (the UI's topology view listens here). */
+  onAction: ((node: NodeId, action: ProtocolAction, now: number) => void) | null = null;
+
+  constructor(
+    readonly config: Config,
+    readonly dataset: Dataset,
+    readonly learner: Learner,
+    evalSet: Split,
+  ) {
+    this.module = protocolFor(config.algo);
+    this.root = Rng.seed(config.seed);
+    this.evalSet = evalSet;
+    this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
+    this.network = new InMemoryNetwork(this.clock, { latency: config.latency, bandwidth: config.bandwidth, loss: config.loss }, this.root.split('network'));
+    this.sharedInit = initialParams(learner.spec, this.root.split('init'));
+
+    const joins = this.churn.reduce((s, e) => s + (e.kind === 'join' ? e.count : 0), 0);
+    const total = config.nodes + joins;
+    const shards = partition(dataset.train.y, dataset.numClasses, total, parsePartition(config.partition), this.root.split('partition'));
+    const speed = this.root.split('stragglers');
+    for (let i = 0; i < total; i++) {
+      const straggler = speed.next() < config.stragglers;
+      this.nodes.push({
+        id: `n${i}`,
+        index: i,
+        shard: takeRows(dataset.train, dataset.features, shards[i]),
+        host: null,
+        costPerSample: config.compute * (straggler ? config.slowdown : 1),
+        trainCount: 0,
+      });
+    }
+  }
+
+  onRow(listener: (row: SimRow) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get coordinator(): NodeId {
+    return 'n0';
+  }
+
+  liveNodes(): SimNode[] {
+    return this.nodes.filter((n) => n.host?.running);
+  }
+
+  /** Starts the first `nodes` nodes. */
+  start(): void {
+    const initial = this.nodes.slice(0, this.config.nodes);
+    for (const node of initial) this.boot(node, initial.map((n) => n.id));
+    for (const node of initial) node.host!.start();
+  }
+
+  /** Runs until done; returns the summary. Synchronous: tfjs on cpu/wasm trains synchronously. */
+  run(): SimSummary {
+    this.start();
+    while (this.advance(1000)) {
+      /* keep going */
+    }
+    return this.summary();
+  }
+
+  /** Runs up to `maxEvents` events; false once the run is over. Lets a UI or worker interleave. */
+  advance(maxEvents: number): boolean {
+    if (this.stopReason) return false;
+    const limit = this.timeLimit();
+    for (let i = 0; i < maxEvents && !this.stopReason; i++) {
+      if (!this.clock.step(limit)) {
+        this.stopReason = this.clock.pending > 0 ? 'time-limit' : 'stalled';
+        break;
+      }
+    }
+    return !this.stopReason;
+  }
+
+  summary(): SimSummary {
+    const last = this.rows[this.rows.length - 1];
+    const rejected: Record<string, number> = {};
+    for (const n of this.nodes) for (const [k, v] of Object.entries(n.host?.stats.rejected ?? {})) rejected[k] = (rejected[k] ?? 0) + v;
+    return {
+      summary: true,
+      algo: this.config.algo,
+      rounds: this.simRound,
+      accuracy: last?.accuracy ?? NaN,
+      loss: last?.loss ?? NaN,
+      bytesSent: this.bytesSent(),
+      simTimeMs: this.clock.now(),
+      target: this.config.target > 0 ? this.config.target : null,
+      roundsToTarget: this.reachedTarget?.round ?? null,
+      bytesToTarget: this.reachedTarget?.bytesSent ?? null,
+      simTimeToTarget: this.reachedTarget?.simTimeMs ?? null,
+      nodes: this.nodes.filter((n) => n.host).length,
+      liveNodes: this.liveNodes().length,
+      dropped: this.network.stats.dropped,
+      rejected,
+      stopReason: this.stopReason ?? 'rounds',
+      wallMs: Date.now() - this.startedAt,
+    };
+  }
+
+  bytesSent(): number {
+    let total = 0;
+    for (const n of this.nodes) total += n.host?.stats.bytesSent ?? 0;
+    return total;
+  }
+
+  private timeLimit(): number {
+    const c = this.config;
+    const perRound = Math.max(c.roundTimeout, c.aggTimeout, c.period * 2, c.pingTimeout * 4);
+    return c.rounds * perRound * 10 + 60_000;
+  }
+
+  private boot(node: SimNode, bootstrap: NodeId[]): void {
+    const nodeRng = this.root.split('node').split(node.id);
+    const init = initMode(this.config) === 'shared' ? this.sharedInit : initialParams(this.learner.spec, this.root.split('init').split(node.id));
+    const protocol = this.module.create({
+      id: node.id,
+      config: this.config,
+      spec: this.learner.spec,
+      samples: node.shard.n,
+      rng: nodeRng.split('protocol'),
+      initialParams: init,
+      peers: bootstrap.filter((p) => p !== node.id),
+    });
+    const trainRng = nodeRng.split('train');
+    const trainer: Trainer = {
+      train: (_round, params, done) => {
+        const seq = node.trainCount++;
+        const c = this.config;
+        const batch = c.batch > 0 ? Math.min(c.batch, node.shard.n) : node.shard.n;
+        const samplesSeen = c.steps > 0 ? c.steps * batch : c.epochs * node.shard.n;
+        // Train when the virtual compute time has passed, so a node that dies first costs nothing.
+        this.clock.schedule(samplesSeen * node.costPerSample, () => {
+          if (!node.host?.running) return;
+          const r = this.learner.train(params, node.shard, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, trainRng.split(seq));
+          done({ params: r.params, samples: node.shard.n, loss: r.loss });
+        });
+      },
+    };
+    node.host = new NodeHost(node.id, protocol, this.module.schemas, this.learner.spec.size, this.clock, this.network.attach(node.id), trainer, {
+      onAction: (host, action) => this.observe(host, action),
+    });
+    node.host.roster(bootstrap.filter((p) => p !== node.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
+  }
+
+  private observe(host: NodeHost, action: ProtocolAction): void {
+    this.onAction?.(host.id, action, this.clock.now());
+    if (action.kind === 'model' && action.scope === 'global' && this.module.evaluates === 'global') {
+      if (!this.lastGlobal || action.round > this.lastGlobal.round) {
+        this.lastGlobal = { round: action.round, params: action.params };
+        this.advanceRound(action.round);
+      }
+    } else if (action.kind === 'round' && this.module.evaluates === 'nodes') {
+      this.nodeRounds.set(host.id, action.round);
+      let min = Infinity;
+      for (const n of this.liveNodes()) min = Math.min(min, this.nodeRounds.get(n.id) ?? 0);
+      if (Number.isFinite(min)) this.advanceRound(min);
+    } else if (action.kind === 'done' && host.id === this.coordinator) {
+      this.stopReason ??= 'done';
+    }
+  }
+
+  private advanceRound(round: number): void {
+    while (this.simRound < round && !this.stopReason) {
+      this.simRound++;
+      const r = this.simRound;
+      if (r % this.config.evalEvery === 0 || r === this.config.rounds) this.evaluate(r);
+      this.applyChurn(r);
+      if (r >= this.config.rounds) this.stopReason ??= 'rounds';
+    }
+  }
+
+  private evaluate(round: number): void {
+    const live = this.liveNodes();
+    let accuracy: number;
+    let loss: number;
+    let minAccuracy: number | undefined;
+    let maxAccuracy: number | undefined;
+    if (this.module.evaluates === 'global') {
+      const r = this.learner.evaluate(this.lastGlobal!.params, this.evalSet);
+      accuracy = r.accuracy;
+      loss = r.loss;
+    } else {
+      const results = live.map((n) => this.learner.evaluate(n.host!.protocol.currentParams() ?? this.sharedInit, this.evalSet));
+      accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;
+      loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
+      minAccuracy = Math.min(...results.map((r) => r.accuracy));
+      maxAccuracy = Math.max(...results.map((r) => r.accuracy));
+    }
+    const row: SimRow = {
+      round,
+      accuracy,
+      loss,
+      bytesSent: this.bytesSent(),
+      simTimeMs: this.clock.now(),
+      ...(minAccuracy !== undefined ? { minAccuracy, maxAccuracy } : {}),
+      liveNodes: live.length,
+      wallMs: Date.now() - this.startedAt,
+    };
+    this.rows.push(row);
+    for (const l of this.listeners) l(row);
+    if (this.config.target > 0 && accuracy >= this.config.target && !this.reachedTarget) {
+      this.reachedTarget = row;
+      this.stopReason = 'target';
+    }
+  }
+
+  private applyChurn(round: number): void {
+    const rng = this.root.split('churn').split(round);
+    for (const event of this.churn.filter((e) => e.round === round)) {
+      if (event.kind === 'fail') {
+        // The FedAvg coordinator plays the server and is kept; every other node may fail.
+        const candidates = this.liveNodes().filter((n) => !(this.config.algo === 'fedavg' && n.id === this.coordinator));
+        const count = Math.round(event.fraction * this.liveNodes().length);
+        for (const n of rng.sample(candidates, count)) n.host!.kill();
+      } else if (event.kind === 'join') {
+        const fresh = this.nodes.filter((n) => !n.host).slice(0, event.count);
+        this.bring(fresh);
+      } else {
+        this.bring(this.nodes.filter((n) => n.host && !n.host.running));
+      }
+    }
+  }
+
+  /** Starts nodes mid-run and tells everyone the new roster, as the signaling server would. */
+  private bring(nodes: SimNode[]): void {
+    if (nodes.length === 0) return;
+    const rosterIds = () => this.liveNodes().map((n) => n.id);
+    for (const n of nodes) {
+      n.host = null;
+      this.boot(n, [...rosterIds(), ...nodes.map((x) => x.id)]);
+    }
+    const ids = rosterIds();
+    for (const n of this.liveNodes()) n.host!.roster(ids.filter((p) => p !== n.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
+    for (const n of nodes) n.host!.start();
+  }
+}

@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
+import { makeSynthetic } from '../../src/core/data/synthetic.ts';
+import { takeRows, type Dataset } from '../../src/core/data/types.ts';
+import { Learner } from '../../src/core/learn/learner.ts';
+import { Rng } from '../../src/core/rng.ts';
+import { maxAbsDiff } from '../../src/core/vector.ts';
+import { fedavgAggregate, fedavgWeights } from '../../src/protocols/fedavg/aggregate.ts';
+import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
+import { Simulation } from '../../src/sim/simulation.ts';
+
+let dataset: Dataset;
+let learner: Learner;
+
+beforeAll(async () => {
+  await useNodeBackend('auto', 'mlp');
+  dataset = makeSynthetic('blobs', { samples: 800, classes: 3, noise: 0.15 }, Rng.seed(5).split('data'));
+  learner = new Learner('mlp', dataset.features, dataset.numClasses);
+});
+
+function simulate(input: ConfigInput): Simulation {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', samples: 800, seed: 5, ...input });
+  const sim = new Simulation(config, dataset, learner, dataset.test);
+  sim.run();
+  return sim;
+}
+
+function captureGlobals(input: ConfigInput): { sim: Simulation; globals: Map<number, Float32Array> } {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', samples: 800, seed: 5, ...input });
+  const sim = new Simulation(config, dataset, learner, dataset.test);
+  const globals = new Map<number, Float32Array>();
+  sim.onAction = (node, a) => {
+    if (node === sim.coordinator && a.kind === 'model' && a.scope === 'global') globals.set(a.round, a.params);
+  };
+  sim.run();
+  return { sim, globals };
+}
+
+describe('FedAvg aggregation', () => {
+  it('weights by sample count, and the weights sum to 1', () => {
+    const updates = [
+      { params: Float32Array.from([1, 1]), samples: 10 },
+      { params: Float32Array.from([4, -2]), samples: 30 },
+    ];
+    const w = fedavgWeights(updates);
+    expect(w).toEqual([0.25, 0.75]);
+    expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(Array.from(fedavgAggregate(updates))).toEqual([3.25, -1.25]);
+  });
+});
+
+describe('FedAvg oracles (real tfjs training)', () => {
+  it('E = 1, B = ∞ equals one full-batch gradient step on the union of the selected clients', () => {
+    const { sim, globals } = captureGlobals({ nodes: 4, fraction: 1, epochs: 1, batch: 'inf', lr: 0.5, rounds: 1, partition: 'dirichlet:0.5' });
+    const all = sim.nodes.map((n) => n.shard);
+    const merged = { n: all.reduce((s, x) => s + x.n, 0), x: new Float32Array(all.reduce((s, x) => s + x.x.length, 0)), y: new Uint8Array(all.reduce((s, x) => s + x.n, 0)) };
+    let ox = 0;
+    let oy = 0;
+    for (const s of all) {
+      merged.x.set(s.x, ox);
+      merged.y.set(s.y, oy);
+      ox += s.x.length;
+      oy += s.n;
+    }
+    const init = sim.sharedInit;
+    const central = learner.train(init, merged, { epochs: 1, steps: 0, batch: 0, lr: 0.5 }, Rng.seed(0));
+    const fed = globals.get(1)!;
+    expect(fed).toBeDefined();
+    expect(maxAbsDiff(fed, central.params)).toBeLessThan(1e-5);
+    // ...and it is not the unweighted mean, which the partition's unequal shards would make differ.
+    const sizes = all.map((s) => s.n);
+    expect(Math.max(...sizes)).toBeGreaterThan(Math.min(...sizes));
+    expect(maxAbsDiff(fed, init)).toBeGreaterThan(1e-3);
+  });
+
+  it('with one client, FedAvg equals local training', () => {
+    const { sim, globals } = captureGlobals({ nodes: 1, fraction: 1, epochs: 3, batch: 10, lr: 0.1, rounds: 1 });
+    const init = sim.sharedInit;
+    const rng = Rng.seed(5).split('node').split('n0').split('train').split(0);
+    const local = learner.train(init, sim.nodes[0].shard, { epochs: 3, steps: 0, batch: 10, lr: 0.1 }, rng);
+    expect(maxAbsDiff(globals.get(1)!, local.params)).toBe(0);
+  });
+});
+
+describe('FedAvg in the simulator', () => {
+  it('reaches at least 90% on blobs within 20 rounds with 8 nodes', () => {
+    const sim = simulate({ nodes: 8, fraction: 1, rounds: 20, epochs: 1, batch: 10, lr: 0.1 });
+    expect(sim.rows.length).toBe(20);
+    expect(sim.rows.at(-1)!.accuracy).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('samples m = max(round(C·K), 1) clients per round', () => {
+    const sim = new Simulation(parseConfig({ nodes: 20, fraction: 0.25, rounds: 3, samples: 800, seed: 5 }), dataset, learner, dataset.test);
+    const trained = new Map<number, Set<string>>();
+    sim.onAction = (node, a) => {
+      if (a.kind === 'train') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
+    };
+    sim.run();
+    expect([...trained.values()].map((s) => s.size)).toEqual([5, 5, 5]);
+    expect(new Set([...trained.values()].map((s) => [...s].sort().join())).size).toBeGreaterThan(1);
+  });
+
+  it('finishes rounds when clients vanish mid-round, after the round timeout', () => {
+    const sim = simulate({ nodes: 10, fraction: 1, rounds: 6, churn: '0.5@2', roundTimeout: 5000 });
+    expect(sim.rows.map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(sim.rows[0].liveNodes).toBe(10);
+    expect(sim.rows[2].liveNodes).toBe(5);
+    // Rounds after the failure wait for the timeout, since the coordinator still samples dead clients.
+    const gap = sim.rows[3].simTimeMs - sim.rows[2].simTimeMs;
+    expect(gap).toBeGreaterThanOrEqual(5000);
+    expect(sim.summary().stopReason).toBe('rounds');
+  });
+});
