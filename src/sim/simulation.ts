@@ -234,7 +234,8 @@ export class Simulation {
       let min = Infinity;
       for (const n of this.liveNodes()) min = Math.min(min, this.nodeRounds.get(n.id) ?? 0);
       if (Number.isFinite(min)) this.advanceRound(min);
-    } else if (action.kind === 'done' && host.id === this.coordinator) {
+    } else if (action.kind === 'done' && host.id === this.coordinator && this.module.evaluates === 'global') {
+      // For per-node protocols (gossip, D-PSGD) n0 is no coordinator: the run ends when every live node reached `rounds`.
       this.stopReason ??= 'done';
     }
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Split } from '../data/types.ts';
 import { buildModel, modelSpec, type ModelName, type ModelSpec } from './models.ts';
-import { readParams, writeParams } from './params.ts';
+import { readParams, readParamsAsync, writeParams } from './params.ts';
 
 export interface TrainOptions {
   /** Local epochs; ignored when `steps` > 0. */
@@ -51,7 +51,24 @@ export class Learner {
 
   /** Trains from `params` on `data`; returns new params. Batch order comes from `rng`. */
   train(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): TrainResult {
-    if (data.n === 0) return { params: params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
+    const run = this.runTraining(params, data, opts, rng);
+    if (!run) return { params: params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
+    const loss = run.lossSum.dataSync()[0] / run.steps;
+    run.lossSum.dispose();
+    return { params: readParams(this.model, this.spec), loss, steps: run.steps, samplesSeen: run.samplesSeen };
+  }
+
+  /** As `train`, but reads results back asynchronously: WebGPU cannot read synchronously in a worker. */
+  async trainAsync(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): Promise<TrainResult> {
+    const run = this.runTraining(params, data, opts, rng);
+    if (!run) return { params: params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
+    const loss = (await run.lossSum.data())[0] / run.steps;
+    run.lossSum.dispose();
+    return { params: await readParamsAsync(this.model, this.spec), loss, steps: run.steps, samplesSeen: run.samplesSeen };
+  }
+
+  private runTraining(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): { lossSum: tf.Scalar; steps: number; samplesSeen: number } | null {
+    if (data.n === 0) return null;
     writeParams(this.model, this.spec, params);
     const { x, y } = this.upload(data);
     const batch = opts.batch > 0 ? Math.min(opts.batch, data.n) : data.n;
@@ -69,33 +86,46 @@ export class Learner {
       lossSum.dispose();
       lossSum = next;
     }
-    const loss = (lossSum.dataSync()[0] ?? NaN) / plan.length;
-    lossSum.dispose();
     optimizer.dispose();
-    const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
-    return { params: readParams(this.model, this.spec), loss, steps: plan.length, samplesSeen };
+    return { lossSum, steps: plan.length, samplesSeen: plan.reduce((s, b) => s + b.length, 0) };
   }
 
   evaluate(params: Float32Array, data: Split, chunk = 1000): EvalResult {
-    if (data.n === 0) return { accuracy: NaN, loss: NaN, n: 0 };
+    const sums = this.evalSums(params, data, chunk);
+    if (!sums) return { accuracy: NaN, loss: NaN, n: 0 };
+    const [correct, loss] = sums.dataSync();
+    sums.dispose();
+    return { accuracy: correct / data.n, loss: loss / data.n, n: data.n };
+  }
+
+  async evaluateAsync(params: Float32Array, data: Split, chunk = 1000): Promise<EvalResult> {
+    const sums = this.evalSums(params, data, chunk);
+    if (!sums) return { accuracy: NaN, loss: NaN, n: 0 };
+    const [correct, loss] = await sums.data();
+    sums.dispose();
+    return { accuracy: correct / data.n, loss: loss / data.n, n: data.n };
+  }
+
+  /** [correct predictions, summed loss] as one device tensor, read back once. */
+  private evalSums(params: Float32Array, data: Split, chunk: number): tf.Tensor1D | null {
+    if (data.n === 0) return null;
     writeParams(this.model, this.spec, params);
     const { x, y } = this.upload(data);
-    let correct = 0;
-    let lossTotal = 0;
+    let sums = tf.zeros([2]) as tf.Tensor1D;
     for (let start = 0; start < data.n; start += chunk) {
       const size = Math.min(chunk, data.n - start);
-      const [c, l] = tf.tidy(() => {
+      const next = tf.tidy(() => {
         const bx = x.slice([start, 0], [size, -1]);
         const by = y.slice([start, 0], [size, -1]);
         const logits = this.model.predict(bx) as tf.Tensor2D;
-        const hits = tf.equal(tf.argMax(logits, 1), tf.argMax(by, 1)).sum();
+        const hits = tf.equal(tf.argMax(logits, 1), tf.argMax(by, 1)).cast('float32').sum();
         const loss = tf.losses.softmaxCrossEntropy(by, logits, undefined, undefined, tf.Reduction.SUM);
-        return [hits.dataSync()[0], loss.dataSync()[0]];
+        return sums.add(tf.stack([hits, loss])) as tf.Tensor1D;
       });
-      correct += c;
-      lossTotal += l;
+      sums.dispose();
+      sums = next;
     }
-    return { accuracy: correct / data.n, loss: lossTotal / data.n, n: data.n };
+    return sums;
   }
 
   /** The underlying model, for benchmarks that compare against bare `fit`. */

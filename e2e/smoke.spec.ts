@@ -1,0 +1,33 @@
+import { expect, test } from '@playwright/test';
+
+const snapshot = (page: import('@playwright/test').Page) => page.evaluate(() => window.murmuration.snapshot());
+
+test('the app loads, picks a tfjs backend automatically, shows it and trains one local epoch', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/#room=smoke-auto&algo=fedavg&dataset=blobs&samples=400&model=mlp&nodes=1&rounds=1&epochs=1&batch=20');
+  await expect(page.getByTestId('backend')).toHaveText(/backend: (webgpu|webgl|cpu)/);
+  await page.getByTestId('start').click();
+  await expect.poll(async () => (await snapshot(page)).accuracy, { timeout: 120_000 }).not.toBeNull();
+  const snap = await snapshot(page);
+  expect(snap.state).toBe('done');
+  expect(snap.round).toBe(1);
+  expect(snap.trainedSamples).toBe(400);
+  expect(snap.accuracy).toBeGreaterThan(0.5);
+  // With --enable-unsafe-webgpu, the fallback chain's first choice is available here.
+  expect(snap.backend).toBe('webgpu');
+  expect(snap.inWorker).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+for (const backend of ['webgl', 'cpu'] as const) {
+  test(`backend=${backend} in the URL overrides the automatic choice and trains`, async ({ page }) => {
+    await page.goto(`/#room=smoke-${backend}&dataset=blobs&samples=600&model=mlp&nodes=1&rounds=2&epochs=1&batch=10&backend=${backend}`);
+    await expect(page.getByTestId('backend')).toHaveText(`backend: ${backend}`);
+    await page.getByTestId('start').click();
+    await expect.poll(async () => (await snapshot(page)).history.length, { timeout: 120_000 }).toBe(2);
+    const snap = await snapshot(page);
+    expect(snap.backend).toBe(backend);
+    expect(snap.accuracy).toBeGreaterThan(0.8);
+  });
+}

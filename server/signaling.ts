@@ -1,0 +1,497 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { z } from 'zod';
+import {
+  CLIENT_MESSAGE_TYPES,
+  ClientMessageSchema,
+  jsonDepth,
+  type ClientMessage,
+  type ErrorCode,
+  type IceServer,
+  type ServerMessage,
+} from './messages.ts';
+
+/**
+ * The signaling server: rooms, peer ids, SDP/ICE relay, roster, start and metrics fan-out.
+ * Browser tabs only use it to find each other; model weights travel peer to peer over WebRTC.
+ *
+ * Every input is untrusted: each frame is size-checked, parsed and schema-validated, and any
+ * problem is answered with an `error` message and counted, never thrown. A socket that keeps
+ * misbehaving is closed with 1008. No message ever leaves the sender's room.
+ */
+
+export interface SignalingOptions {
+  /** URL path the WebSocket endpoint answers on. */
+  path?: string;
+  /** Largest accepted message (bytes). Frames up to 2× this get a `too-big` reply; larger ones close the socket (ws `maxPayload`, code 1009). */
+  maxMessageBytes?: number;
+  maxPeersPerRoom?: number;
+  maxRooms?: number;
+  /** Open sockets (joined or not); further upgrades get HTTP 503. */
+  maxConnections?: number;
+  /** Handed to every peer in `welcome` so all tabs use the same STUN/TURN servers. */
+  iceServers?: IceServer[];
+  /** Ping interval; a socket that has not answered the previous ping is terminated. */
+  heartbeatMs?: number;
+  /** Error replies a socket may collect (they leak away at 1/s) before it is closed with 1008. */
+  maxErrors?: number;
+  /** Per-peer `metrics` rate (messages/s, also the burst size). */
+  metricsPerSecond?: number;
+  /** Per-peer rate for all messages (messages/s); the burst is 2 s worth, enough for a newcomer's offers to a full room. */
+  messagesPerSecond?: number;
+  /** A peer whose outgoing buffer grows past this (it stopped reading) is terminated rather than buffered without bound. */
+  maxBufferedBytes?: number;
+  /** Attach to this HTTP server right away (same as calling `attach`). */
+  server?: HttpServer;
+  log?: (line: string) => void;
+}
+
+export interface SignalingStats {
+  rooms: number;
+  /** Joined peers. */
+  peers: number;
+  /** Open sockets, joined or not. */
+  connections: number;
+  /** Rejections by error code (plus `too-many-connections` for refused upgrades). */
+  rejected: Record<string, number>;
+  /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`. */
+  closed: Record<string, number>;
+  uptimeSec: number;
+}
+
+export interface SignalingServer {
+  readonly path: string;
+  /** Listen for 'upgrade' on `server`, for `path` only; other upgrades (e.g. Vite HMR) are left alone. Returns a detach function. */
+  attach(server: HttpServer | Http2SecureServer): () => void;
+  /** For callers with their own 'upgrade' listener: returns false (socket untouched) if the URL is not ours. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  stats(): SignalingStats;
+  /** Close every socket (1001), detach from servers, stop the heartbeat. */
+  close(): Promise<void>;
+}
+
+export const DEFAULTS = {
+  path: '/signal',
+  maxMessageBytes: 64 * 1024,
+  maxPeersPerRoom: 64,
+  maxRooms: 256,
+  maxConnections: 4096,
+  heartbeatMs: 15_000,
+  maxErrors: 50,
+  metricsPerSecond: 20,
+  messagesPerSecond: 500,
+  maxBufferedBytes: 8 * 1024 * 1024,
+} as const;
+
+/** Marks an http server that already has a signaling endpoint, so the dev plugin is never mounted twice. */
+const ATTACHED = Symbol.for('murmuration.signaling.attached');
+export function isSignalingAttached(server: object): boolean {
+  return (server as { [ATTACHED]?: boolean })[ATTACHED] === true;
+}
+
+/** Deep nesting is legal JSON but makes re-serialising recursive; nothing we relay needs more. */
+const MAX_DEPTH = 32;
+const ERROR_DECAY_MS = 1000;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  readonly rate: number;
+  readonly burst: number;
+}
+function bucket(rate: number, burst: number, now: number): Bucket {
+  return { tokens: burst, at: now, rate, burst };
+}
+function take(b: Bucket, now: number): boolean {
+  b.tokens = Math.min(b.burst, b.tokens + ((now - b.at) * b.rate) / 1000);
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+interface Peer {
+  readonly ws: WebSocket;
+  readonly remote: string;
+  id: string | null;
+  room: Room | null;
+  name: string | undefined;
+  alive: boolean;
+  closing: boolean;
+  strikes: number;
+  strikesAt: number;
+  readonly messages: Bucket;
+  readonly metrics: Bucket;
+}
+
+interface Room {
+  readonly name: string;
+  /** sha256 of the first joiner's secret; null = open room. */
+  readonly secretHash: Buffer | null;
+  /** Insertion order is join order, so the first entry is the oldest member. */
+  readonly members: Map<string, Peer>;
+  config: Record<string, unknown> | null;
+  started: boolean;
+  coordinator: string | null;
+}
+
+class Rejection {
+  constructor(
+    readonly code: ErrorCode,
+    readonly message: string,
+  ) {}
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function byteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data.byteLength;
+}
+
+function toText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+function short(s: string, n = 300): string {
+  return s.length <= n ? s : `${s.slice(0, n)}…`;
+}
+
+export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
+  const opt = { ...DEFAULTS, ...stripUndefined(options) };
+  for (const key of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
+    const v = opt[key];
+    if (typeof v === 'number' && !(Number.isFinite(v) && v > 0)) throw new RangeError(`signaling option ${key} must be a positive number, got ${v}`);
+  }
+  if (!opt.path.startsWith('/')) throw new RangeError(`signaling option path must start with '/', got '${opt.path}'`);
+  const log = options.log ?? (() => {});
+  const iceServers = options.iceServers ?? [];
+  const startedAt = Date.now();
+
+  const rooms = new Map<string, Room>();
+  const peers = new Set<Peer>();
+  const ids = new Map<string, Peer>();
+  const rejected: Record<string, number> = {};
+  const closedCounts: Record<string, number> = {};
+  const detachers = new Set<() => void>();
+  let closed = false;
+
+  // maxPayload is the hard cut (ws closes with 1009 before buffering more); the soft limit below it
+  // lets a client that sent a slightly too big message get a readable error and carry on.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opt.maxMessageBytes * 2, clientTracking: false });
+
+  const count = (table: Record<string, number>, key: string) => {
+    table[key] = (table[key] ?? 0) + 1;
+  };
+
+  const newId = (): string => {
+    for (;;) {
+      const id = randomBytes(6).toString('base64url');
+      if (!ids.has(id)) return id;
+    }
+  };
+
+  const sendRaw = (peer: Peer, text: string) => {
+    if (peer.ws.readyState !== WebSocket.OPEN) return;
+    if (peer.ws.bufferedAmount > opt.maxBufferedBytes) {
+      // It stopped reading; buffering more would let one tab exhaust the server's memory.
+      if (!peer.closing) {
+        peer.closing = true;
+        count(closedCounts, 'slow');
+        log(`signal: terminating slow consumer ${peer.id ?? peer.remote}`);
+        peer.ws.terminate();
+      }
+      return;
+    }
+    peer.ws.send(text);
+  };
+  const send = (peer: Peer, msg: ServerMessage) => sendRaw(peer, JSON.stringify(msg));
+  const broadcast = (room: Room, msg: ServerMessage, except?: Peer) => {
+    const text = JSON.stringify(msg);
+    for (const p of room.members.values()) if (p !== except) sendRaw(p, text);
+  };
+
+  const names = (room: Room): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [id, p] of room.members) if (p.name !== undefined) out[id] = p.name;
+    return out;
+  };
+  const pushRoster = (room: Room) =>
+    broadcast(room, { type: 'roster', peers: [...room.members.keys()], coordinator: room.coordinator, names: names(room) });
+
+  const reject = (peer: Peer, code: ErrorCode, message: string) => {
+    count(rejected, code);
+    send(peer, { type: 'error', code, message });
+    const now = Date.now();
+    peer.strikes = Math.max(0, peer.strikes - (now - peer.strikesAt) / ERROR_DECAY_MS) + 1;
+    peer.strikesAt = now;
+    if (peer.strikes > opt.maxErrors && !peer.closing) {
+      peer.closing = true;
+      count(closedCounts, 'abuse');
+      log(`signal: closing ${peer.id ?? peer.remote} after too many errors`);
+      peer.ws.close(1008, 'too many errors');
+    }
+  };
+
+  const leaveRoom = (peer: Peer) => {
+    const room = peer.room;
+    const id = peer.id;
+    if (!room || id === null) return;
+    room.members.delete(id);
+    ids.delete(id);
+    peer.room = null;
+    peer.id = null;
+    if (room.members.size === 0) {
+      rooms.delete(room.name);
+      log(`signal: room '${room.name}' is empty, deleted`);
+      return;
+    }
+    if (room.coordinator === id) {
+      // The oldest remaining member has seen the most of the run, so it is the natural successor.
+      room.coordinator = room.members.keys().next().value ?? null;
+    }
+    pushRoster(room);
+  };
+
+  const onJoin = (peer: Peer, msg: Extract<ClientMessage, { type: 'join' }>) => {
+    if (peer.room) throw new Rejection('already-joined', `already in room '${peer.room.name}'; send {"type":"leave"} first`);
+    let room = rooms.get(msg.room);
+    if (room) {
+      const want = room.secretHash;
+      const got = msg.secret === undefined ? null : sha256(msg.secret);
+      const ok = want === null || got === null ? want === got : timingSafeEqual(want, got);
+      if (!ok) throw new Rejection('bad-secret', `wrong or missing secret for room '${msg.room}'`);
+      if (room.members.size >= opt.maxPeersPerRoom) throw new Rejection('room-full', `room '${msg.room}' is full (${opt.maxPeersPerRoom} peers)`);
+    } else {
+      if (rooms.size >= opt.maxRooms) throw new Rejection('too-many-rooms', `the server has reached its limit of ${opt.maxRooms} rooms`);
+      room = {
+        name: msg.room,
+        secretHash: msg.secret === undefined ? null : sha256(msg.secret),
+        members: new Map(),
+        config: null,
+        started: false,
+        coordinator: null,
+      };
+      rooms.set(room.name, room);
+      log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}`);
+    }
+    const others = [...room.members.keys()];
+    const id = newId();
+    peer.id = id;
+    peer.room = room;
+    peer.name = msg.name;
+    ids.set(id, peer);
+    room.members.set(id, peer);
+    const configFromJoin = room.config === null && msg.config !== undefined;
+    if (configFromJoin) room.config = msg.config!;
+    send(peer, {
+      type: 'welcome',
+      id,
+      room: room.name,
+      peers: others,
+      config: room.config,
+      started: room.started,
+      coordinator: room.coordinator,
+      iceServers,
+      names: names(room),
+    });
+    if (configFromJoin && others.length > 0) broadcast(room, { type: 'config', config: room.config!, from: id }, peer);
+    pushRoster(room);
+  };
+
+  const handle = (peer: Peer, msg: ClientMessage) => {
+    if (msg.type === 'ping') return send(peer, { type: 'pong' });
+    if (msg.type === 'join') return onJoin(peer, msg);
+    const room = peer.room;
+    const id = peer.id;
+    if (!room || id === null) throw new Rejection('not-joined', `send {"type":"join","room":...} before '${msg.type}'`);
+    switch (msg.type) {
+      case 'leave':
+        return leaveRoom(peer);
+      case 'signal': {
+        const target = msg.to === id ? undefined : room.members.get(msg.to);
+        if (!target) throw new Rejection('unknown-peer', `no peer '${msg.to}' in this room`);
+        return send(target, { type: 'signal', from: id, data: msg.data });
+      }
+      case 'config':
+        room.config = msg.config;
+        return broadcast(room, { type: 'config', config: msg.config, from: id });
+      case 'start': {
+        if (msg.config) room.config = msg.config;
+        room.started = true;
+        const changed = room.coordinator !== id;
+        room.coordinator = id;
+        broadcast(room, { type: 'start', config: room.config, coordinator: id, startedAt: Date.now() });
+        if (changed) pushRoster(room);
+        return;
+      }
+      case 'metrics':
+        if (!take(peer.metrics, Date.now())) throw new Rejection('rate-limited', `at most ${opt.metricsPerSecond} metrics messages per second`);
+        return broadcast(room, { type: 'metrics', from: id, data: msg.data }, peer);
+    }
+  };
+
+  const onMessage = (peer: Peer, data: RawData, isBinary: boolean) => {
+    if (peer.closing) return;
+    peer.alive = true;
+    try {
+      if (!take(peer.messages, Date.now())) throw new Rejection('rate-limited', `at most ${opt.messagesPerSecond} messages per second`);
+      if (isBinary) throw new Rejection('bad-message', 'binary frames are not supported; send JSON text');
+      const size = byteLength(data);
+      if (size > opt.maxMessageBytes) throw new Rejection('too-big', `message is ${size} bytes; the limit is ${opt.maxMessageBytes}`);
+      let value: unknown;
+      try {
+        value = JSON.parse(toText(data));
+      } catch {
+        throw new Rejection('bad-json', 'message is not valid JSON');
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || typeof (value as { type?: unknown }).type !== 'string') {
+        throw new Rejection('bad-message', 'expected a JSON object with a string "type"');
+      }
+      const type = (value as { type: string }).type;
+      if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(type)) {
+        throw new Rejection('unknown-type', `unknown message type '${short(type, 40)}'; expected one of ${CLIENT_MESSAGE_TYPES.join(', ')}`);
+      }
+      if (jsonDepth(value, MAX_DEPTH) > MAX_DEPTH) throw new Rejection('bad-message', `message is nested deeper than ${MAX_DEPTH} levels`);
+      const parsed = ClientMessageSchema.safeParse(value);
+      if (!parsed.success) throw new Rejection('bad-message', short(`invalid '${type}': ${z.prettifyError(parsed.error)}`));
+      handle(peer, parsed.data);
+    } catch (err) {
+      if (err instanceof Rejection) return reject(peer, err.code, err.message);
+      log(`signal: internal error handling a message from ${peer.id ?? peer.remote}: ${String(err)}`);
+      reject(peer, 'internal', 'the server could not handle this message');
+    }
+  };
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const now = Date.now();
+    const peer: Peer = {
+      ws,
+      remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      id: null,
+      room: null,
+      name: undefined,
+      alive: true,
+      closing: false,
+      strikes: 0,
+      strikesAt: now,
+      messages: bucket(opt.messagesPerSecond, opt.messagesPerSecond * 2, now),
+      metrics: bucket(opt.metricsPerSecond, opt.metricsPerSecond, now),
+    };
+    peers.add(peer);
+    ws.on('message', (data, isBinary) => onMessage(peer, data, isBinary));
+    ws.on('pong', () => {
+      peer.alive = true;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already decided to close the socket; we only count why. Without this listener the error would crash the process.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        count(rejected, 'too-big');
+        count(closedCounts, 'too-big');
+      } else {
+        log(`signal: socket error from ${peer.id ?? peer.remote}: ${err.message}`);
+      }
+    });
+    ws.on('close', () => {
+      peer.closing = true;
+      leaveRoom(peer);
+      peers.delete(peer);
+    });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const peer of peers) {
+      if (!peer.alive) {
+        count(closedCounts, 'dead');
+        log(`signal: terminating unresponsive ${peer.id ?? peer.remote}`);
+        peer.ws.terminate();
+        continue;
+      }
+      peer.alive = false;
+      try {
+        peer.ws.ping();
+      } catch {
+        // Socket already closing; the 'close' handler cleans up.
+      }
+    }
+  }, opt.heartbeatMs);
+  heartbeat.unref();
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return false;
+    }
+    if (pathname !== opt.path) return false;
+    if (closed || peers.size >= opt.maxConnections) {
+      count(rejected, 'too-many-connections');
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    return true;
+  };
+
+  const attach = (server: HttpServer | Http2SecureServer) => {
+    const marked = server as unknown as { [ATTACHED]?: boolean };
+    if (marked[ATTACHED]) throw new Error(`a signaling server is already attached to this HTTP server`);
+    marked[ATTACHED] = true;
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      handleUpgrade(req, socket, head);
+    };
+    server.on('upgrade', listener);
+    const detach = () => {
+      server.off('upgrade', listener);
+      delete marked[ATTACHED];
+      detachers.delete(detach);
+    };
+    detachers.add(detach);
+    return detach;
+  };
+
+  if (options.server) attach(options.server);
+
+  const stats = (): SignalingStats => ({
+    rooms: rooms.size,
+    peers: ids.size,
+    connections: peers.size,
+    rejected: { ...rejected },
+    closed: { ...closedCounts },
+    uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+  });
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    for (const detach of [...detachers]) detach();
+    const pending = [...peers].map(
+      (peer) =>
+        new Promise<void>((resolve) => {
+          if (peer.ws.readyState === WebSocket.CLOSED) return resolve();
+          peer.ws.once('close', () => resolve());
+          peer.ws.close(1001, 'server shutting down');
+          // Do not wait on clients that never finish the closing handshake.
+          setTimeout(() => peer.ws.terminate(), 1000).unref();
+        }),
+    );
+    await Promise.all(pending);
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+
+  return { path: opt.path, attach, handleUpgrade, stats, close };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

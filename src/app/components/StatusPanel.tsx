@@ -1,0 +1,55 @@
+import type { Snapshot } from '../../live/liveNode.ts';
+import { fmtPct } from '../App.tsx';
+
+export function StatusPanel({ snapshot: s, onStart }: { snapshot: Snapshot; onStart: () => void }) {
+  const joined = s.roster.length;
+  const want = s.config.nodes;
+  const waiting = !s.started && s.state !== 'error';
+  return (
+    <div className="card status">
+      <div className="stats">
+        <Stat label="state" value={s.state} testId="state" />
+        <Stat label="role" value={s.role} />
+        <Stat label="round" value={`${s.round} / ${s.config.rounds}`} testId="round" />
+        <Stat label="accuracy" value={fmtPct(s.accuracy)} testId="accuracy" />
+        <Stat label="loss" value={s.loss === null ? '—' : s.loss.toFixed(3)} />
+        <Stat label="peers linked" value={String(s.peers.length)} />
+        <Stat label="sent / received" value={`${(s.bytesSent / 1e6).toFixed(2)} / ${(s.bytesReceived / 1e6).toFixed(2)} MB`} />
+        <Stat label="rejected frames" value={String(s.rejectedFrames)} testId="rejected" warn={s.rejectedFrames > 0} />
+        <Stat label="samples/s" value={s.samplesPerSecond ? s.samplesPerSecond.toFixed(0) : '—'} />
+      </div>
+      <div className="status-line">
+        {s.state === 'error' ? (
+          <span role="alert" className="error-text">
+            {s.error}
+          </span>
+        ) : waiting ? (
+          <>
+            <span data-testid="waiting">
+              {joined} of {want} nodes joined{s.config.autostart ? ' — starts automatically when all are here' : ''}
+            </span>
+            <button type="button" className="primary" onClick={onStart} disabled={!s.nodeId || !s.backend} data-testid="start">
+              Start {s.config.algo} now
+            </button>
+          </>
+        ) : (
+          <span>
+            {s.algo} running{s.coordinator ? `, coordinator ${s.coordinator}${s.coordinator === s.nodeId ? ' (this tab)' : ''}` : ''}; shard {s.nodeIndex} with {s.shardSize}{' '}
+            samples{s.inWorker ? ', training in a worker' : ', training in the page'}
+          </span>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Stat({ label, value, testId, warn }: { label: string; value: string; testId?: string; warn?: boolean }) {
+  return (
+    <div className={`stat${warn ? ' warn' : ''}`}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value" data-testid={testId}>
+        {value}
+      </div>
+    </div>
+  );
+}

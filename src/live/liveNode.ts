@@ -1,0 +1,446 @@
+import { parseConfig, configToHash, hashToInput, initMode, type Config } from '../core/config.ts';
+import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
+import { initialParams } from '../core/learn/models.ts';
+import { Rng } from '../core/rng.ts';
+import { protocolFor } from '../protocols/index.ts';
+import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
+import { NodeHost } from '../runtime/host.ts';
+import type { Trainer } from '../runtime/ports.ts';
+import { WallClock } from '../runtime/wallClock.ts';
+import type { ServerMessage } from '../../server/messages.ts';
+import { SignalingClient } from './signaling/signalingClient.ts';
+import { startTraining, type TrainingClient } from './training/trainingClient.ts';
+import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
+
+export interface HistoryPoint {
+  round: number;
+  accuracy: number;
+  loss: number;
+  bytesSent: number;
+  /** ms since this tab started its run. */
+  t: number;
+}
+
+export interface PeerMetrics {
+  round: number;
+  accuracy: number;
+  loss: number;
+  bytesSent: number;
+  state: string;
+  backend: string;
+}
+
+/** The scripting contract: `window.murmuration.snapshot()`. Plain JSON. */
+export interface Snapshot {
+  nodeId: string | null;
+  room: string;
+  algo: string;
+  role: string;
+  state: NodeState;
+  round: number;
+  backend: string | null;
+  inWorker: boolean;
+  accuracy: number | null;
+  loss: number | null;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Peers with an open data channel. */
+  peers: string[];
+  /** Everyone in the room, oldest first (this tab included). */
+  roster: string[];
+  coordinator: string | null;
+  started: boolean;
+  rejectedFrames: number;
+  rejected: Record<string, number>;
+  nodeIndex: number;
+  shardSize: number;
+  labelHistogram: number[];
+  trainedSamples: number;
+  samplesPerSecond: number;
+  error: string | null;
+  config: Config;
+  history: HistoryPoint[];
+  swarm: Record<string, PeerMetrics>;
+  log: string[];
+}
+
+export interface LiveNodeOptions {
+  signalUrl: string;
+  dataUrl: string;
+  preferWorker?: boolean;
+}
+
+/**
+ * A learning node in a tab: signaling client, WebRTC transport, a training worker and the
+ * room's protocol, run by the same NodeHost as the simulator's virtual nodes.
+ */
+export class LiveNode {
+  private snap: Snapshot;
+  private signaling: SignalingClient;
+  private transport: WebRtcTransport | null = null;
+  private host: NodeHost | null = null;
+  private module: ProtocolModule | null = null;
+  private training: TrainingClient | null = null;
+  private shard: NodeShard | null = null;
+  private prepared: Promise<void> | null = null;
+  private readonly clock = new WallClock();
+  private listeners = new Set<(s: Snapshot) => void>();
+  private startedAt = 0;
+  private trainCount = 0;
+  private evaluating = false;
+  private pendingEval: { round: number; params: Float32Array } | null = null;
+  private lastEvaluatedRound = -1;
+  private notifyQueued = false;
+
+  constructor(
+    config: Config,
+    private readonly options: LiveNodeOptions,
+  ) {
+    this.signaling = new SignalingClient(options.signalUrl);
+    this.snap = {
+      nodeId: null,
+      room: config.room,
+      algo: config.algo,
+      role: 'idle',
+      state: 'idle',
+      round: 0,
+      backend: null,
+      inWorker: false,
+      accuracy: null,
+      loss: null,
+      bytesSent: 0,
+      bytesReceived: 0,
+      peers: [],
+      roster: [],
+      coordinator: null,
+      started: false,
+      rejectedFrames: 0,
+      rejected: {},
+      nodeIndex: -1,
+      shardSize: 0,
+      labelHistogram: [],
+      trainedSamples: 0,
+      samplesPerSecond: 0,
+      error: null,
+      config,
+      history: [],
+      swarm: {},
+      log: [],
+    };
+  }
+
+  get config(): Config {
+    return this.snap.config;
+  }
+
+  snapshot(): Snapshot {
+    this.refreshStats();
+    return structuredClone(this.snap);
+  }
+
+  subscribe(listener: (s: Snapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async join(): Promise<void> {
+    this.update({ state: 'connecting' });
+    this.signaling.on((m) => this.onServer(m));
+    this.signaling.onClose((reason) => {
+      if (this.snap.state !== 'done') this.log(`signaling closed: ${reason}; data channels stay up`);
+    });
+    try {
+      await this.signaling.connect();
+    } catch (e) {
+      this.fail((e as Error).message);
+      return;
+    }
+    const c = this.snap.config;
+    this.signaling.send({ type: 'join', room: c.room, ...(c.secret ? { secret: c.secret } : {}), config: hashToInput(configToHash(c)) as Record<string, unknown> });
+  }
+
+  /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
+  requestStart(): void {
+    if (this.snap.started) return;
+    this.signaling.send({ type: 'start', config: hashToInput(configToHash(this.snap.config)) as Record<string, unknown> });
+  }
+
+  leave(): void {
+    this.host?.kill();
+    this.transport?.close();
+    this.signaling.close();
+    this.clock.clearAll();
+    this.training?.dispose();
+  }
+
+  /** For tests and demos: send raw bytes to a peer, bypassing the codec (a misbehaving peer). */
+  sendRaw(to: NodeId, bytes: Uint8Array): void {
+    this.ensureTransport().send(to, bytes);
+  }
+
+  private onServer(m: ServerMessage): void {
+    switch (m.type) {
+      case 'welcome': {
+        this.adoptRoomConfig(m.config);
+        const roster = [...m.peers, m.id];
+        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, nodeIndex: m.peers.length % this.snap.config.nodes });
+        this.iceServers = m.iceServers as RTCIceServer[];
+        this.prepared = this.prepare();
+        if (m.started && m.coordinator) void this.begin(m.coordinator);
+        else this.maybeAutostart();
+        break;
+      }
+      case 'roster': {
+        const left = this.snap.roster.filter((p) => !m.peers.includes(p));
+        for (const p of left) this.transport?.forget(p);
+        this.update({ roster: m.peers, coordinator: m.coordinator });
+        this.host?.roster(this.otherPeers(), m.coordinator ?? undefined);
+        this.maybeAutostart();
+        break;
+      }
+      case 'signal':
+        this.signalHandler?.(m.from, m.data);
+        break;
+      case 'config':
+        if (!this.snap.started) this.adoptRoomConfig(m.config);
+        break;
+      case 'start':
+        this.adoptRoomConfig(m.config);
+        void this.begin(m.coordinator);
+        break;
+      case 'metrics': {
+        const d = m.data;
+        this.snap.swarm[m.from] = {
+          round: Number(d.round ?? 0),
+          accuracy: Number(d.accuracy ?? NaN),
+          loss: Number(d.loss ?? NaN),
+          bytesSent: Number(d.bytesSent ?? 0),
+          state: String(d.state ?? ''),
+          backend: String(d.backend ?? ''),
+        };
+        this.notify();
+        break;
+      }
+      case 'error':
+        this.log(`signaling error ${m.code}: ${m.message}`);
+        if (m.code === 'bad-secret' || m.code === 'room-full' || m.code === 'too-many-rooms') this.fail(m.message);
+        break;
+      case 'pong':
+        break;
+    }
+  }
+
+  private iceServers: RTCIceServer[] = [];
+  private signalHandler: ((from: NodeId, data: unknown) => void) | null = null;
+
+  private ensureTransport(): WebRtcTransport {
+    if (!this.transport) {
+      this.transport = new WebRtcTransport(
+        this.snap.nodeId!,
+        {
+          sendSignal: (to, data) => this.signaling.send({ type: 'signal', to, data: data as Record<string, unknown> }),
+          onSignal: (handler) => (this.signalHandler = handler),
+        },
+        { ...DEFAULT_WEBRTC, iceServers: this.iceServers },
+      );
+      this.transport.onPeersChanged = () => this.notify();
+      this.transport.onReject = (from, reason) => this.log(`rejected chunk from ${from}: ${reason}`);
+    }
+    return this.transport;
+  }
+
+  private adoptRoomConfig(config: Record<string, unknown> | null): void {
+    if (!config) return;
+    try {
+      const roomConfig = parseConfig(config as Record<string, string>);
+      const keepLocal = { backend: this.snap.config.backend, hide: this.snap.config.hide };
+      this.update({ config: { ...roomConfig, ...keepLocal }, algo: roomConfig.algo });
+    } catch (e) {
+      this.log(`ignored the room's config: ${(e as Error).message}`);
+    }
+  }
+
+  private otherPeers(): NodeId[] {
+    return this.snap.roster.filter((p) => p !== this.snap.nodeId);
+  }
+
+  private maybeAutostart(): void {
+    const c = this.snap.config;
+    if (!c.autostart || this.snap.started || !this.snap.nodeId) return;
+    if (this.snap.roster.length >= c.nodes && this.snap.roster[0] === this.snap.nodeId) this.requestStart();
+  }
+
+  /** Loads this tab's shard and starts its training engine. */
+  private async prepare(): Promise<void> {
+    const c = this.snap.config;
+    try {
+      this.ensureTransport();
+      this.shard = await loadNodeShard(c, this.snap.nodeIndex, { baseUrl: this.options.dataUrl });
+      const d = this.shard.dataset;
+      this.training = await startTraining(
+        { model: c.model, features: d.features, numClasses: d.numClasses, backend: c.backend, shard: d.train, evalSet: d.test },
+        this.options.preferWorker ?? true,
+      );
+      this.update({
+        backend: this.training.backend,
+        inWorker: this.training.inWorker,
+        shardSize: d.train.n,
+        labelHistogram: labelHistogram(d.train.y, Int32Array.from({ length: d.train.n }, (_, i) => i), d.numClasses),
+      });
+      this.log(`shard ${this.snap.nodeIndex}: ${d.train.n} samples; training on ${this.training.backend}${this.training.inWorker ? ' in a worker' : ' in the page'}`);
+    } catch (e) {
+      this.fail(`could not prepare: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  private async begin(coordinator: NodeId): Promise<void> {
+    if (this.host) {
+      this.host.roster(this.otherPeers(), coordinator);
+      return;
+    }
+    this.update({ started: true, coordinator });
+    try {
+      await this.prepared;
+    } catch {
+      return;
+    }
+    if (this.host || !this.training || !this.shard) return;
+    const c = this.snap.config;
+    const id = this.snap.nodeId!;
+    this.module = protocolFor(c.algo);
+    const spec = this.training.spec;
+    const root = Rng.seed(c.seed);
+    const init = initMode(c) === 'shared' ? initialParams(spec, root.split('init')) : initialParams(spec, root.split('init').split(id));
+    const protocol = this.module.create({
+      id,
+      config: c,
+      spec,
+      samples: this.shard.dataset.train.n,
+      rng: root.split('node').split(id).split('protocol'),
+      initialParams: init,
+      peers: this.otherPeers(),
+    });
+    const trainer: Trainer = {
+      train: (_round, params, done) => {
+        const key = `seed:${c.seed}/node/${id}/train/${this.trainCount++}`;
+        this.training!.train(params, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, key).then(
+          (r) => {
+            this.snap.trainedSamples += r.samplesSeen;
+            this.snap.samplesPerSecond = r.ms > 0 ? (r.samplesSeen / r.ms) * 1000 : 0;
+            done({ params: r.params, samples: this.shard!.dataset.train.n, loss: r.loss });
+          },
+          (e) => this.log(`training failed: ${(e as Error).message}`),
+        );
+      },
+    };
+    this.startedAt = Date.now();
+    this.host = new NodeHost(id, protocol, this.module.schemas, spec.size, this.clock, this.ensureTransport(), trainer, {
+      onAction: (_h, a) => this.onAction(a),
+      onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),
+    });
+    this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
+    this.host.start();
+    this.notify();
+  }
+
+  private onAction(a: ProtocolAction): void {
+    switch (a.kind) {
+      case 'state':
+        this.update({ state: a.state, ...(a.role ? { role: a.role } : {}) });
+        break;
+      case 'round':
+        this.update({ round: Math.max(this.snap.round, a.round) });
+        if (this.module?.evaluates === 'nodes') {
+          const params = this.host?.protocol.currentParams();
+          if (params) this.queueEval(a.round, params);
+        }
+        break;
+      case 'model':
+        if (a.scope === 'global' || this.module?.evaluates === 'nodes') {
+          this.update({ round: Math.max(this.snap.round, a.round) });
+          this.queueEval(a.round, a.params);
+        }
+        break;
+      case 'done':
+        this.update({ state: 'done' });
+        break;
+      case 'log':
+        this.log(a.text);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Evaluates the newest model, skipping ones superseded while the worker was busy. */
+  private queueEval(round: number, params: Float32Array): void {
+    if (round <= this.lastEvaluatedRound) return;
+    this.pendingEval = { round, params };
+    if (this.evaluating) return;
+    void this.drainEval();
+  }
+
+  private async drainEval(): Promise<void> {
+    this.evaluating = true;
+    while (this.pendingEval && this.training) {
+      const { round, params } = this.pendingEval;
+      this.pendingEval = null;
+      if (round <= this.lastEvaluatedRound) continue;
+      try {
+        const r = await this.training.evaluate(params);
+        this.lastEvaluatedRound = round;
+        this.refreshStats();
+        this.snap.history.push({ round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, t: Date.now() - this.startedAt });
+        this.update({ accuracy: r.accuracy, loss: r.loss });
+        this.signaling.send({
+          type: 'metrics',
+          data: { round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, state: this.snap.state, backend: this.snap.backend ?? '' },
+        });
+      } catch (e) {
+        this.log(`evaluation failed: ${(e as Error).message}`);
+      }
+    }
+    this.evaluating = false;
+  }
+
+  private refreshStats(): void {
+    const h = this.host?.stats;
+    const t = this.transport?.stats;
+    const rejected: Record<string, number> = { ...(h?.rejected ?? {}) };
+    for (const [k, v] of Object.entries(t?.rejected ?? {})) rejected[`chunk: ${k}`] = v;
+    this.snap.bytesSent = h?.bytesSent ?? 0;
+    this.snap.bytesReceived = h?.bytesReceived ?? 0;
+    this.snap.rejected = rejected;
+    this.snap.rejectedFrames = Object.values(rejected).reduce((s, v) => s + v, 0);
+    this.snap.peers = this.transport?.connectedPeers() ?? [];
+  }
+
+  private fail(message: string): void {
+    this.log(`error: ${message}`);
+    this.update({ state: 'error', error: message });
+  }
+
+  private log(text: string): void {
+    this.snap.log.push(`${new Date().toISOString().slice(11, 19)} ${text}`);
+    if (this.snap.log.length > 200) this.snap.log.splice(0, this.snap.log.length - 200);
+    this.notify();
+  }
+
+  private update(patch: Partial<Snapshot>): void {
+    Object.assign(this.snap, patch);
+    this.notify();
+  }
+
+  /** Coalesces bursts of changes into one listener call per microtask. */
+  private notify(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      if (this.listeners.size === 0) return;
+      const s = this.snapshot();
+      for (const l of this.listeners) l(s);
+    });
+  }
+}

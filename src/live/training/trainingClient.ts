@@ -1,0 +1,114 @@
+import type { TrainOptions } from '../../core/learn/learner.ts';
+import type { ModelSpec } from '../../core/learn/models.ts';
+import { Engine, type EngineSetup, type TrainReply } from './engine.ts';
+import type { WorkerReply, WorkerRequest } from './worker.ts';
+
+/** Where a tab trains: a Web Worker when it starts, else the main thread. */
+export interface TrainingClient {
+  readonly backend: string;
+  readonly inWorker: boolean;
+  /** The model's parameter layout, read where tfjs runs so the page needs no backend of its own. */
+  readonly spec: ModelSpec;
+  train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply>;
+  evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }>;
+  dispose(): void;
+}
+
+class WorkerClient implements TrainingClient {
+  readonly inWorker = true;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly backend: string,
+    readonly spec: ModelSpec,
+  ) {
+    worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      const r = e.data;
+      if (!('id' in r) || r.id === undefined) return;
+      const p = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      if (r.type === 'error') p?.reject(new Error(r.message));
+      else p?.resolve(r);
+    };
+  }
+
+  static async start(setup: EngineSetup): Promise<WorkerClient> {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+    const ready = await new Promise<WorkerReply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('training worker did not start in 60 s')), 60000);
+      worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+        clearTimeout(timer);
+        resolve(e.data);
+      };
+      worker.onerror = (e) => {
+        clearTimeout(timer);
+        reject(new Error(e.message || 'training worker failed to load'));
+      };
+      worker.postMessage({ type: 'init', setup } satisfies WorkerRequest);
+    });
+    if (ready.type !== 'ready') {
+      worker.terminate();
+      throw new Error(ready.type === 'error' ? ready.message : 'unexpected worker reply');
+    }
+    return new WorkerClient(worker, ready.backend, ready.spec);
+  }
+
+  private call(req: WorkerRequest & { id: number }, transfer: Transferable[]): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(req.id, { resolve, reject });
+      this.worker.postMessage(req, transfer);
+    });
+  }
+
+  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
+    const copy = params.slice();
+    const r = await this.call({ type: 'train', id: this.nextId++, params: copy, opts, rngKey }, [copy.buffer]);
+    if (r.type !== 'trained') throw new Error('unexpected worker reply');
+    return { params: r.params, loss: r.loss, samplesSeen: r.samplesSeen, ms: r.ms };
+  }
+
+  async evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }> {
+    const copy = params.slice();
+    const r = await this.call({ type: 'evaluate', id: this.nextId++, params: copy }, [copy.buffer]);
+    if (r.type !== 'evaluated') throw new Error('unexpected worker reply');
+    return { accuracy: r.accuracy, loss: r.loss };
+  }
+
+  dispose(): void {
+    this.worker.terminate();
+  }
+}
+
+class InlineClient implements TrainingClient {
+  readonly inWorker = false;
+  constructor(private readonly engine: Engine) {}
+  get backend(): string {
+    return this.engine.backend;
+  }
+  get spec(): ModelSpec {
+    return this.engine.spec;
+  }
+  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
+    return this.engine.train(params, opts, rngKey);
+  }
+  async evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }> {
+    return this.engine.evaluate(params);
+  }
+  dispose(): void {
+    this.engine.dispose();
+  }
+}
+
+/** A worker if the browser can run one with the requested backend, otherwise inline. */
+export async function startTraining(setup: EngineSetup, preferWorker = true): Promise<TrainingClient> {
+  if (preferWorker && typeof Worker !== 'undefined') {
+    try {
+      return await WorkerClient.start(setup);
+    } catch (e) {
+      console.warn(`training in the page instead of a worker: ${(e as Error).message}`);
+    }
+  }
+  return new InlineClient(await Engine.create(setup));
+}
