@@ -231,6 +231,7 @@ export class LiveNode {
   }
 
   private iceServers: RTCIceServer[] = [];
+  private earlyFrames: [NodeId, Uint8Array][] = [];
   private signalHandler: ((from: NodeId, data: unknown) => void) | null = null;
 
   private ensureTransport(): WebRtcTransport {
@@ -243,6 +244,10 @@ export class LiveNode {
         },
         { ...DEFAULT_WEBRTC, iceServers: this.iceServers },
       );
+      // Frames can arrive before this tab has built its protocol (the coordinator starts at once); keep them.
+      this.transport.onFrame((from, frame) => {
+        if (this.earlyFrames.length < 64) this.earlyFrames.push([from, frame]);
+      });
       this.transport.onPeersChanged = () => this.notify();
       this.transport.onReject = (from, reason) => this.log(`rejected chunk from ${from}: ${reason}`);
     }
@@ -341,6 +346,7 @@ export class LiveNode {
     });
     this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
     this.host.start();
+    for (const [from, frame] of this.earlyFrames.splice(0)) this.host.receive(from, frame);
     this.notify();
   }
 

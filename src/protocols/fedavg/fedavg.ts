@@ -60,13 +60,25 @@ export class FedAvg implements Protocol {
 
   private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.available = new Set(peers.filter((p) => p !== this.ctx.id));
-    if (!coordinator || coordinator === this.coordinator) return [];
+    const actions = this.forgetDeparted();
+    if (!coordinator || coordinator === this.coordinator) return actions;
     const wasCoordinator = this.isCoordinator;
     this.coordinator = coordinator;
     // Taking over mid-run: resume from the last global model this node saw.
     if (this.isCoordinator && !wasCoordinator && this.running && !this.finished) {
       return [{ kind: 'log', text: `became coordinator at round ${this.globalRound}` }, { kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()];
     }
+    return actions;
+  }
+
+  /** Selected clients that left the room will not answer: stop waiting for them. */
+  private forgetDeparted(): ProtocolAction[] {
+    const c = this.collecting;
+    if (!this.isCoordinator || !c) return [];
+    for (const client of [...c.selected]) {
+      if (client !== this.ctx.id && !this.available.has(client) && !c.updates.has(client)) c.selected.delete(client);
+    }
+    if (c.updates.size > 0 && c.updates.size === c.selected.size && c.updates.size >= this.ctx.config.minClients) return this.closeRound();
     return [];
   }
 

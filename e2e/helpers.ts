@@ -1,0 +1,43 @@
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import type { Snapshot } from '../src/live/liveNode.ts';
+
+export interface Tab {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}
+
+/** One tab in its own browser context, joined to the room in `hash`. */
+export async function openTab(browser: Browser, hash: string): Promise<Tab> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`/#${hash}`);
+  await expect.poll(async () => (await snapshot(page)).nodeId, { timeout: 30_000 }).not.toBeNull();
+  return { context, page, errors };
+}
+
+/** Opens tabs one after another, so each gets the next shard. */
+export async function openTabs(browser: Browser, hash: string, count: number): Promise<Tab[]> {
+  const tabs: Tab[] = [];
+  for (let i = 0; i < count; i++) tabs.push(await openTab(browser, hash));
+  return tabs;
+}
+
+export function snapshot(page: Page): Promise<Snapshot> {
+  return page.evaluate(() => window.murmuration.snapshot() as unknown as Snapshot);
+}
+
+export async function closeAll(tabs: Tab[]): Promise<void> {
+  await Promise.all(tabs.map((t) => t.context.close().catch(() => {})));
+}
+
+/** The tab whose node id is the room's coordinator. */
+export async function coordinatorTab(tabs: Tab[]): Promise<Tab> {
+  for (const t of tabs) {
+    const s = await snapshot(t.page).catch(() => null);
+    if (s && s.coordinator && s.coordinator === s.nodeId) return t;
+  }
+  throw new Error('no tab is the coordinator');
+}
