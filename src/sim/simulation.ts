@@ -72,6 +72,7 @@ export class Simulation {
   private readonly churn: ChurnEvent[];
   readonly sharedInit: Float32Array;
   private simRound = 0;
+  private retiredBytes = 0;
   private lastGlobal: { round: number; params: Float32Array } | null = null;
   private readonly nodeRounds = new Map<NodeId, number>();
   private stopReason: SimSummary['stopReason'] | null = null;
@@ -178,7 +179,7 @@ export class Simulation {
   }
 
   bytesSent(): number {
-    let total = 0;
+    let total = this.retiredBytes;
     for (const n of this.nodes) total += n.host?.stats.bytesSent ?? 0;
     return total;
   }
@@ -307,6 +308,8 @@ export class Simulation {
     if (nodes.length === 0) return;
     const rosterIds = () => this.liveNodes().map((n) => n.id);
     for (const n of nodes) {
+      // A rebooted node gets a fresh host; keep what its old one sent in the totals.
+      if (n.host) this.retiredBytes += n.host.stats.bytesSent;
       n.host = null;
       this.boot(n, [...rosterIds(), ...nodes.map((x) => x.id)]);
     }

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
+import { wireViewSchema } from './view.ts';
+
+const nonce = z.number().int().min(0).max(2 ** 31 - 1);
+
+export const pingHeader = z.object({ round, nonce });
+
+/**
+ * A pong reports the sender's round estimate (as in the reference) and, beyond the reference,
+ * the sender's own progress, so a node about to hand a model over can skip targets that
+ * would ignore it (see `accepts` in modest.ts).
+ */
+export const pongHeader = z.object({
+  round,
+  nonce,
+  /** Highest round this node was asked to train. */
+  trained: round,
+  /** Highest round whose trained models this node collected as an aggregator... */
+  aggregating: round,
+  /** ...and whether that aggregation is complete. */
+  aggregated: z.boolean(),
+});
+
+export const modelHeader = z.object({
+  /**
+   * kind 'train' (aggregator → trainer): train round `round` from these params (w_{round-1}).
+   * kind 'aggregate' (trainer → aggregator): these params were trained in round `round`.
+   */
+  kind: z.enum(['train', 'aggregate']),
+  round: round.min(1),
+  /** 'aggregate': the trainer's n_k; 'train': Σ n_k over the models averaged. */
+  samples: z.number().int().min(1).max(1e12),
+  view: wireViewSchema,
+});
+
+/**
+ * JOIN / LEAVE announcements: the sender's round estimate and a view of exactly one entry,
+ * the sender's own (its counter and status). The reference sends (round, counter, change);
+ * this is the same information in the view's format. A view describing anyone else is
+ * refused by the protocol: a node announces only itself.
+ */
+export const announceHeader = z.object({ round, view: wireViewSchema });
+
+export type PingMsg = z.infer<typeof pingHeader>;
+export type PongMsg = z.infer<typeof pongHeader>;
+export type ModelMsg = z.infer<typeof modelHeader> & { params: Float32Array };
+export type AnnounceMsg = z.infer<typeof announceHeader>;
+
+export const modestSchemas: SchemaRegistry = {
+  'modest/ping': { header: pingHeader, params: false },
+  'modest/pong': { header: pongHeader, params: false },
+  'modest/model': { header: modelHeader, params: true },
+  'modest/join': { header: announceHeader, params: false },
+  'modest/leave': { header: announceHeader, params: false },
+};

@@ -1,0 +1,594 @@
+import type { Config } from '../../core/config.ts';
+import { mean, normalize, weightedSum } from '../../core/vector.ts';
+import type { Message } from '../../core/wire/codec.ts';
+import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import { modestSchemas, type AnnounceMsg, type ModelMsg, type PingMsg, type PongMsg } from './messages.ts';
+import { ranking } from './ranking.ts';
+import { View, type WireView } from './view.ts';
+
+/**
+ * MoDeST, decentralized sampling (de Vos, Dhasade, Kermarrec et al., arXiv 2302.13837;
+ * reference code devos50/decentralized-learning, later named Plexus).
+ *
+ * Round r: the trainers are the first s responsive nodes of the ranking of round r
+ * (ranking.ts). Each trains from w_{r-1}, pings the ranking of round r+1 in order for the
+ * first `a` responsive nodes (the aggregators) and sends each its model and view. An
+ * aggregator waits for ⌊s·sf⌋ models (after `aggTimeout`: at least min(3, ⌊s·sf⌋)), takes
+ * the mean (or the sample-weighted mean), emits w_r, and sends it with its view to the first
+ * s responsive nodes of round r+1. Round 1 needs no coordinator: every node ranks its
+ * bootstrap view and the first s train from the shared init. (A node that joins mid-run
+ * cannot tell it is late, so if it ranks in round 1's sample it trains round 1 once; the
+ * pongs then show every aggregator is past round 1 and nothing is sent.)
+ *
+ * Deviations: cyrb53 instead of MD5; timeouts in ms from the config (reference: 300 s, 5 s);
+ * PING_ATTEMPTS pings within `pingTimeout` (reference: one a second); pongs also carry the
+ * responder's progress, so a hand-over skips targets that would ignore it; and liveness:
+ *
+ * Liveness. Each node remembers its latest hand-over (its model to the aggregators, or its
+ * average to the next trainers). A watchdog re-does it when nothing newer happened here
+ * for W = 2·aggTimeout + 4·pingTimeout (then 2W, 4W, 4W...): ping the ranking again, which
+ * skips the dead, and re-send to targets whose pong says they would accept. Receivers judge
+ * only by their own state, so re-sends are harmless duplicates. Why nothing stalls: call
+ * the stage of a node 2r while it trains round r, 2r+1 once its round-r model is out, 2r+2
+ * once w_r is out. The live node with the highest stage either is busy (training ends; an
+ * aggregation has a timer) or its watchdog fires, and a responsive target that would refuse
+ * its message must itself be at a higher stage: impossible. So the stage rises. A re-send
+ * is skipped when a responder reports its own higher stage (that node carries the run), or
+ * when this node heard of later rounds since the last check (the run moves; in a stall
+ * nothing new is heard, so the next check re-sends). An aggregator below 3 models after the timeout waits one more timeout,
+ * then proceeds with what it has, where the reference drops the round: with under 3 live
+ * trainers nothing else could progress.
+ *
+ * Membership: views piggyback on every model message. JOIN/LEAVE go to ~10·s random peers;
+ * a received JOIN applies only after this node next sends a model, so a new node is never
+ * in the sample chosen right after it joined. A peer first seen in a `roster` after start
+ * counts as a received JOIN (the signaling server relays it); a node nobody contacted
+ * within `aggTimeout` of starting announces JOIN itself. Nodes inactive for more than
+ * `inactivity` rounds leave the ranking.
+ */
+
+/** Pings per candidate within `pingTimeout` before it is skipped. */
+export const PING_ATTEMPTS = 3;
+/** After `aggTimeout`, an aggregator proceeds if it has at least this many models (reference: 3). */
+export const MIN_MODELS_AFTER_TIMEOUT = 3;
+/** JOIN / LEAVE go to ANNOUNCE_FANOUT·s random peers. */
+export const ANNOUNCE_FANOUT = 10;
+const ANNOUNCE_ATTEMPTS = 3;
+const WATCHDOG_MAX_BACKOFF = 2;
+
+/** What a pong says about its sender. */
+export interface Progress {
+  trained: number;
+  aggregating: number;
+  aggregated: boolean;
+}
+
+interface Handoff {
+  /** 'aggregate': a trainer's model to aggregators; 'train': an average to the next trainers. */
+  kind: 'train' | 'aggregate';
+  /** The message's round (see messages.ts). */
+  round: number;
+  /** The ranking whose responsive nodes receive it. */
+  rankRound: number;
+  count: number;
+  params: Float32Array;
+  samples: number;
+  stage: number;
+}
+
+interface Search {
+  id: number;
+  handoff: Handoff;
+  redo: boolean;
+  candidates: NodeId[];
+  next: number;
+  /** Candidates pinged and not answered yet → pings sent so far. */
+  pending: Map<NodeId, number>;
+  /** Responsive candidates → what they reported (null: this node itself). */
+  found: Map<NodeId, Progress | null>;
+}
+
+interface Collection {
+  round: number;
+  models: Map<NodeId, { params: Float32Array; samples: number }>;
+  count: number;
+  done: boolean;
+  timeouts: number;
+}
+
+/** Whether a node with progress `p` would use this hand-over (receivers ignore rounds they have seen). */
+export function accepts(h: Pick<Handoff, 'kind' | 'round'>, p: Progress): boolean {
+  if (h.kind === 'train') return h.round > p.trained;
+  return h.round > p.aggregating || (h.round === p.aggregating && !p.aggregated);
+}
+
+/** A lower bound on the stage of a node with progress `p` (training r: 2r; models of r out: 2r+1; w_r out: 2r+2). */
+export function stageOf(p: Progress): number {
+  const agg = p.aggregating === 0 ? 0 : p.aggregated ? 2 * p.aggregating + 2 : 2 * p.aggregating + 1;
+  return Math.max(2 * p.trained, agg);
+}
+
+const byId = <T>([a]: [NodeId, T], [b]: [NodeId, T]) => (a < b ? -1 : a > b ? 1 : 0);
+
+export class Modest implements Protocol {
+  private readonly view = new View();
+  /** Received JOINs, applied after this node next sends a model. */
+  private readonly pendingJoins = new View();
+  private readonly cfg: Config;
+  private readonly need: number;
+  private readonly minAfterTimeout: number;
+  private readonly watchdogMs: number;
+  private started = false;
+  private stopped = false;
+  private finished = false;
+  private counter = 0;
+  /** Highest round this node was asked to train (the reference's train_sample_estimate). */
+  private trainRound = 0;
+  /** Round being trained right now. */
+  private training: number | null = null;
+  /** The latest aggregation (the reference's aggregate_sample_estimate). */
+  private collection: Collection | null = null;
+  /** The latest hand-over, which the watchdog re-does. */
+  private handoff: Handoff | null = null;
+  private backoff = 0;
+  /** This node's round estimate when the watchdog last looked. */
+  private watchHeard = 0;
+  private readonly searches = new Map<number, Search>();
+  private nextSearchId = 1;
+  private latest: Float32Array;
+  private latestRound = 0;
+  private lastState = '';
+  private contacted = false;
+  private announceAttempts = 0;
+  private readonly timers = new Set<string>();
+
+  constructor(private readonly ctx: ProtocolContext) {
+    this.cfg = ctx.config;
+    this.need = Math.max(1, Math.floor(this.cfg.s * this.cfg.sf));
+    this.minAfterTimeout = Math.min(MIN_MODELS_AFTER_TIMEOUT, this.need);
+    this.watchdogMs = 2 * this.cfg.aggTimeout + 4 * this.cfg.pingTimeout;
+    this.latest = ctx.initialParams;
+    this.view.mergeEntry(ctx.id, { round: 0, counter: 0, status: 'join' });
+    for (const p of ctx.peers) this.bootstrapPeer(p);
+  }
+
+  get round(): number {
+    return Math.max(this.trainRound, this.latestRound);
+  }
+
+  currentParams(): Float32Array {
+    return this.latest;
+  }
+
+  /** A copy of this node's membership view. */
+  membership(): View {
+    return this.view.clone();
+  }
+
+  /** Ids of received JOINs not applied yet. */
+  pendingMembers(): NodeId[] {
+    return this.pendingJoins.ids();
+  }
+
+  handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
+    const out: ProtocolAction[] = [];
+    switch (event.kind) {
+      case 'start':
+        this.onStart(out);
+        break;
+      case 'roster':
+        this.onRoster(event.peers);
+        break;
+      case 'message':
+        this.onMessage(out, event.from, event.msg);
+        break;
+      case 'trained':
+        this.onTrained(out, event.round, event.params, event.samples);
+        break;
+      case 'timer':
+        this.onTimer(out, event.id);
+        break;
+      case 'stop':
+        this.onStop(out);
+        break;
+    }
+    const [state, role] = this.state();
+    if (`${state}/${role}` !== this.lastState) {
+      this.lastState = `${state}/${role}`;
+      out.push({ kind: 'state', state, role });
+    }
+    return out;
+  }
+
+  // ---- lifecycle and membership ------------------------------------------------------
+
+  private bootstrapPeer(id: NodeId): void {
+    if (id !== this.ctx.id) this.view.mergeEntry(id, { round: 0, counter: 0, status: 'join' });
+  }
+
+  private onStart(out: ProtocolAction[]): void {
+    if (this.started && !this.stopped) return;
+    const restart = this.stopped;
+    this.started = true;
+    this.stopped = false;
+    if (restart) {
+      this.announce(out, 'join');
+    } else {
+      this.setTimer(out, 'announce', this.cfg.aggTimeout);
+    }
+    // Round 1: no coordinator. Every node ranks its view for round 1; the first s train from the shared init.
+    if (this.trainRound === 0 && ranking(1, this.view.active(1, this.cfg.inactivity)).slice(0, this.cfg.s).includes(this.ctx.id)) {
+      this.beginTraining(out, 1, this.ctx.initialParams);
+    }
+  }
+
+  private onRoster(peers: NodeId[]): void {
+    for (const p of peers) {
+      if (p === this.ctx.id) continue;
+      if (!this.started) this.bootstrapPeer(p);
+      // After start, a peer new to the roster is a JOIN relayed by the signaling server.
+      else if (!this.view.has(p) && !this.pendingJoins.has(p)) this.pendingJoins.mergeEntry(p, { round: this.estimate(), counter: 0, status: 'join' });
+    }
+  }
+
+  private onStop(out: ProtocolAction[]): void {
+    if (!this.started || this.stopped) return;
+    this.announce(out, 'leave');
+    this.stopped = true;
+    for (const s of [...this.searches.values()]) this.cancelSearch(out, s);
+    for (const id of [...this.timers]) this.clearTimer(out, id);
+    this.training = null;
+    if (this.collection && !this.collection.done) this.collection = null;
+  }
+
+  /** JOIN or LEAVE to ~10·s random peers, with a fresh counter so it wins every merge. */
+  private announce(out: ProtocolAction[], change: 'join' | 'leave'): void {
+    this.counter++;
+    this.view.mergeEntry(this.ctx.id, { round: this.estimate(), counter: this.counter, status: change });
+    const peers = this.view
+      .ids()
+      .filter((id) => id !== this.ctx.id && this.view.get(id)!.status === 'join')
+      .sort();
+    const targets = this.ctx.rng.sample(peers, Math.min(ANNOUNCE_FANOUT * this.cfg.s, peers.length)).sort();
+    const view = this.view.toWire([this.ctx.id]);
+    for (const to of targets) out.push({ kind: 'send', to, msg: { type: `modest/${change}`, round: this.estimate(), view } });
+  }
+
+  private onAnnounce(out: ProtocolAction[], from: NodeId, change: 'join' | 'leave', m: AnnounceMsg): void {
+    const w = m.view;
+    if (w.ids.length !== 1 || w.ids[0] !== from) {
+      out.push({ kind: 'reject', from, reason: 'a JOIN or LEAVE must describe only its sender' });
+      return;
+    }
+    if ((w.s === 'J') !== (change === 'join')) {
+      out.push({ kind: 'reject', from, reason: `modest/${change} carries status ${w.s}` });
+      return;
+    }
+    const entry = { round: Math.max(w.r[0], m.round, this.estimate()), counter: w.c[0], status: change };
+    if (change === 'join') this.pendingJoins.mergeEntry(from, entry);
+    else this.view.mergeEntry(from, entry);
+  }
+
+  private mergeView(out: ProtocolAction[], w: WireView): void {
+    this.view.mergeWire(w);
+    const me = this.view.get(this.ctx.id)!;
+    if (me.counter > this.counter) this.counter = me.counter;
+    if (me.status === 'leave' && !this.stopped) {
+      // An old LEAVE of ours (e.g. from before a restart): refute it with a higher counter.
+      out.push({ kind: 'log', text: `view says ${this.ctx.id} left; announcing JOIN again` });
+      this.announce(out, 'join');
+    }
+  }
+
+  /** Pending JOINs take effect now, right after this node sent a model. */
+  private flushJoins(): void {
+    if (this.pendingJoins.size === 0) return;
+    this.view.merge(this.pendingJoins);
+    this.pendingJoins.clear();
+  }
+
+  private estimate(): number {
+    return Math.max(this.trainRound, this.collection?.round ?? 0, this.view.maxRound());
+  }
+
+  private progress(): Progress {
+    return { trained: this.trainRound, aggregating: this.collection?.round ?? 0, aggregated: this.collection?.done ?? false };
+  }
+
+  private state(): [NodeState, string] {
+    if (this.stopped || !this.started) return ['idle', 'idle'];
+    if (this.training !== null) return ['training', 'trainer'];
+    if (this.collection && !this.collection.done) return ['aggregating', 'aggregator'];
+    if (this.finished) return ['done', 'idle'];
+    return ['waiting', 'idle'];
+  }
+
+  // ---- messages ----------------------------------------------------------------------
+
+  private onMessage(out: ProtocolAction[], from: NodeId, msg: Message): void {
+    // Like the reference, a node that is not participating neither answers nor learns.
+    if (!this.started || this.stopped) return;
+    if (from === this.ctx.id) {
+      out.push({ kind: 'reject', from, reason: 'message from this node’s own id' });
+      return;
+    }
+    this.contacted = true;
+    switch (msg.type) {
+      case 'modest/ping': {
+        const m = msg as unknown as PingMsg;
+        this.view.touch(from, Math.max(m.round, this.estimate()));
+        out.push({ kind: 'send', to: from, msg: { type: 'modest/pong', round: this.estimate(), nonce: m.nonce, ...this.progress() } });
+        return;
+      }
+      case 'modest/pong':
+        this.onPong(out, from, msg as unknown as PongMsg);
+        return;
+      case 'modest/model': {
+        const m = msg as unknown as ModelMsg;
+        this.mergeView(out, m.view);
+        this.view.touch(from, Math.max(m.round, this.estimate()));
+        if (m.kind === 'train') this.onTrainRequest(out, m.round, m.params);
+        else this.onTrainedModel(out, from, m.round, m.params, m.samples);
+        return;
+      }
+      case 'modest/join':
+      case 'modest/leave':
+        this.onAnnounce(out, from, msg.type === 'modest/join' ? 'join' : 'leave', msg as unknown as AnnounceMsg);
+        return;
+      default:
+        out.push({ kind: 'reject', from, reason: `unexpected ${msg.type}` });
+    }
+  }
+
+  private onPong(out: ProtocolAction[], from: NodeId, m: PongMsg): void {
+    this.view.touch(from, Math.max(m.round, this.estimate()));
+    if (m.aggregated && m.aggregating >= this.cfg.rounds) this.finish(out);
+    const s = this.searches.get(m.nonce);
+    if (!s || !s.pending.has(from)) return; // a late or repeated pong: harmless
+    s.pending.delete(from);
+    this.clearTimer(out, pingTimer(s.id, from));
+    s.found.set(from, { trained: m.trained, aggregating: m.aggregating, aggregated: m.aggregated });
+    this.advanceSearch(out, s);
+  }
+
+  // ---- training ----------------------------------------------------------------------
+
+  /** w_{round-1} arrived: train round `round` unless it was seen already. */
+  private onTrainRequest(out: ProtocolAction[], round: number, params: Float32Array): void {
+    // A copy for a round already seen (from another aggregator, or a watchdog re-send) is ignored.
+    if (round <= this.trainRound || round > this.cfg.rounds || this.finished) return;
+    this.beginTraining(out, round, params);
+  }
+
+  private beginTraining(out: ProtocolAction[], round: number, params: Float32Array): void {
+    // A model for a higher round: stop whatever this node was doing as a trainer and train that round.
+    for (const s of [...this.searches.values()]) if (s.handoff.kind === 'aggregate' && s.handoff.round < round) this.cancelSearch(out, s);
+    this.trainRound = round;
+    this.training = round;
+    this.latest = params;
+    this.latestRound = Math.max(this.latestRound, round - 1);
+    this.view.touch(this.ctx.id, round);
+    out.push({ kind: 'train', round, params });
+  }
+
+  private onTrained(out: ProtocolAction[], round: number, params: Float32Array, samples: number): void {
+    if (this.training !== round || this.stopped) return; // abandoned for a higher round
+    this.training = null;
+    this.latest = params;
+    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params, samples: Math.max(1, samples), stage: 2 * round + 1 };
+    this.startSearch(out, h, false);
+  }
+
+  // ---- aggregation -------------------------------------------------------------------
+
+  private onTrainedModel(out: ProtocolAction[], from: NodeId, round: number, params: Float32Array, samples: number): void {
+    let c = this.collection;
+    if (c && (round < c.round || (round === c.round && c.done))) return; // late copy: ignored
+    if (!c || round > c.round) {
+      if (c && !c.done) this.clearTimer(out, aggTimer(c.round)); // a later round is on: abandon this one
+      c = this.collection = { round, models: new Map(), count: 0, done: false, timeouts: 0 };
+      this.setTimer(out, aggTimer(round), this.cfg.aggTimeout);
+    }
+    if (c.models.has(from)) return; // a re-sent copy
+    c.models.set(from, { params, samples });
+    c.count = c.models.size;
+    if (c.count >= this.need || (c.timeouts > 0 && c.count >= this.minAfterTimeout)) this.aggregate(out, c);
+  }
+
+  private onAggTimer(out: ProtocolAction[], round: number): void {
+    const c = this.collection;
+    if (!c || c.round !== round || c.done) return;
+    c.timeouts++;
+    if (c.count >= this.minAfterTimeout) {
+      out.push({ kind: 'log', text: `round ${round}: aggregating ${c.count} of ${this.need} models after the timeout` });
+      this.aggregate(out, c);
+    } else if (c.timeouts >= 2 && c.count > 0) {
+      out.push({ kind: 'log', text: `round ${round}: only ${c.count} model(s) after two timeouts; aggregating them so the run goes on` });
+      this.aggregate(out, c);
+    } else {
+      out.push({ kind: 'log', text: `round ${round}: ${c.count} model(s) after the timeout, below ${this.minAfterTimeout}; waiting once more` });
+      this.setTimer(out, aggTimer(round), this.cfg.aggTimeout);
+    }
+  }
+
+  private aggregate(out: ProtocolAction[], c: Collection): void {
+    c.done = true;
+    this.clearTimer(out, aggTimer(c.round));
+    // A fixed order, so float sums do not depend on arrival order.
+    const models = [...c.models.entries()].sort(byId).map(([, m]) => m);
+    c.models.clear();
+    const vectors = models.map((m) => m.params);
+    const params = this.cfg.weighting === 'samples' ? weightedSum(vectors, normalize(models.map((m) => m.samples))) : mean(vectors);
+    const samples = models.reduce((sum, m) => sum + m.samples, 0);
+    this.latest = params;
+    this.latestRound = Math.max(this.latestRound, c.round);
+    this.view.touch(this.ctx.id, c.round + 1);
+    out.push({ kind: 'model', round: c.round, params, scope: 'global' }, { kind: 'round', round: c.round });
+    if (c.round >= this.cfg.rounds) {
+      this.finish(out);
+      return;
+    }
+    const h: Handoff = { kind: 'train', round: c.round + 1, rankRound: c.round + 1, count: this.cfg.s, params, samples, stage: 2 * c.round + 2 };
+    this.startSearch(out, h, false);
+  }
+
+  private finish(out: ProtocolAction[]): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimer(out, 'watchdog');
+    this.clearTimer(out, 'announce');
+    out.push({ kind: 'done' });
+  }
+
+  // ---- finding the first responsive nodes of a ranking, and handing a model over -----
+
+  private startSearch(out: ProtocolAction[], handoff: Handoff, redo: boolean): void {
+    const candidates = ranking(handoff.rankRound, this.view.active(handoff.rankRound, this.cfg.inactivity));
+    const s: Search = { id: this.nextSearchId++, handoff, redo, candidates, next: 0, pending: new Map(), found: new Map() };
+    this.searches.set(s.id, s);
+    this.advanceSearch(out, s);
+  }
+
+  /**
+   * Keeps `count` candidates in flight, in ranking order; a candidate that does not answer
+   * is replaced by the next one. When `count` answered (or the ranking ran out), the ones
+   * that answered are exactly the first responsive nodes of the ranking.
+   */
+  private advanceSearch(out: ProtocolAction[], s: Search): void {
+    while (s.found.size + s.pending.size < s.handoff.count && s.next < s.candidates.length) {
+      const id = s.candidates[s.next++];
+      if (id === this.ctx.id) s.found.set(id, null);
+      else {
+        s.pending.set(id, 1);
+        this.sendPing(out, s, id);
+      }
+    }
+    if (s.found.size >= s.handoff.count || (s.pending.size === 0 && s.next >= s.candidates.length)) this.finishSearch(out, s);
+  }
+
+  private sendPing(out: ProtocolAction[], s: Search, to: NodeId): void {
+    out.push({ kind: 'send', to, msg: { type: 'modest/ping', round: this.estimate(), nonce: s.id } });
+    this.setTimer(out, pingTimer(s.id, to), this.cfg.pingTimeout / PING_ATTEMPTS);
+  }
+
+  private onPingTimer(out: ProtocolAction[], sid: number, peer: NodeId): void {
+    const s = this.searches.get(sid);
+    const sent = s?.pending.get(peer);
+    if (!s || sent === undefined) return;
+    if (sent < PING_ATTEMPTS) {
+      s.pending.set(peer, sent + 1);
+      this.sendPing(out, s, peer);
+      return;
+    }
+    s.pending.delete(peer); // no answer within pingTimeout: skip it for the next in order
+    this.advanceSearch(out, s);
+  }
+
+  private cancelSearch(out: ProtocolAction[], s: Search): void {
+    this.searches.delete(s.id);
+    for (const peer of s.pending.keys()) this.clearTimer(out, pingTimer(s.id, peer));
+  }
+
+  private finishSearch(out: ProtocolAction[], s: Search): void {
+    this.searches.delete(s.id);
+    const h = s.handoff;
+    const targets = s.candidates.filter((id) => s.found.has(id)).slice(0, h.count);
+    // Hearsay (round estimates, pongs included) that the round this hand-over leads to is over.
+    const heard = this.estimate();
+    const past = heard >= (h.kind === 'aggregate' ? h.round + 2 : h.round + 1);
+    let skip: boolean;
+    if (!s.redo) {
+      skip = past; // stale; if the hearsay misled us, the watchdog re-sends
+      this.watchHeard = heard;
+    } else {
+      // Skip a re-send when a responder is itself further on (that live node carries the run), or
+      // when this node heard of later rounds since its last check (the run moves). In a stall
+      // nothing new is heard, so the next check re-sends.
+      skip = targets.some((id) => id !== this.ctx.id && stageOf(s.found.get(id)!) > h.stage) || (past && heard > this.watchHeard);
+      this.watchHeard = Math.max(this.watchHeard, heard);
+    }
+    const view = this.view.toWire();
+    let toSelf = false;
+    let sent = 0;
+    for (const to of skip ? [] : targets) {
+      const p = s.found.get(to) ?? this.progress();
+      if (!accepts(h, p)) continue;
+      if (to === this.ctx.id) toSelf = true;
+      else {
+        out.push({ kind: 'send', to, msg: { type: 'modest/model', kind: h.kind, round: h.round, samples: h.samples, view, params: h.params } });
+        sent++;
+      }
+    }
+    if (s.redo && sent > 0) out.push({ kind: 'log', text: `watchdog: re-sent the ${h.kind === 'train' ? `round ${h.round - 1} average` : `round ${h.round} model`} to ${sent} node(s)` });
+    this.flushJoins();
+    if (!s.redo && h.kind === 'aggregate') out.push({ kind: 'round', round: h.round });
+    if (!this.handoff || h.stage >= this.handoff.stage) {
+      if (!s.redo) this.backoff = 0;
+      this.handoff = h;
+      this.armWatchdog(out);
+    }
+    if (toSelf) {
+      if (h.kind === 'train') this.onTrainRequest(out, h.round, h.params);
+      else this.onTrainedModel(out, this.ctx.id, h.round, h.params, h.samples);
+    }
+  }
+
+  // ---- timers ------------------------------------------------------------------------
+
+  private armWatchdog(out: ProtocolAction[]): void {
+    if (this.finished) return;
+    this.setTimer(out, 'watchdog', this.watchdogMs * 2 ** this.backoff);
+  }
+
+  private onWatchdog(out: ProtocolAction[]): void {
+    const h = this.handoff;
+    if (!h || this.finished) return;
+    // Busy nodes finish on their own; a search for this hand-over still running will deliver it.
+    const searching = [...this.searches.values()].some((s) => s.handoff === h);
+    if (this.training !== null || (this.collection && !this.collection.done) || searching) {
+      this.armWatchdog(out);
+      return;
+    }
+    this.backoff = Math.min(this.backoff + 1, WATCHDOG_MAX_BACKOFF);
+    this.startSearch(out, h, true);
+  }
+
+  private onAnnounceTimer(out: ProtocolAction[]): void {
+    if (this.contacted || this.announceAttempts >= ANNOUNCE_ATTEMPTS || this.finished) return;
+    this.announceAttempts++;
+    this.announce(out, 'join');
+    this.setTimer(out, 'announce', this.cfg.aggTimeout * 2 ** this.announceAttempts);
+  }
+
+  private onTimer(out: ProtocolAction[], id: string): void {
+    this.timers.delete(id);
+    if (!this.started || this.stopped) return;
+    if (id === 'watchdog') this.onWatchdog(out);
+    else if (id === 'announce') this.onAnnounceTimer(out);
+    else if (id.startsWith('agg:')) this.onAggTimer(out, Number(id.slice(4)));
+    else if (id.startsWith('ping:')) {
+      const colon = id.indexOf(':', 5);
+      this.onPingTimer(out, Number(id.slice(5, colon)), id.slice(colon + 1));
+    }
+  }
+
+  private setTimer(out: ProtocolAction[], id: string, afterMs: number): void {
+    this.timers.add(id);
+    out.push({ kind: 'setTimer', id, afterMs });
+  }
+
+  private clearTimer(out: ProtocolAction[], id: string): void {
+    if (!this.timers.delete(id)) return;
+    out.push({ kind: 'clearTimer', id });
+  }
+}
+
+const aggTimer = (round: number) => `agg:${round}`;
+const pingTimer = (search: number, peer: NodeId) => `ping:${search}:${peer}`;
+
+export const modest: ProtocolModule = {
+  name: 'modest',
+  schemas: modestSchemas,
+  evaluates: 'global',
+  create: (ctx) => new Modest(ctx),
+};
