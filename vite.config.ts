@@ -9,7 +9,7 @@ export default defineConfig({
   worker: { format: 'es' },
   build: {
     target: 'es2022',
-    // The app, plus a harness page that runs the transport suite over real WebRTC (e2e only).
-    rolldownOptions: { input: { main: 'index.html', transport: 'harness/transport.html' } },
+    // The app, plus harness pages for e2e and benchmarks (transport suite over real WebRTC, training throughput).
+    rolldownOptions: { input: { main: 'index.html', transport: 'harness/transport.html', training: 'harness/training.html' } },
   },
 });

@@ -74,13 +74,15 @@ export class Learner {
     const batch = opts.batch > 0 ? Math.min(opts.batch, data.n) : data.n;
     const plan = batchPlan(data.n, batch, opts, rng);
     const optimizer = tf.train.sgd(opts.lr);
+    // Without an explicit list, minimize() differentiates every variable in the engine, other models' too.
+    const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     let lossSum: tf.Scalar = tf.scalar(0);
     for (const idx of plan) {
       const next = tf.tidy(() => {
         const ids = tf.tensor1d(idx, 'int32');
         const bx = tf.gather(x, ids);
         const by = tf.gather(y, ids);
-        const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(by, this.model.apply(bx) as tf.Tensor) as tf.Scalar, true);
+        const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(by, this.model.apply(bx) as tf.Tensor) as tf.Scalar, true, vars);
         return lossSum.add(cost!) as tf.Scalar;
       });
       lossSum.dispose();

@@ -357,6 +357,8 @@ export class Modest implements Protocol {
   private onTrainRequest(out: ProtocolAction[], round: number, params: Float32Array): void {
     // A copy for a round already seen (from another aggregator, or a watchdog re-send) is ignored.
     if (round <= this.trainRound || round > this.cfg.rounds || this.finished) return;
+    // The params are the global model w_{round-1}: a live tab shows its accuracy.
+    out.push({ kind: 'model', round: round - 1, params, scope: 'global' });
     this.beginTraining(out, round, params);
   }
 
