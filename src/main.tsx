@@ -2,12 +2,15 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ConfigError, parseHash, defaultConfig, type Config } from './core/config.ts';
 import { LiveNode } from './live/liveNode.ts';
-import { useLive } from './app/store.ts';
+import { useLive, useUi } from './app/store.ts';
 import { App } from './app/App.tsx';
+import { CompareApp } from './app/compare/CompareApp.tsx';
+import { DEFAULT_RUNS } from './app/lib/presets.ts';
 import './app/styles.css';
 
 declare global {
   interface Window {
+    /** Live view only (the compare view has `window.murmurationCompare`). */
     murmuration: {
       snapshot: () => ReturnType<LiveNode['snapshot']>;
       start: () => void;
@@ -17,6 +20,14 @@ declare global {
   }
 }
 
+/*
+ * Routing. The hash is the experiment's config and nothing else (the CLI's --config takes
+ * the same string). UI-only keys live in the query: `/?view=compare&runs=fedavg,modest#…`
+ * opens the compare view; no query is the live view, where this tab is one node.
+ */
+const query = new URLSearchParams(location.search);
+const view = query.get('view') === 'compare' ? 'compare' : 'live';
+
 let config: Config;
 let configError: string | null = null;
 try {
@@ -25,19 +36,29 @@ try {
   config = defaultConfig();
   configError = e instanceof ConfigError ? e.message : String(e);
 }
+useUi.getState().initHidden(config.hide);
 
-const node = new LiveNode(config, { signalUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`, dataUrl: '/data/mnist/' });
-node.subscribe((s) => useLive.getState().set(s));
-useLive.getState().set(node.snapshot());
-window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), node };
-if (!configError) void node.join();
-
-// A new hash is a new experiment: start clean rather than patch a running node.
+// A new hash is a new experiment: start clean rather than patch a running node or simulation.
 window.addEventListener('hashchange', () => location.reload());
-window.addEventListener('pagehide', () => node.leave());
 
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <App node={node} configError={configError} />
-  </StrictMode>,
-);
+const root = createRoot(document.getElementById('root')!);
+if (view === 'compare') {
+  const runs = (query.get('runs') ?? DEFAULT_RUNS.join(',')).split(',').filter(Boolean);
+  root.render(
+    <StrictMode>
+      <CompareApp base={config} runIds={runs} configError={configError} />
+    </StrictMode>,
+  );
+} else {
+  const node = new LiveNode(config, { signalUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`, dataUrl: '/data/mnist/' });
+  node.subscribe((s) => useLive.getState().set(s));
+  useLive.getState().set(node.snapshot());
+  window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), node };
+  if (!configError) void node.join();
+  window.addEventListener('pagehide', () => node.leave());
+  root.render(
+    <StrictMode>
+      <App node={node} configError={configError} />
+    </StrictMode>,
+  );
+}

@@ -1,123 +1,307 @@
-import { useMemo } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { configToHash, type Config } from '../core/config.ts';
 import type { LiveNode, Snapshot } from '../live/liveNode.ts';
-import { useLive } from './store.ts';
-import { colorFor } from './palette.ts';
-import { LineChart, type Series } from './components/LineChart.tsx';
-import { SetupPanel } from './components/SetupPanel.tsx';
+import { useLive, useUi } from './store.ts';
+import { overlaidRuns, useHistory } from './historyStore.ts';
+import { AccuracyChart, BytesChart, nodeLines } from './components/LiveCharts.tsx';
+import { SetupPanel, HideBox } from './components/SetupPanel.tsx';
 import { StatusPanel } from './components/StatusPanel.tsx';
+import { Topology, type TopoEdge, type TopoNode } from './components/Topology.tsx';
+import { HistoryPanel } from './components/HistoryPanel.tsx';
+import { TopBar } from './components/TopBar.tsx';
+import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
+import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
+import { download, rowsToCsv, runToJson, slug } from './lib/export.ts';
+import { formatHide, SECTIONS, type Section } from './lib/hide.ts';
+import { fmtMB, fmtPct } from './format.ts';
 
+export { fmtPct };
+
+/** The live view: this tab is one node of the room. */
 export function App({ node, configError }: { node: LiveNode; configError: string | null }) {
   const snap = useLive((s) => s.snapshot);
+  const hidden = useUi((s) => s.hidden);
   if (!snap) return null;
+  const shareConfig: Config = { ...snap.config, hide: formatHide(hidden) };
+  const hash = configToHash(shareConfig);
   return (
     <div className="app">
-      <header className="topbar">
-        <h1>
-          <span className="logo" aria-hidden>
-            ◦•◦
-          </span>{' '}
-          Murmuration
-        </h1>
-        <span className="muted">federated &amp; gossip learning, one tab per node</span>
-        <span className="spacer" />
+      <TopBar view="live" liveHref={`/#${hash}`} compareHref={compareUrl(configToHash({ ...shareConfig, backend: 'auto' }), DEFAULT_RUNS)}>
         <span className="badge" data-testid="room">
           room {snap.room}
         </span>
         <span className="badge" data-testid="backend">
           backend: {snap.backend ?? '…'}
         </span>
-      </header>
+      </TopBar>
       {configError && (
-        <div role="alert" className="error-banner">
-          The link's settings are invalid: <pre>{configError}</pre>
+        <div role="alert" className="error-banner" data-testid="config-error">
+          The link's settings are invalid, so this tab did not join a room. Fix them in the setup panel (or pick a preset):
+          <pre>{configError}</pre>
         </div>
       )}
       <main className="layout">
-        <SetupPanel snapshot={snap} />
+        <SetupPanel
+          mode="live"
+          config={snap.config}
+          shareLink={`${location.origin}/#${hash}`}
+          onApply={(c) => {
+            location.hash = configToHash(c);
+          }}
+          extra={<OpenTabs config={snap.config} link={`${location.origin}/#${hash}`} />}
+        />
         <section className="main-column">
-          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} />
-          <Charts snapshot={snap} />
-          <PeersTable snapshot={snap} />
-          <details className="card">
-            <summary>Log ({snap.log.length})</summary>
-            <pre className="log" data-testid="log">
-              {snap.log.join('\n')}
-            </pre>
-          </details>
+          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} actions={<ExportCurrent snapshot={snap} />} />
+          <LiveCharts />
+          <div className="views-grid">
+            <Sectioned name="topology">
+              <LiveTopology snapshot={snap} />
+            </Sectioned>
+            <Sectioned name="peers">
+              <PeersTable snapshot={snap} />
+            </Sectioned>
+          </div>
+          <Sectioned name="history">
+            <HistoryPanel />
+          </Sectioned>
+          <Sectioned name="log">
+            <details className="card">
+              <summary>Log ({snap.log.length})</summary>
+              <pre className="log" data-testid="log">
+                {snap.log.join('\n')}
+              </pre>
+            </details>
+          </Sectioned>
         </section>
       </main>
+      <SaveWhenDone snapshot={snap} />
     </div>
   );
 }
 
-function Charts({ snapshot }: { snapshot: Snapshot }) {
-  const { series, accuracy, bytes } = useMemo(() => chartData(snapshot), [snapshot]);
+/** A main-column panel that teacher mode can hide. */
+export function Sectioned({ name, children }: { name: Section; children: React.ReactNode }) {
+  const { hidden, teacher, toggleHidden } = useUi();
+  if (!teacher && hidden.has(name)) return null;
+  return (
+    <div className={`sectioned${hidden.has(name) ? ' is-hidden' : ''}`}>
+      {teacher && <HideBox name={name} label={SECTIONS[name]} hidden={hidden} onToggle={toggleHidden} section />}
+      {children}
+    </div>
+  );
+}
+
+function LiveCharts() {
+  const snapshot = useLive((s) => s.snapshot)!;
+  const peerHistory = useLive((s) => s.peerHistory);
+  const version = useThrottled(useLive((s) => s.version), 250);
+  const rosterKey = snapshot.roster.join(',');
+  const history = useHistory();
+  const overlays = useMemo(() => overlaidRuns(history), [history]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const lines = useMemo(() => nodeLines(snapshot, peerHistory), [version, rosterKey, snapshot.nodeId]);
   return (
     <div className="charts">
       <div className="card">
-        <LineChart title="Accuracy" xLabel="round" yLabel="accuracy" series={series} data={accuracy} testId="chart-accuracy" />
+        <AccuracyChart lines={lines} overlays={overlays} />
       </div>
       <div className="card">
-        <LineChart title="Bytes sent (cumulative, MB)" xLabel="round" yLabel="MB" series={series} data={bytes} testId="chart-bytes" />
+        <BytesChart lines={lines} />
       </div>
     </div>
   );
 }
 
-/** This tab's history plus the latest point of every peer, aligned on rounds. */
-function chartData(s: Snapshot): { series: Series[]; accuracy: (number | null)[][]; bytes: (number | null)[][] } {
-  const rounds = [...new Set(s.history.map((h) => h.round))].sort((a, b) => a - b);
-  const mine = new Map(s.history.map((h) => [h.round, h]));
-  const series: Series[] = [{ label: 'this tab', color: colorFor(0), width: 2.5 }];
-  return {
-    series,
-    accuracy: [rounds, rounds.map((r) => mine.get(r)?.accuracy ?? null)],
-    bytes: [rounds, rounds.map((r) => (mine.get(r)?.bytesSent ?? 0) / 1e6)],
+/** The value, updated at most every `ms` (trailing edge): bounds chart rebuilds when 50 peers report at once. */
+function useThrottled<T>(value: T, ms: number): T {
+  const [shown, setShown] = useState(value);
+  const last = useRef(0);
+  useEffect(() => {
+    const wait = last.current + ms - Date.now();
+    if (wait <= 0) {
+      last.current = Date.now();
+      setShown(value);
+      return;
+    }
+    const timer = setTimeout(() => {
+      last.current = Date.now();
+      setShown(value);
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return shown;
+}
+
+function ExportCurrent({ snapshot: s }: { snapshot: Snapshot }) {
+  const name = `${slug(`${s.algo}-${s.config.dataset}-${s.nodeId ?? 'tab'}`)}`;
+  const rows = s.history;
+  return (
+    <span className="row-buttons">
+      <button type="button" className="small" disabled={!rows.length} onClick={() => download(`${name}.csv`, rowsToCsv(rows), 'text/csv')} data-testid="export-csv">
+        Export CSV
+      </button>
+      <button
+        type="button"
+        className="small"
+        disabled={!rows.length}
+        onClick={() => download(`${name}.json`, runToJson({ savedAt: Date.now(), kind: 'live', label: name, algo: s.algo, hash: configToHash(s.config), rows }), 'application/json')}
+        data-testid="export-json"
+      >
+        JSON
+      </button>
+    </span>
+  );
+}
+
+/** Saves this tab's finished run to IndexedDB once. */
+function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
+  const saved = useRef(false);
+  const save = useHistory((h) => h.save);
+  useEffect(() => {
+    if (saved.current || s.state !== 'done' || s.history.length === 0) return;
+    const doSave = () => {
+      if (saved.current) return;
+      saved.current = true;
+      const c = s.config;
+      void save({
+        savedAt: Date.now(),
+        kind: 'live',
+        label: `${c.algo}${c.algo === 'gossip' ? `-${c.merge}` : ''} · ${c.dataset} · ${c.nodes} tabs (${s.nodeId ?? 'this tab'})`,
+        algo: c.algo,
+        hash: configToHash({ ...c, hide: '' }),
+        rows: s.history.map((h) => ({ round: h.round, accuracy: h.accuracy, loss: h.loss, bytesSent: h.bytesSent, t: h.t })),
+      });
+    };
+    // 'done' can arrive while the last round is still being evaluated: wait for it (or give up waiting after 5 s).
+    if (s.history[s.history.length - 1].round >= s.round) doSave();
+    else {
+      const timer = setTimeout(doSave, 5000);
+      return () => clearTimeout(timer);
+    }
+  }, [s.state, s.history, s.config, s.nodeId, save]);
+  return null;
+}
+
+function OpenTabs({ config, link }: { config: Config; link: string }) {
+  const { hidden, teacher, toggleHidden } = useUi();
+  const [blocked, setBlocked] = useState(0);
+  if (!teacher && hidden.has('tabs')) return null;
+  const more = Math.max(0, config.nodes - 1);
+  const open = () => {
+    let fails = 0;
+    for (let i = 0; i < more; i++) if (!window.open(link, '_blank')) fails++;
+    setBlocked(fails);
   };
+  return (
+    <div className={`open-tabs${hidden.has('tabs') ? ' is-hidden' : ''}`}>
+      {teacher && <HideBox name="tabs" label="the open-tabs button" hidden={hidden} onToggle={toggleHidden} section />}
+      <button type="button" onClick={open} disabled={more === 0} data-testid="open-tabs" title="Opens the same link in more tabs: a whole room on one laptop">
+        Open {more} more tab{more === 1 ? '' : 's'} here
+      </button>
+      {blocked > 0 && (
+        <p className="error-text small-text" role="alert">
+          The browser blocked {blocked} pop-up{blocked === 1 ? '' : 's'}. Allow pop-ups for this site, or open the share link in more tabs by hand.
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** Live topology: the room's roster; edges are this tab's data channels, pulsing as it sends. */
+function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
+  const departed = useLive((x) => x.departed);
+  const [preview, setPreview] = useState<PartitionPreview | null>(null);
+  const c = s.config;
+  useEffect(() => {
+    let live = true;
+    partitionPreview(c).then((p) => live && setPreview(p), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, [c.dataset, c.samples, c.classes, c.noise, c.seed, c.nodes, c.partition]); // eslint-disable-line react-hooks/exhaustive-deps
+  const lastBytes = useRef(0);
+  const pulse = useRef(0);
+  if (s.bytesSent !== lastBytes.current) {
+    lastBytes.current = s.bytesSent;
+    pulse.current++;
+  }
+  const ids = [...s.roster, ...departed];
+  const nodes: TopoNode[] = ids.map((id, i) => {
+    const me = id === s.nodeId;
+    const m = s.swarm[id];
+    const left = departed.includes(id);
+    return {
+      id,
+      label: me ? 'this tab' : id.slice(0, 6),
+      self: me,
+      state: me ? s.state : (m?.state || (s.started ? 'waiting' : 'idle')),
+      role: me ? s.role : undefined,
+      failed: left,
+      aggregator: id === s.coordinator && c.algo === 'fedavg',
+      backend: me ? `${s.backend ?? '…'}${s.inWorker ? ' (worker)' : ''}` : m?.backend || undefined,
+      throughput: me && s.samplesPerSecond ? `${s.samplesPerSecond.toFixed(0)} samples/s` : undefined,
+      accuracy: me ? s.accuracy : m?.accuracy,
+      histogram: me && s.labelHistogram.length ? s.labelHistogram : preview?.histograms[i % c.nodes],
+    };
+  });
+  const links: [string, string][] = s.nodeId ? s.peers.map((p) => [s.nodeId!, p]) : [];
+  const edges: TopoEdge[] = s.nodeId && s.started && s.state !== 'done' ? s.peers.map((p) => ({ from: s.nodeId!, to: p, type: 'model frames', count: 1, model: true })) : [];
+  return (
+    <div className="card">
+      <Topology
+        nodes={nodes}
+        edges={edges}
+        links={links}
+        round={`${s.round}-${pulse.current}`}
+        title={`Room ${s.room}: ${s.roster.length} tab${s.roster.length === 1 ? '' : 's'}`}
+        caption="Arrows: this tab's open data channels, pulsing when it sends. Peers' states come from their reports."
+      />
+    </div>
+  );
 }
 
 function PeersTable({ snapshot: s }: { snapshot: Snapshot }) {
   return (
     <div className="card">
       <h2>Room ({s.roster.length})</h2>
-      <table className="peers" data-testid="peers">
-        <thead>
-          <tr>
-            <th>node</th>
-            <th>state</th>
-            <th>round</th>
-            <th>accuracy</th>
-            <th>MB sent</th>
-            <th>backend</th>
-            <th>link</th>
-          </tr>
-        </thead>
-        <tbody>
-          {s.roster.map((id) => {
-            const me = id === s.nodeId;
-            const m = s.swarm[id];
-            return (
-              <tr key={id} className={me ? 'me' : ''}>
-                <td>
-                  {id}
-                  {me ? ' (this tab)' : ''}
-                  {id === s.coordinator ? ' ★' : ''}
-                </td>
-                <td>{me ? s.state : (m?.state ?? '—')}</td>
-                <td>{me ? s.round : (m?.round ?? '—')}</td>
-                <td>{fmtPct(me ? s.accuracy : m?.accuracy)}</td>
-                <td>{((me ? s.bytesSent : (m?.bytesSent ?? 0)) / 1e6).toFixed(2)}</td>
-                <td>{me ? s.backend : (m?.backend ?? '—')}</td>
-                <td>{me ? '—' : s.peers.includes(id) ? 'open' : '·'}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <div className="table-scroll">
+        <table className="peers" data-testid="peers">
+          <thead>
+            <tr>
+              <th>node</th>
+              <th>state</th>
+              <th>round</th>
+              <th>accuracy</th>
+              <th>sent</th>
+              <th>backend</th>
+              <th>link</th>
+            </tr>
+          </thead>
+          <tbody>
+            {s.roster.map((id) => {
+              const me = id === s.nodeId;
+              const m = s.swarm[id];
+              return (
+                <tr key={id} className={me ? 'me' : ''}>
+                  <td>
+                    {id}
+                    {me ? ' (this tab)' : ''}
+                    {id === s.coordinator ? ' ★' : ''}
+                  </td>
+                  <td>{me ? s.state : (m?.state ?? '—')}</td>
+                  <td>{me ? s.round : (m?.round ?? '—')}</td>
+                  <td>{fmtPct(me ? s.accuracy : m?.accuracy)}</td>
+                  <td>{fmtMB(me ? s.bytesSent : (m?.bytesSent ?? 0))}</td>
+                  <td>{me ? s.backend : (m?.backend ?? '—')}</td>
+                  <td>{me ? '—' : s.peers.includes(id) ? 'open' : '·'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }
 
-export function fmtPct(v: number | null | undefined): string {
-  return v === null || v === undefined || Number.isNaN(v) ? '—' : `${(v * 100).toFixed(1)}%`;
-}
+export { liveUrl };

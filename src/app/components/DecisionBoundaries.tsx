@@ -1,0 +1,136 @@
+import { useEffect, useMemo, useRef } from 'react';
+import type { ModelSpec } from '../../core/learn/models.ts';
+import { predictProba } from '../lib/mlp.ts';
+import { classColor, rgbOf } from '../palette.ts';
+
+export interface PointSet {
+  x: Float32Array;
+  y: Uint8Array;
+  n: number;
+}
+
+interface Extent {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+const GRID = 48;
+const MAX_PANELS = 12;
+
+function extentOf(sets: PointSet[]): Extent {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (const s of sets)
+    for (let i = 0; i < s.n; i++) {
+      x0 = Math.min(x0, s.x[2 * i]);
+      x1 = Math.max(x1, s.x[2 * i]);
+      y0 = Math.min(y0, s.x[2 * i + 1]);
+      y1 = Math.max(y1, s.x[2 * i + 1]);
+    }
+  if (!Number.isFinite(x0)) return { x0: -1.5, x1: 1.5, y0: -1.5, y1: 1.5 };
+  const mx = (x1 - x0) * 0.08 + 1e-3;
+  const my = (y1 - y0) * 0.08 + 1e-3;
+  return { x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my };
+}
+
+/**
+ * Each node's model as a heatmap over the plane (colour: predicted class, paleness:
+ * uncertainty) with that node's own training points on top. Pure-JS forward pass over the
+ * node's flat parameters; only for the 2-D `mlp` model.
+ */
+export function DecisionBoundaries({ spec, params, shards, ids, round, testId = 'boundaries' }: {
+  spec: ModelSpec;
+  params: (Float32Array | null)[];
+  shards: PointSet[];
+  ids: string[];
+  round: number;
+  testId?: string;
+}) {
+  const extent = useMemo(() => extentOf(shards), [shards]);
+  const grid = useMemo(() => {
+    const g = new Float32Array(GRID * GRID * 2);
+    for (let r = 0; r < GRID; r++)
+      for (let c = 0; c < GRID; c++) {
+        g[(r * GRID + c) * 2] = extent.x0 + ((c + 0.5) / GRID) * (extent.x1 - extent.x0);
+        g[(r * GRID + c) * 2 + 1] = extent.y1 - ((r + 0.5) / GRID) * (extent.y1 - extent.y0);
+      }
+    return g;
+  }, [extent]);
+  const shown = Math.min(MAX_PANELS, shards.length);
+  return (
+    <figure className="boundaries" data-testid={testId} data-panels={params.slice(0, shown).filter(Boolean).length}>
+      <figcaption className="chart-head">
+        <span className="chart-title">Decision boundaries, round {round}</span>
+        <span className="muted small-text">each node's model over its own points{shards.length > shown ? ` (first ${shown} of ${shards.length} nodes)` : ''}</span>
+      </figcaption>
+      <div className="boundary-grid">
+        {Array.from({ length: shown }, (_, i) => (
+          <Panel key={i} id={ids[i] ?? `n${i}`} spec={spec} params={params[i] ?? null} points={shards[i]} grid={grid} extent={extent} />
+        ))}
+      </div>
+    </figure>
+  );
+}
+
+function Panel({ id, spec, params, points, grid, extent }: { id: string; spec: ModelSpec; params: Float32Array | null; points: PointSet; grid: Float32Array; extent: Extent }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const cv = canvas.current;
+    if (!cv) return;
+    const size = cv.width;
+    const g = cv.getContext('2d')!;
+    g.fillStyle = '#f3f4f6';
+    g.fillRect(0, 0, size, size);
+    const proba = params ? predictProba(spec, params, grid, GRID * GRID) : null;
+    if (proba) {
+      const img = new ImageData(GRID, GRID);
+      const k = spec.numClasses;
+      const colors = Array.from({ length: k }, (_, c) => rgbOf(classColor(c)));
+      for (let p = 0; p < GRID * GRID; p++) {
+        let r = 0;
+        let gg = 0;
+        let b = 0;
+        let best = 0;
+        for (let c = 0; c < k; c++) {
+          const w = proba[p * k + c];
+          r += w * colors[c][0];
+          gg += w * colors[c][1];
+          b += w * colors[c][2];
+          best = Math.max(best, w);
+        }
+        // Confident regions are stronger; uncertain ones fade to white.
+        const s = 0.25 + 0.45 * Math.max(0, (best - 1 / k) / (1 - 1 / k));
+        img.data[p * 4] = 255 - s * (255 - r);
+        img.data[p * 4 + 1] = 255 - s * (255 - gg);
+        img.data[p * 4 + 2] = 255 - s * (255 - b);
+        img.data[p * 4 + 3] = 255;
+      }
+      const off = new OffscreenCanvas(GRID, GRID);
+      off.getContext('2d')!.putImageData(img, 0, 0);
+      g.imageSmoothingEnabled = true;
+      g.drawImage(off, 0, 0, size, size);
+    }
+    const sx = (v: number) => ((v - extent.x0) / (extent.x1 - extent.x0)) * size;
+    const sy = (v: number) => ((extent.y1 - v) / (extent.y1 - extent.y0)) * size;
+    const step = Math.max(1, Math.floor(points.n / 400));
+    g.lineWidth = 0.8;
+    g.strokeStyle = '#ffffff';
+    for (let i = 0; i < points.n; i += step) {
+      g.beginPath();
+      g.arc(sx(points.x[2 * i]), sy(points.x[2 * i + 1]), 2.6, 0, 2 * Math.PI);
+      g.fillStyle = classColor(points.y[i]);
+      g.fill();
+      g.stroke();
+    }
+  }, [spec, params, points, grid, extent]);
+  return (
+    <div className="boundary">
+      <canvas ref={canvas} width={160} height={160} role="img" aria-label={`decision boundary of ${id}${params ? '' : ' (no model yet)'}`} />
+      <span>{id}</span>
+    </div>
+  );
+}

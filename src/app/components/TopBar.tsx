@@ -1,0 +1,25 @@
+import type { ReactNode } from 'react';
+
+/** Title, the two views, and status badges. */
+export function TopBar({ view, liveHref, compareHref, children }: { view: 'live' | 'compare'; liveHref: string; compareHref: string; children?: ReactNode }) {
+  return (
+    <header className="topbar">
+      <h1>
+        <span className="logo" aria-hidden>
+          ◦•◦
+        </span>{' '}
+        Murmuration
+      </h1>
+      <nav aria-label="views" className="views">
+        <a href={liveHref} aria-current={view === 'live' ? 'page' : undefined} data-testid="nav-live" title="This tab is one learning node; other tabs in the room are the others">
+          Live tabs
+        </a>
+        <a href={compareHref} aria-current={view === 'compare' ? 'page' : undefined} data-testid="nav-compare" title="Up to four algorithms side by side, simulated in this tab">
+          Compare (simulated)
+        </a>
+      </nav>
+      <span className="spacer" />
+      {children}
+    </header>
+  );
+}

@@ -1,0 +1,195 @@
+import { useState } from 'react';
+import { classColor } from '../palette.ts';
+
+export interface TopoNode {
+  id: string;
+  label?: string;
+  state: string;
+  role?: string;
+  /** Left the room or failed (churn): greyed. */
+  failed?: boolean;
+  self?: boolean;
+  /** MoDeST: in the current round's sample. */
+  sample?: boolean;
+  /** MoDeST: an aggregator of the current round (FedAvg: the coordinator). */
+  aggregator?: boolean;
+  backend?: string;
+  throughput?: string;
+  accuracy?: number | null;
+  histogram?: number[];
+}
+
+export interface TopoEdge {
+  from: string;
+  to: string;
+  /** The message type, e.g. `modest/model`. */
+  type: string;
+  count: number;
+  /** Carries a model (drawn thicker). */
+  model: boolean;
+}
+
+const STATE_COLOR: Record<string, string> = {
+  training: '#0072B2',
+  aggregating: '#E69F00',
+  waiting: '#56B4E9',
+  connecting: '#56B4E9',
+  done: '#009E73',
+  error: '#D55E00',
+  idle: '#ffffff',
+};
+
+const MAX_EDGES = 400;
+
+/**
+ * Nodes on a circle, coloured by state; this round's messages as animated edges (thicker
+ * when they carry a model); MoDeST's sample ringed, aggregators with a thick orange ring;
+ * failed or departed nodes greyed and dashed. Hover or focus a node for its details.
+ */
+export function Topology({ nodes, edges, links = [], round, title = 'Topology', testId = 'topology', caption }: {
+  nodes: TopoNode[];
+  edges: TopoEdge[];
+  /** Static links (live mode: this tab's open data channels). */
+  links?: [string, string][];
+  /** Changing it restarts the edge animation. */
+  round: number | string;
+  title?: string;
+  testId?: string;
+  caption?: string;
+}) {
+  const [hover, setHover] = useState<string | null>(null);
+  const n = nodes.length;
+  const size = 400;
+  const c = size / 2;
+  const r = n <= 1 ? 0 : size / 2 - 40;
+  const nodeR = n <= 1 ? 22 : Math.max(5, Math.min(18, (Math.PI * r) / n - 3));
+  const pos = new Map(nodes.map((node, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, n) - Math.PI / 2;
+    return [node.id, { x: c + r * Math.cos(a), y: c + r * Math.sin(a) }];
+  }));
+  const shown = edges.filter((e) => pos.has(e.from) && pos.has(e.to) && e.from !== e.to).slice(0, MAX_EDGES);
+  const hovered = nodes.find((x) => x.id === hover);
+  const hp = hovered ? pos.get(hovered.id)! : null;
+  return (
+    <figure className="topology" data-testid={testId} data-nodes={n} data-edges={shown.length}>
+      <figcaption className="chart-head">
+        <span className="chart-title">{title}</span>
+        {caption && <span className="muted small-text">{caption}</span>}
+      </figcaption>
+      <div className="topo-wrap">
+        {n === 0 ? (
+          <div className="chart-empty">No nodes yet.</div>
+        ) : (
+          <svg viewBox={`0 0 ${size} ${size}`} role="group" aria-label={`${title}: ${n} nodes, ${shown.length} message edges this round`}>
+            <defs>
+              <marker id={`${testId}-arrow`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse">
+                <path d="M 0 0 L 10 5 L 0 10 z" fill="#5b6b82" />
+              </marker>
+            </defs>
+            {links.map(([a, b]) => {
+              const p = pos.get(a);
+              const q = pos.get(b);
+              return p && q ? <line key={`l${a}-${b}`} x1={p.x} y1={p.y} x2={q.x} y2={q.y} className="topo-link" /> : null;
+            })}
+            <g key={`edges-${round}`}>
+              {shown.map((e) => {
+                const p = pos.get(e.from)!;
+                const q = pos.get(e.to)!;
+                const d = Math.hypot(q.x - p.x, q.y - p.y) || 1;
+                const ux = (q.x - p.x) / d;
+                const uy = (q.y - p.y) / d;
+                return (
+                  <line
+                    key={`${e.from}>${e.to}:${e.type}`}
+                    x1={p.x + ux * nodeR}
+                    y1={p.y + uy * nodeR}
+                    x2={q.x - ux * (nodeR + 2)}
+                    y2={q.y - uy * (nodeR + 2)}
+                    className={`topo-edge${e.model ? ' model' : ''}`}
+                    markerEnd={`url(#${testId}-arrow)`}
+                  >
+                    <title>{`${e.from} → ${e.to}: ${e.type}${e.count > 1 ? ` ×${e.count}` : ''}`}</title>
+                  </line>
+                );
+              })}
+            </g>
+            {nodes.map((node) => {
+              const p = pos.get(node.id)!;
+              const fill = node.failed ? '#d9d9d9' : (STATE_COLOR[node.state] ?? '#ffffff');
+              return (
+                <g
+                  key={node.id}
+                  className={`topo-node${node.failed ? ' failed' : ''}`}
+                  tabIndex={0}
+                  role="button"
+                  aria-label={`${node.label ?? node.id}: ${node.failed ? 'left or failed' : node.state}${node.role ? `, ${node.role}` : ''}`}
+                  onMouseEnter={() => setHover(node.id)}
+                  onMouseLeave={() => setHover(null)}
+                  onFocus={() => setHover(node.id)}
+                  onBlur={() => setHover(null)}
+                  data-state={node.failed ? 'failed' : node.state}
+                >
+                  {node.aggregator && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 5} className="ring-aggregator" />}
+                  {node.sample && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 2.5} className="ring-sample" />}
+                  <circle cx={p.x} cy={p.y} r={nodeR} fill={fill} className="node-dot" strokeDasharray={node.failed ? '3 2' : undefined} />
+                  {node.self && <circle cx={p.x} cy={p.y} r={nodeR * 0.35} fill="#1b2a41" />}
+                  {n <= 24 && (
+                    <text x={p.x} y={p.y + nodeR + 13} textAnchor="middle" className="node-label">
+                      {node.label ?? node.id}
+                    </text>
+                  )}
+                </g>
+              );
+            })}
+          </svg>
+        )}
+        {hovered && hp && (
+          <div className="tooltip" role="tooltip" style={{ left: `${(hp.x / size) * 100}%`, top: `${(hp.y / size) * 100}%` }}>
+            <strong>{hovered.label ?? hovered.id}</strong>
+            <div>
+              {hovered.failed ? 'left / failed' : hovered.state}
+              {hovered.role ? ` · ${hovered.role}` : ''}
+            </div>
+            {hovered.backend && <div>backend: {hovered.backend}</div>}
+            {hovered.throughput && <div>throughput: {hovered.throughput}</div>}
+            {hovered.accuracy !== undefined && hovered.accuracy !== null && Number.isFinite(hovered.accuracy) && <div>accuracy: {(hovered.accuracy * 100).toFixed(1)}%</div>}
+            {hovered.histogram && hovered.histogram.length > 0 && <Histogram counts={hovered.histogram} />}
+          </div>
+        )}
+      </div>
+      <ul className="legend topo-legend" aria-label="topology legend">
+        {['training', 'aggregating', 'waiting', 'done', 'idle'].map((s) => (
+          <li key={s}>
+            <span className="swatch round" style={{ background: STATE_COLOR[s] }} aria-hidden />
+            {s}
+          </li>
+        ))}
+        <li>
+          <span className="swatch round failed" aria-hidden />
+          left / failed
+        </li>
+        <li>
+          <span className="swatch ring-s" aria-hidden />
+          sample
+        </li>
+        <li>
+          <span className="swatch ring-a" aria-hidden />
+          aggregator
+        </li>
+      </ul>
+    </figure>
+  );
+}
+
+/** A node's label histogram as tiny bars, one per class. */
+export function Histogram({ counts, height = 36 }: { counts: number[]; height?: number }) {
+  const max = Math.max(1, ...counts);
+  const total = counts.reduce((a, b) => a + b, 0);
+  return (
+    <div className="histo" style={{ height }} aria-label={`label histogram: ${counts.join(', ')}`} title={`${total} samples: ${counts.join(' / ')}`}>
+      {counts.map((v, c) => (
+        <span key={c} style={{ height: `${(v / max) * 100}%`, background: classColor(c) }} />
+      ))}
+    </div>
+  );
+}
