@@ -29,5 +29,7 @@ for (const backend of ['webgl', 'cpu'] as const) {
     const snap = await snapshot(page);
     expect(snap.backend).toBe(backend);
     expect(snap.accuracy).toBeGreaterThan(0.8);
+    // 2-D data: the tab draws its model's decision boundary over its own points.
+    await expect(page.getByTestId('live-boundary')).toHaveAttribute('data-panels', '1');
   });
 }

@@ -8,6 +8,7 @@ import { SetupPanel, HideBox } from './components/SetupPanel.tsx';
 import { StatusPanel } from './components/StatusPanel.tsx';
 import { Topology, type TopoEdge, type TopoNode } from './components/Topology.tsx';
 import { HistoryPanel } from './components/HistoryPanel.tsx';
+import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
@@ -61,6 +62,11 @@ export function App({ node, configError }: { node: LiveNode; configError: string
               <PeersTable snapshot={snap} />
             </Sectioned>
           </div>
+          {snap.config.model === 'mlp' && snap.config.dataset !== 'mnist' && (
+            <Sectioned name="boundaries">
+              <LiveBoundary node={node} round={snap.round} />
+            </Sectioned>
+          )}
           <Sectioned name="history">
             <HistoryPanel />
           </Sectioned>
@@ -305,3 +311,14 @@ function PeersTable({ snapshot: s }: { snapshot: Snapshot }) {
 }
 
 export { liveUrl };
+
+/** This tab's decision boundary over its own shard, redrawn when the round changes. */
+function LiveBoundary({ node, round }: { node: LiveNode; round: number }) {
+  const view = useMemo(() => node.modelView(), [node, round]);
+  if (!view) return null;
+  return (
+    <div className="card">
+      <DecisionBoundaries spec={view.spec} params={[view.params]} shards={[view.points]} ids={['this tab']} round={round} testId="live-boundary" />
+    </div>
+  );
+}

@@ -1,6 +1,7 @@
 import { parseConfig, configToHash, hashToInput, initMode, type Config } from '../core/config.ts';
 import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
-import { initialParams } from '../core/learn/models.ts';
+import { initialParams, type ModelSpec } from '../core/learn/models.ts';
+import type { Split } from '../core/data/types.ts';
 import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
@@ -171,6 +172,13 @@ export class LiveNode {
     this.signaling.close();
     this.clock.clearAll();
     this.training?.dispose();
+  }
+
+  /** This tab's model, its layout and its own training points (for decision-boundary views). */
+  modelView(): { spec: ModelSpec; params: Float32Array; points: Split } | null {
+    const params = this.host?.protocol.currentParams();
+    if (!params || !this.training || !this.shard) return null;
+    return { spec: this.training.spec, params, points: this.shard.dataset.train };
   }
 
   /** For tests and demos: send raw bytes to a peer, bypassing the codec (a misbehaving peer). */
