@@ -1,10 +1,9 @@
 import { expect, test, type Page } from '@playwright/test';
 
 /**
- * Screenshots of the main views for the README: `SCREENSHOTS=1 npx playwright test e2e/ui-screenshots.spec.ts`.
- * Skipped otherwise (it trains a few tabs for real and takes about a minute).
+ * Screenshots of the main views for the README: `npm run screenshots` (not part of `npm test`:
+ * it trains a few tabs for real and takes about a minute).
  */
-test.skip(!process.env.SCREENSHOTS, 'set SCREENSHOTS=1 to regenerate docs/screenshots/');
 
 const OUT = 'docs/screenshots';
 const snapshot = (page: Page) => page.evaluate(() => window.murmuration.snapshot());
