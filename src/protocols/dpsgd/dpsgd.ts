@@ -1,0 +1,194 @@
+import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import { buildTopology, sortIds, type Topology } from '../topology.ts';
+import { dpsgdSchemas } from './messages.ts';
+import { dpsgdUpdate } from './mixing.ts';
+
+interface RoundState {
+  round: number;
+  neighbours: NodeId[];
+  /** This node's row of the MH matrix for the round. */
+  weights: Map<NodeId, number>;
+  /** The model the round started from (sent to the neighbours, trained from). */
+  x: Float32Array;
+  trained: Float32Array | null;
+  timedOut: boolean;
+}
+
+const timerId = (round: number) => `round:${round}`;
+
+/**
+ * D-PSGD (Lian et al. 2017) over a fixed graph (`topology`) with Metropolis–Hastings weights.
+ *
+ * Round r of node i:
+ *   1. send x_i to every neighbour of round r, and train locally from x_i;
+ *   2. wait until the local training is done and every neighbour's round-r model is in;
+ *   3. x_i ← Σ_j W_ij x_j + (trained_i − x_i), emit `{kind: 'round', round: r}`, start r + 1.
+ * Models of later rounds from faster neighbours are buffered (a neighbour can be at most one
+ * round ahead unless it timed out on us).
+ *
+ * Churn, since no round may wait forever:
+ * - After `roundTimeout` ms the round closes with the models that arrived; a missing
+ *   neighbour's weight W_ij goes to W_ii, so the row still sums to 1.
+ * - A neighbour that missed a round is *suspected*: later rounds do not wait for it (its
+ *   model is used if it is there in time) until a message from it arrives again. So a failed
+ *   node costs its neighbours one timeout, not one per round.
+ * - A node that receives a model for round ≥ its round + 2 has fallen behind (its neighbours
+ *   timed out on it, or it joined late): it abandons its round and jumps to that round,
+ *   keeping its model.
+ * - A roster change rebuilds the graph (from the seed and the new ids) from the next round on.
+ *   Rounds in which nodes disagree on the graph close at the timeout.
+ */
+export class DPSGD implements Protocol {
+  private x: Float32Array;
+  private completed = 0;
+  private current: RoundState | null = null;
+  private readonly inbox = new Map<number, Map<NodeId, Float32Array>>();
+  private readonly suspects = new Set<NodeId>();
+  private peers: NodeId[];
+  private topology: Topology | null = null;
+  private started = false;
+  private stopped = false;
+  private finished = false;
+
+  constructor(private readonly ctx: ProtocolContext) {
+    this.x = ctx.initialParams;
+    this.peers = sortIds(ctx.peers.filter((p) => p !== ctx.id));
+  }
+
+  get round(): number {
+    return this.completed;
+  }
+
+  currentParams(): Float32Array {
+    return this.x;
+  }
+
+  /** The graph this node uses for rounds it starts from now on. */
+  graph(): Topology {
+    this.topology ??= buildTopology(this.ctx.config.topology, [this.ctx.id, ...this.peers], this.ctx.config.seed);
+    return this.topology;
+  }
+
+  handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
+    switch (event.kind) {
+      case 'start':
+        if (this.started) return [];
+        this.started = true;
+        return [{ kind: 'model', round: 0, params: this.x, scope: 'local' }, ...this.startRound(1)];
+      case 'timer':
+        return this.onTimer(event.id);
+      case 'message':
+        return this.onMessage(event.from, event.msg);
+      case 'trained':
+        return this.onTrained(event.round, event.params);
+      case 'roster':
+        this.peers = sortIds(event.peers.filter((p) => p !== this.ctx.id));
+        this.topology = null;
+        return [];
+      case 'stop': {
+        if (this.stopped) return [];
+        this.stopped = true;
+        const r = this.current?.round;
+        this.current = null;
+        return [...(r !== undefined ? [{ kind: 'clearTimer', id: timerId(r) } as const] : []), { kind: 'state', state: 'idle' }];
+      }
+    }
+  }
+
+  private get active(): boolean {
+    return this.started && !this.stopped && !this.finished;
+  }
+
+  private startRound(r: number): ProtocolAction[] {
+    if (r > this.ctx.config.rounds) return this.finish();
+    const g = this.graph();
+    const neighbours = g.neighbours(this.ctx.id, r);
+    this.current = { round: r, neighbours, weights: g.weights(this.ctx.id, r), x: this.x, trained: null, timedOut: false };
+    for (const k of [...this.inbox.keys()]) if (k < r) this.inbox.delete(k);
+    const actions: ProtocolAction[] = [];
+    // Models buffered for this round from nodes that are not neighbours this round are of no use.
+    const early = this.inbox.get(r);
+    if (early) for (const from of [...early.keys()]) if (!neighbours.includes(from)) {
+      early.delete(from);
+      actions.push({ kind: 'reject', from, reason: `round ${r} model from a non-neighbour` });
+    }
+    for (const to of neighbours) actions.push({ kind: 'send', to, msg: { type: 'dpsgd/model', round: r, params: this.x } });
+    actions.push(
+      { kind: 'setTimer', id: timerId(r), afterMs: this.ctx.config.roundTimeout },
+      { kind: 'state', state: 'training', role: 'peer' },
+      { kind: 'train', round: r, params: this.x },
+    );
+    return actions;
+  }
+
+  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+    if (msg.type !== 'dpsgd/model') return [{ kind: 'reject', from, reason: `unexpected ${msg.type}` }];
+    if (from === this.ctx.id) return [{ kind: 'reject', from, reason: 'model from itself' }];
+    if (this.finished || this.stopped) return [];
+    const r = msg.round as number;
+    this.suspects.delete(from);
+    const cur = this.current?.round ?? this.completed + 1;
+    if (r < cur) return [{ kind: 'reject', from, reason: `stale model for round ${r}, in round ${cur}` }];
+    if (r > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `model for round ${r} beyond the last round` }];
+    if (r === cur && this.current && !this.current.neighbours.includes(from)) return [{ kind: 'reject', from, reason: `round ${r} model from a non-neighbour` }];
+    const box = this.inbox.get(r) ?? this.inbox.set(r, new Map()).get(r)!;
+    if (box.has(from)) return [{ kind: 'reject', from, reason: `duplicate model for round ${r}` }];
+    box.set(from, msg.params as Float32Array);
+    if (!this.started) return [];
+    if (r >= cur + 2) return this.jump(cur, r);
+    return r === cur ? this.tryComplete() : [];
+  }
+
+  /** Fell behind: abandon round `from` (its training result will be ignored) and start round `to`. */
+  private jump(from: number, to: number): ProtocolAction[] {
+    this.current = null;
+    return [{ kind: 'clearTimer', id: timerId(from) }, { kind: 'log', text: `behind: jumping from round ${from} to ${to}` }, ...this.startRound(to)];
+  }
+
+  private onTrained(round: number, params: Float32Array): ProtocolAction[] {
+    const c = this.current;
+    if (!this.active || !c || c.round !== round || c.trained) return [];
+    c.trained = params;
+    return [{ kind: 'state', state: 'waiting', role: 'peer' }, ...this.tryComplete()];
+  }
+
+  private onTimer(id: string): ProtocolAction[] {
+    const c = this.current;
+    if (!this.active || !c || id !== timerId(c.round)) return [];
+    c.timedOut = true;
+    return this.tryComplete();
+  }
+
+  private tryComplete(): ProtocolAction[] {
+    const c = this.current;
+    if (!c || !c.trained) return [];
+    const box = this.inbox.get(c.round) ?? new Map<NodeId, Float32Array>();
+    const waitingFor = c.neighbours.filter((j) => !box.has(j) && !this.suspects.has(j));
+    if (waitingFor.length > 0 && !c.timedOut) return [];
+    const missing = c.neighbours.filter((j) => !box.has(j));
+    const newlyMissing = missing.filter((j) => !this.suspects.has(j));
+    for (const j of missing) this.suspects.add(j);
+    this.x = dpsgdUpdate(this.ctx.id, c.x, c.trained, box, c.weights);
+    this.completed = c.round;
+    this.current = null;
+    this.inbox.delete(c.round);
+    const actions: ProtocolAction[] = [{ kind: 'clearTimer', id: timerId(c.round) }];
+    if (newlyMissing.length > 0) actions.push({ kind: 'log', text: `round ${c.round}: no model from ${newlyMissing.join(', ')}; their weight stays with this node, and later rounds do not wait for them` });
+    actions.push({ kind: 'model', round: c.round, params: this.x, scope: 'local' }, { kind: 'round', round: c.round }, ...this.startRound(c.round + 1));
+    return actions;
+  }
+
+  private finish(): ProtocolAction[] {
+    if (this.finished) return [];
+    this.finished = true;
+    this.inbox.clear();
+    return [{ kind: 'state', state: 'done', role: 'peer' }, { kind: 'done' }];
+  }
+}
+
+export const dpsgd: ProtocolModule = {
+  name: 'dpsgd',
+  schemas: dpsgdSchemas,
+  evaluates: 'nodes',
+  create: (ctx) => new DPSGD(ctx),
+};

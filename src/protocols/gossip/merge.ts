@@ -1,0 +1,135 @@
+import type { Config } from '../../core/config.ts';
+import type { TensorSpec } from '../../core/learn/models.ts';
+import { moments, weightedSum } from '../../core/vector.ts';
+
+/**
+ * Gossip merge rules on flat parameter vectors. Every rule takes this node's model and one
+ * or more received ones and returns the merged model with its age (samples trained on).
+ *
+ * - `mean`: the plain mean of all inputs (0.5/0.5 for the usual single received model).
+ * - `age`: (t·x + t′·x′)/(t + t′) (Ormándi et al. 2013), generalised to Σ t_k x_k / Σ t_k;
+ *   when every age is 0 it is the plain mean.
+ * - `vca`: variance-corrected averaging (Tian et al. 2024, arXiv 2404.04616): the plain mean
+ *   W̄, then per tensor (kernels and biases; size-1 tensors skipped)
+ *   out = (W̄ − mean(W̄))·sqrt((target + ε)/(Var(W̄) + ε)) + mean(W̄), which keeps each
+ *   tensor's mean and sets its variance to the target:
+ *     `others`       mean Var of the received models,
+ *     `self`         Var of this node's model,
+ *     `conservative` c·Var(self) + (1 − c)·mean Var(received).
+ *   A tensor whose average is constant (Var(W̄) + ε = 0, e.g. all-zero biases with ε = 0)
+ *   cannot be rescaled and is left as it is.
+ *   Variances are population variances (the reference code's torch.var is the unbiased one;
+ *   the ratio, and so the result, differs only through ε).
+ *
+ * Every rule gives the merged model the age max(t_k), as in the age-weighted rule.
+ */
+
+export type MergeRule = Config['merge'];
+export type VcaVariant = Config['vca'];
+
+export interface AgedModel {
+  params: Float32Array;
+  /** Samples this model has been trained on (its "age"). */
+  age: number;
+}
+
+export interface MergeOptions {
+  rule: MergeRule;
+  variant: VcaVariant;
+  /** Weight of this node's own variance in the `conservative` target. */
+  c: number;
+  /** ε in the variance correction. */
+  eps: number;
+}
+
+export function mergeOptions(config: Pick<Config, 'merge' | 'vca' | 'c' | 'eps'>): MergeOptions {
+  return { rule: config.merge, variant: config.vca, c: config.c, eps: config.eps };
+}
+
+function checkInputs(own: AgedModel, received: readonly AgedModel[]): void {
+  if (received.length === 0) throw new Error('merge: nothing received');
+  for (const r of received) if (r.params.length !== own.params.length) throw new Error(`merge: length ${r.params.length} != ${own.params.length}`);
+}
+
+/** Plain mean of all models. */
+export function meanMerge(models: readonly Float32Array[]): Float32Array {
+  if (models.length === 1) return models[0].slice();
+  return weightedSum(
+    models,
+    models.map(() => 1 / models.length),
+  );
+}
+
+/** Σ t_k x_k / Σ t_k, and age max(t_k); the plain mean when every age is 0. */
+export function ageMerge(models: readonly AgedModel[]): AgedModel {
+  const ages = models.map((m) => Math.max(0, m.age));
+  const total = ages.reduce((s, t) => s + t, 0);
+  const params = total > 0 ? weightedSum(
+    models.map((m) => m.params),
+    ages.map((t) => t / total),
+  ) : meanMerge(models.map((m) => m.params));
+  return { params, age: Math.max(...ages) };
+}
+
+/** Per-tensor population variance. */
+export function tensorVariances(params: Float32Array, tensors: readonly TensorSpec[]): number[] {
+  return tensors.map((t) => moments(params, t.offset, t.offset + t.size).variance);
+}
+
+/** The variance each tensor of the merged model should have, per variant. */
+export function vcaTargets(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], variant: VcaVariant, c: number): number[] {
+  const self = tensorVariances(own, tensors);
+  if (variant === 'self') return self;
+  const others = tensors.map(() => 0);
+  for (const r of received) tensorVariances(r, tensors).forEach((v, i) => (others[i] += v / received.length));
+  if (variant === 'others') return others;
+  // c·self + (1 − c)·others, written so that equal variances give exactly that variance.
+  return self.map((s, i) => s + (1 - c) * (others[i] - s));
+}
+
+/**
+ * Rescales each tensor of `params` (in place) around its mean to variance `targets[i]`:
+ * (w − m)·sqrt((target + ε)/(Var + ε)) + m. Size-1 tensors and constant tensors are skipped.
+ */
+export function varianceCorrect(params: Float32Array, tensors: readonly TensorSpec[], targets: readonly number[], eps: number): Float32Array {
+  tensors.forEach((t, i) => {
+    if (t.size <= 1) return;
+    const end = t.offset + t.size;
+    const { mean, variance } = moments(params, t.offset, end);
+    const denominator = variance + eps;
+    if (!(denominator > 0)) return;
+    const scale = Math.sqrt(Math.max(0, targets[i] + eps) / denominator);
+    if (!Number.isFinite(scale) || scale === 1) return;
+    for (let k = t.offset; k < end; k++) params[k] = (params[k] - mean) * scale + mean;
+  });
+  return params;
+}
+
+/** Variance-corrected average of this node's model and the received ones. */
+export function vcaMerge(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], opts: Pick<MergeOptions, 'variant' | 'c' | 'eps'>): Float32Array {
+  const avg = meanMerge([own, ...received]);
+  return varianceCorrect(avg, tensors, vcaTargets(own, received, tensors, opts.variant, opts.c), opts.eps);
+}
+
+/** Merges `received` into `own` with the configured rule. */
+export function merge(own: AgedModel, received: readonly AgedModel[], tensors: readonly TensorSpec[], opts: MergeOptions): AgedModel {
+  checkInputs(own, received);
+  const all = [own, ...received];
+  const age = Math.max(...all.map((m) => Math.max(0, m.age)));
+  switch (opts.rule) {
+    case 'mean':
+      return { params: meanMerge(all.map((m) => m.params)), age };
+    case 'age':
+      return ageMerge(all);
+    case 'vca':
+      return {
+        params: vcaMerge(
+          own.params,
+          received.map((r) => r.params),
+          tensors,
+          opts,
+        ),
+        age,
+      };
+  }
+}
