@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = (args: string[]) => run('node', ['--import', 'tsx', 'src/sim/cli.ts', ...args], { timeout: 120_000 });
+
+const strip = (line: string) => {
+  const o = JSON.parse(line) as Record<string, unknown>;
+  delete o.wallMs;
+  return o;
+};
+
+describe('simulator CLI', () => {
+  it('prints identical JSON for two runs with one seed, apart from wall-clock fields', async () => {
+    const args = ['--json', '--algo', 'fedavg', '--dataset', 'blobs', '--nodes', '6', '--fraction', '0.5', '--rounds', '4', '--seed', '3', '--loss', '0.1', '--churn', '0.3@2'];
+    const [a, b] = await Promise.all([cli(args), cli(args)]);
+    const la = a.stdout.trim().split('\n');
+    const lb = b.stdout.trim().split('\n');
+    expect(la.length).toBe(5);
+    expect(la.map(strip)).toEqual(lb.map(strip));
+    const rows = la.slice(0, -1).map(strip);
+    for (const r of rows) expect(Object.keys(r)).toEqual(expect.arrayContaining(['round', 'accuracy', 'loss', 'bytesSent', 'simTimeMs']));
+    const summary = strip(la.at(-1)!);
+    expect(summary).toMatchObject({ summary: true, rounds: 4 });
+    // Another seed is another experiment.
+    const c = await cli(args.map((x) => (x === '3' ? '4' : x)));
+    expect(c.stdout.trim().split('\n').map(strip)).not.toEqual(la.map(strip));
+  });
+
+  it('takes a shared URL hash with --config and stops at the target', async () => {
+    const { stdout } = await cli(['--json', '--config', 'http://localhost:5173/#algo=fedavg&dataset=blobs&nodes=4&rounds=30&target=0.9&seed=2']);
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(summary.stopReason).toBe('target');
+    expect(summary.roundsToTarget).toBeGreaterThan(0);
+    expect(summary.roundsToTarget).toBeLessThan(30);
+    expect(summary.bytesToTarget).toBeGreaterThan(0);
+    expect(summary.simTimeToTarget).toBeGreaterThan(0);
+  });
+
+  it('answers bad flags with a clear message and exit code 2, never a stack trace', async () => {
+    for (const args of [['--nodes', 'many'], ['--frobnicate', '1'], ['--partition', 'dirichlet'], ['--algo', 'sgd']]) {
+      const err = await cli(args).then(
+        () => null,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err, args.join(' ')).not.toBeNull();
+      expect(err!.code).toBe(2);
+      expect(err!.stderr).toMatch(/^error: /);
+      expect(err!.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
