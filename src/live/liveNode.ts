@@ -250,7 +250,8 @@ export class LiveNode {
           sendSignal: (to, data) => this.signaling.send({ type: 'signal', to, data: data as Record<string, unknown> }),
           onSignal: (handler) => (this.signalHandler = handler),
         },
-        { ...DEFAULT_WEBRTC, iceServers: this.iceServers },
+        // FedAvg's coordinator talks to every sampled client each round; the others need a few links only.
+        { ...DEFAULT_WEBRTC, iceServers: this.iceServers, maxConnections: this.snap.config.algo === 'fedavg' ? Math.max(DEFAULT_WEBRTC.maxConnections, this.snap.config.nodes) : DEFAULT_WEBRTC.maxConnections },
       );
       // Frames can arrive before this tab has built its protocol (the coordinator starts at once); keep them.
       this.transport.onFrame((from, frame) => {
