@@ -29,6 +29,32 @@ function webrtcWorld(prefix: string): TransportWorld {
   };
 }
 
+/** The cap on open connections: idle links are closed least-recently-used first, and redialled on demand. */
+async function runCapCheck(): Promise<{ delivered: number; openAtEnd: number; evicted: number; redialOk: boolean }> {
+  const handlers = new Map<string, (from: string, data: unknown) => void>();
+  const relay = (self: string): SignalRelay => ({
+    sendSignal: (to, data) => setTimeout(() => handlers.get(to)?.(self, JSON.parse(JSON.stringify(data))), 0),
+    onSignal: (h) => void handlers.set(self, h),
+  });
+  const a = new WebRtcTransport('cap-a', relay('cap-a'), { ...DEFAULT_WEBRTC, maxConnections: 2 });
+  const others = ['cap-b', 'cap-c', 'cap-d'].map((id) => new WebRtcTransport(id, relay(id), { ...DEFAULT_WEBRTC }));
+  let delivered = 0;
+  others.forEach((t) => t.onFrame(() => delivered++));
+  const wait = async (done: () => boolean) => {
+    for (let i = 0; i < 2000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  for (const [i, t] of others.entries()) {
+    a.send(t.self, new Uint8Array([i]));
+    await wait(() => delivered === i + 1);
+  }
+  const openAtEnd = a.connectedPeers().length;
+  a.send('cap-b', new Uint8Array([9])); // b was evicted first: this redials
+  await wait(() => delivered === 4);
+  const result = { delivered, openAtEnd, evicted: a.stats.evicted, redialOk: delivered === 4 };
+  [a, ...others].forEach((t) => t.close());
+  return result;
+}
+
 export interface CaseResult {
   name: string;
   ok: boolean;
@@ -57,10 +83,10 @@ async function runConformance(): Promise<CaseResult[]> {
 
 declare global {
   interface Window {
-    harness: { runConformance: typeof runConformance; runTransferBench?: (frameBytes?: number, frames?: number, reps?: number) => Promise<TransferResult> };
+    harness: { runConformance: typeof runConformance; runCapCheck: typeof runCapCheck; runTransferBench?: (frameBytes?: number, frames?: number, reps?: number) => Promise<TransferResult> };
   }
 }
-window.harness = { runConformance };
+window.harness = { runConformance, runCapCheck };
 
 export interface TransferResult {
   frames: number;
