@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
-import { makeSynthetic } from '../../src/core/data/synthetic.ts';
 import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
@@ -11,8 +10,8 @@ import { averagingStep, dpsgdUpdate, effectiveWeights } from '../../src/protocol
 import { protocolFor } from '../../src/protocols/index.ts';
 import type { NodeId, ProtocolEvent } from '../../src/protocols/protocol.ts';
 import { buildTopology } from '../../src/protocols/topology.ts';
-import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
-import { Simulation, type SimRow } from '../../src/sim/simulation.ts';
+import type { Simulation, SimRow } from '../../src/sim/simulation.ts';
+import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 const DIM = 16;
@@ -118,15 +117,14 @@ let learner: Learner;
 const strip = (rows: SimRow[]) => rows.map(({ wallMs: _w, ...r }) => r);
 
 describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
+  let world: BlobsWorld;
   beforeAll(async () => {
-    await useNodeBackend('auto', 'mlp');
-    dataset = makeSynthetic('blobs', { samples: 1200, classes: 3, noise: 0.15 }, Rng.seed(5).split('data'));
-    learner = new Learner('mlp', dataset.features, dataset.numClasses);
+    world = await blobsWorld(1200, { algo: 'dpsgd' });
+    ({ dataset, learner } = world);
   });
 
   function simulate(input: ConfigInput): Simulation {
-    const config = parseConfig({ algo: 'dpsgd', dataset: 'blobs', model: 'mlp', samples: 1200, seed: 5, ...input });
-    const sim = new Simulation(config, dataset, learner, dataset.test);
+    const sim = world.simulation(input);
     sim.run();
     return sim;
   }

@@ -1,33 +1,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
-import { makeSynthetic } from '../../src/core/data/synthetic.ts';
+import type { ConfigInput } from '../../src/core/config.ts';
 import { takeRows, type Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { maxAbsDiff } from '../../src/core/vector.ts';
 import { fedavgAggregate, fedavgWeights } from '../../src/protocols/fedavg/aggregate.ts';
-import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
-import { Simulation } from '../../src/sim/simulation.ts';
+import type { Simulation } from '../../src/sim/simulation.ts';
+import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
+let world: BlobsWorld;
 let dataset: Dataset;
 let learner: Learner;
 
 beforeAll(async () => {
-  await useNodeBackend('auto', 'mlp');
-  dataset = makeSynthetic('blobs', { samples: 800, classes: 3, noise: 0.15 }, Rng.seed(5).split('data'));
-  learner = new Learner('mlp', dataset.features, dataset.numClasses);
+  world = await blobsWorld(800);
+  ({ dataset, learner } = world);
 });
 
 function simulate(input: ConfigInput): Simulation {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', samples: 800, seed: 5, ...input });
-  const sim = new Simulation(config, dataset, learner, dataset.test);
+  const sim = world.simulation(input);
   sim.run();
   return sim;
 }
 
 function captureGlobals(input: ConfigInput): { sim: Simulation; globals: Map<number, Float32Array> } {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', samples: 800, seed: 5, ...input });
-  const sim = new Simulation(config, dataset, learner, dataset.test);
+  const sim = world.simulation(input);
   const globals = new Map<number, Float32Array>();
   sim.onAction = (node, a) => {
     if (node === sim.coordinator && a.kind === 'model' && a.scope === 'global') globals.set(a.round, a.params);
@@ -90,7 +87,7 @@ describe('FedAvg in the simulator', () => {
   });
 
   it('samples m = max(round(C·K), 1) clients per round', () => {
-    const sim = new Simulation(parseConfig({ nodes: 20, fraction: 0.25, rounds: 3, samples: 800, seed: 5 }), dataset, learner, dataset.test);
+    const sim = world.simulation({ nodes: 20, fraction: 0.25, rounds: 3 });
     const trained = new Map<number, Set<string>>();
     sim.onAction = (node, a) => {
       if (a.kind === 'train') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);

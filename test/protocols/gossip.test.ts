@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
-import { makeSynthetic } from '../../src/core/data/synthetic.ts';
 import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
@@ -9,22 +8,19 @@ import { moments } from '../../src/core/vector.ts';
 import { Gossip, MAX_PENDING } from '../../src/protocols/gossip/gossip.ts';
 import type { ProtocolAction, ProtocolContext } from '../../src/protocols/protocol.ts';
 import { protocolFor } from '../../src/protocols/index.ts';
-import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
-import { Simulation, type SimRow } from '../../src/sim/simulation.ts';
+import type { Simulation, SimRow } from '../../src/sim/simulation.ts';
+import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
+let world: BlobsWorld;
 let dataset: Dataset;
 let learner: Learner;
 
 beforeAll(async () => {
-  await useNodeBackend('auto', 'mlp');
-  dataset = makeSynthetic('blobs', { samples: 1600, classes: 3, noise: 0.15 }, Rng.seed(5).split('data'));
-  learner = new Learner('mlp', dataset.features, dataset.numClasses);
+  world = await blobsWorld(1600, { algo: 'gossip', evalSize: 300 });
+  ({ dataset, learner } = world);
 });
 
-function simulation(input: ConfigInput): Simulation {
-  const config = parseConfig({ algo: 'gossip', dataset: 'blobs', model: 'mlp', samples: 1600, seed: 5, evalSize: 300, ...input });
-  return new Simulation(config, dataset, learner, dataset.test);
-}
+const simulation = (input: ConfigInput): Simulation => world.simulation(input);
 
 /** Mean over live nodes of the first layer's (kernel) weight variance. */
 function firstKernelVariance(sim: Simulation): number {
