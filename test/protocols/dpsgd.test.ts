@@ -143,6 +143,13 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
     expect(b.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!))).toEqual(a.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!)));
   });
 
+  it('averages the trained models: on the full graph every node ends a round with their mean', () => {
+    const sim = simulate({ nodes: 5, rounds: 2, topology: 'full', init: 'shared', steps: 10 });
+    const models = sim.nodes.map((n) => n.host!.protocol.currentParams()!);
+    for (const m of models.slice(1)) expect(maxAbsDiff(m, models[0])).toBeLessThan(1e-6);
+    expect(maxAbsDiff(models[0], sim.sharedInit)).toBeGreaterThan(1e-3);
+  });
+
   it('survives failed nodes: rounds go on after one timeout', () => {
     const sim = simulate({ nodes: 10, rounds: 10, evalEvery: 1, churn: '0.3@3', roundTimeout: 3000, topology: 'ring' });
     expect(sim.summary().stopReason).toBe('rounds');

@@ -8,8 +8,9 @@ interface RoundState {
   neighbours: NodeId[];
   /** This node's row of the MH matrix for the round. */
   weights: Map<NodeId, number>;
-  /** The model the round started from (sent to the neighbours, trained from). */
+  /** The model the round started from (trained from). */
   x: Float32Array;
+  /** The locally trained model, sent to the neighbours and averaged with theirs. */
   trained: Float32Array | null;
   timedOut: boolean;
 }
@@ -19,10 +20,15 @@ const timerId = (round: number) => `round:${round}`;
 /**
  * D-PSGD (Lian et al. 2017) over a fixed graph (`topology`) with Metropolis–Hastings weights.
  *
- * Round r of node i:
- *   1. send x_i to every neighbour of round r, and train locally from x_i;
- *   2. wait until the local training is done and every neighbour's round-r model is in;
- *   3. x_i ← Σ_j W_ij x_j + (trained_i − x_i), emit `{kind: 'round', round: r}`, start r + 1.
+ * Round r of node i (the adapt-then-combine form, as decentralized-learning frameworks run it):
+ *   1. train locally from x_i (`steps` or `epochs` of SGD), giving y_i;
+ *   2. send y_i to every neighbour of round r, and wait for every neighbour's y_j;
+ *   3. x_i ← Σ_j W_ij y_j, emit `{kind: 'round', round: r}`, start r + 1.
+ * With one SGD step this is Lian et al.'s x_i ← Σ_j W_ij x_j − η∇F_i(x_i) up to where the
+ * gradient is taken. We first ran that combine-then-adapt form, x_i ← Σ_j W_ij x_j + (y_i − x_i):
+ * with many local steps each node re-adds its own whole local trajectory to the average
+ * every round, and a 10-node MNIST 2NN run stalled near 72% mean accuracy where this form
+ * keeps climbing (see BENCHMARKS.md). The price: training and exchange no longer overlap.
  * Models of later rounds from faster neighbours are buffered (a neighbour can be at most one
  * round ahead unless it timed out on us).
  *
@@ -112,7 +118,6 @@ export class DPSGD implements Protocol {
       early.delete(from);
       actions.push({ kind: 'reject', from, reason: `round ${r} model from a non-neighbour` });
     }
-    for (const to of neighbours) actions.push({ kind: 'send', to, msg: { type: 'dpsgd/model', round: r, params: this.x } });
     actions.push(
       { kind: 'setTimer', id: timerId(r), afterMs: this.ctx.config.roundTimeout },
       { kind: 'state', state: 'training', role: 'peer' },
@@ -149,7 +154,8 @@ export class DPSGD implements Protocol {
     const c = this.current;
     if (!this.active || !c || c.round !== round || c.trained) return [];
     c.trained = params;
-    return [{ kind: 'state', state: 'waiting', role: 'peer' }, ...this.tryComplete()];
+    const sends: ProtocolAction[] = c.neighbours.map((to) => ({ kind: 'send', to, msg: { type: 'dpsgd/model', round, params } }));
+    return [...sends, { kind: 'state', state: 'waiting', role: 'peer' }, ...this.tryComplete()];
   }
 
   private onTimer(id: string): ProtocolAction[] {
@@ -168,7 +174,7 @@ export class DPSGD implements Protocol {
     const missing = c.neighbours.filter((j) => !box.has(j));
     const newlyMissing = missing.filter((j) => !this.suspects.has(j));
     for (const j of missing) this.suspects.add(j);
-    this.x = dpsgdUpdate(this.ctx.id, c.x, c.trained, box, c.weights);
+    this.x = dpsgdUpdate(this.ctx.id, c.trained, c.trained, box, c.weights);
     this.completed = c.round;
     this.current = null;
     this.inbox.delete(c.round);
