@@ -22,6 +22,9 @@ import { fmt, loadNote, log, median, now, table, type BenchOptions, type Suite }
 
 const CHILD_FLAG = '--scale-child';
 
+type Kind = 'model' | 'ping' | 'announce';
+const kindOf = (type: string): Kind => (type === 'modest/model' ? 'model' : type === 'modest/join' || type === 'modest/leave' ? 'announce' : 'ping');
+
 interface ChildResult {
   nodes: number;
   rounds: number;
@@ -35,8 +38,8 @@ interface ChildResult {
   roundWallMs: number[];
   mem: { afterLoad: Mem; afterSetup: Mem; afterRun: Mem; maxRssMb: number };
   shardSize: { min: number; max: number };
-  /** Messages handed to the network, by kind (whole run). */
-  msgs: { model: number; other: number };
+  /** Messages and bytes handed to the network, by kind (whole run). */
+  traffic: Record<Kind, { msgs: number; bytes: number }>;
 }
 
 interface Mem {
@@ -91,11 +94,18 @@ export async function runScale(nodes: number, rounds: number, seed: number): Pro
   t = now();
   const sim = new Simulation(config, dataset, learner, evalSet);
   const buildMs = now() - t;
-  const msgs = { model: 0, other: 0 };
-  sim.onAction = (_node, action) => {
+  // The host calls onAction right after it encoded and counted a send: the growth of its
+  // bytesSent since the previous send is this frame's size.
+  const traffic: ChildResult['traffic'] = { model: { msgs: 0, bytes: 0 }, ping: { msgs: 0, bytes: 0 }, announce: { msgs: 0, bytes: 0 } };
+  const byId = new Map(sim.nodes.map((n) => [n.id, n]));
+  const seen = new Map<string, number>();
+  sim.onAction = (id, action) => {
     if (action.kind !== 'send') return;
-    if (action.msg.type === 'modest/model') msgs.model++;
-    else msgs.other++; // pings, pongs, JOIN / LEAVE announcements
+    const total = byId.get(id)?.host?.stats.bytesSent ?? 0;
+    const t = traffic[kindOf(action.msg.type)];
+    t.msgs++;
+    t.bytes += total - (seen.get(id) ?? 0);
+    seen.set(id, total);
   };
   t = now();
   sim.start();
@@ -131,7 +141,7 @@ export async function runScale(nodes: number, rounds: number, seed: number): Pro
     roundWallMs,
     mem: { afterLoad, afterSetup, afterRun, maxRssMb: process.resourceUsage().maxRSS / 1024 },
     shardSize: { min: Math.min(...shardSizes), max: Math.max(...shardSizes) },
-    msgs,
+    traffic,
   };
 }
 
@@ -194,7 +204,7 @@ export const scale: Suite = {
       ]),
     );
     const perRound = table(
-      ['N', 'rounds', 'wall / round (mean, median)', 'sim time / round', 'bytes / round', 'model msgs / round', 'other msgs / round', 'acc. after last round', 'RSS / heap after run', 'peak RSS'],
+      ['N', 'rounds', 'wall / round (mean, median)', 'sim time / round', 'bytes / round (all)', 'model msgs / round', 'bytes / model msg', 'ping+pong / round', 'JOIN announcements (whole run)', 'bytes / round without the JOINs', 'acc. after last round', 'RSS / heap after run', 'peak RSS'],
       results.map((r) => {
         const s = steady(r);
         const lastRow = r.rows[r.rows.length - 1];
@@ -204,8 +214,12 @@ export const scale: Suite = {
           `${fmt.sec(s.wallMs, 2)}, ${fmt.sec(s.wallMedian, 2)}`,
           fmt.sec(s.simMs, 2),
           mbs(s.bytes),
-          fmt.f(r.msgs.model / r.rounds, 1),
-          fmt.f(r.msgs.other / r.rounds, 1),
+          fmt.f(r.traffic.model.msgs / r.rounds, 1),
+          `${fmt.int(r.traffic.model.bytes / r.traffic.model.msgs)} B`,
+          `${fmt.f(r.traffic.ping.msgs / r.rounds, 1)} (${fmt.int(r.traffic.ping.bytes / r.rounds)} B)`,
+          `${fmt.int(r.traffic.announce.msgs)} msgs, ${mbs(r.traffic.announce.bytes)}`,
+          // The JOIN wave comes at t = aggTimeout (30 s), i.e. within rounds 2..R.
+          mbs(s.bytes - r.traffic.announce.bytes / (r.rows[r.rows.length - 1].round - r.rows[0].round)),
           fmt.pct(lastRow.accuracy),
           `${fmt.int(r.mem.afterRun.rssMb)} / ${fmt.int(r.mem.afterRun.heapUsedMb)} MB`,
           `${fmt.int(r.mem.maxRssMb)} MB`,
