@@ -16,18 +16,14 @@ export function runToJson(run: Omit<SavedRun, 'id'> & { id?: number }): string {
 export function download(filename: string, content: string | Blob, type = 'text/plain'): void {
   const blob = typeof content === 'string' ? new Blob([content], { type }) : content;
   const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
+  downloadDataUrl(filename, url);
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function downloadDataUrl(filename: string, dataUrl: string): void {
+/** Saves `href` (a data: or blob: URL) as `filename` through a temporary link. */
+export function downloadDataUrl(filename: string, href: string): void {
   const a = document.createElement('a');
-  a.href = dataUrl;
+  a.href = href;
   a.download = filename;
   document.body.appendChild(a);
   a.click();
