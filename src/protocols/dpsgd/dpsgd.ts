@@ -8,8 +8,6 @@ interface RoundState {
   neighbours: NodeId[];
   /** This node's row of the MH matrix for the round. */
   weights: Map<NodeId, number>;
-  /** The model the round started from (trained from). */
-  x: Float32Array;
   /** The locally trained model, sent to the neighbours and averaged with theirs. */
   trained: Float32Array | null;
   timedOut: boolean;
@@ -109,7 +107,7 @@ export class DPSGD implements Protocol {
     if (r > this.ctx.config.rounds) return this.finish();
     const g = this.graph();
     const neighbours = g.neighbours(this.ctx.id, r);
-    this.current = { round: r, neighbours, weights: g.weights(this.ctx.id, r), x: this.x, trained: null, timedOut: false };
+    this.current = { round: r, neighbours, weights: g.weights(this.ctx.id, r), trained: null, timedOut: false };
     for (const k of [...this.inbox.keys()]) if (k < r) this.inbox.delete(k);
     const actions: ProtocolAction[] = [];
     // Models buffered for this round from nodes that are not neighbours this round are of no use.

@@ -19,7 +19,8 @@ export function effectiveWeights(self: NodeId, row: ReadonlyMap<NodeId, number>,
 }
 
 /**
- * One D-PSGD update of node i (Lian et al. 2017):
+ * One D-PSGD update of node i. The protocol calls it with trained === own (the neighbours'
+ * trained models averaged: adapt-then-combine); the general form is Lian et al. 2017's:
  *   x_i ← Σ_j W_ij x_j + (trained_i − x_i)
  * i.e. gossip averaging of the round-start models plus the local SGD delta, which with one
  * SGD step is x_i ← Σ_j W_ij x_j − η∇F_i(x_i). Missing neighbours' weight goes to W_ii.
