@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { parseIceServers, type IceServer } from './messages.ts';
+import { parseIceServers, type IceServer } from '../src/core/signaling/messages.ts';
 
 /** Shared command-line handling for `npm start` and `npm run signal`. */
 

@@ -12,7 +12,7 @@ import {
   type ErrorCode,
   type IceServer,
   type ServerMessage,
-} from './messages.ts';
+} from '../src/core/signaling/messages.ts';
 
 /**
  * The signaling server: rooms, peer ids, SDP/ICE relay, roster, start and metrics fan-out.

@@ -8,7 +8,7 @@ import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../proto
 import { NodeHost } from '../runtime/host.ts';
 import type { Trainer } from '../runtime/ports.ts';
 import { WallClock } from '../runtime/wallClock.ts';
-import type { ServerMessage } from '../../server/messages.ts';
+import type { ServerMessage } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliError, parseCliArgs } from '../../server/cli.ts';
-import { jsonDepth, parseIceServers } from '../../server/messages.ts';
+import { jsonDepth, parseIceServers } from '../../src/core/signaling/messages.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const spec = { defaultPort: 8787, extra: ['dev' as const, 'build' as const] };

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import { ServerMessageSchema, type ServerMessage } from '../../server/messages.ts';
+import { ServerMessageSchema, type ServerMessage } from '../../src/core/signaling/messages.ts';
 import { createSignalingServer, type SignalingOptions, type SignalingServer } from '../../server/signaling.ts';
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;

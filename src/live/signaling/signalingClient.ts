@@ -1,4 +1,4 @@
-import { ServerMessageSchema, type ClientMessage, type ServerMessage } from '../../../server/messages.ts';
+import { ServerMessageSchema, type ClientMessage, type ServerMessage } from '../../core/signaling/messages.ts';
 
 export type SignalingListener = (msg: ServerMessage) => void;
 
