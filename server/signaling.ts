@@ -8,8 +8,11 @@ import {
   CLIENT_MESSAGE_TYPES,
   ClientMessageSchema,
   jsonDepth,
+  withoutSecrets,
   type ClientMessage,
+  type ClientMessageOf,
   type ErrorCode,
+  type FinishedRecord,
   type IceServer,
   type ServerMessage,
 } from '../src/core/signaling/messages.ts';
@@ -21,6 +24,9 @@ import {
  * Every input is untrusted: each frame is size-checked, parsed and schema-validated, and any
  * problem is answered with an `error` message and counted, never thrown. A socket that keeps
  * misbehaving is closed with 1008. No message ever leaves the sender's room.
+ *
+ * Room rules (owner, names, secrets, metrics replay, finish and reset) are described with the
+ * messages in src/core/signaling/messages.ts.
  */
 
 export interface SignalingOptions {
@@ -44,6 +50,10 @@ export interface SignalingOptions {
   messagesPerSecond?: number;
   /** A peer whose outgoing buffer grows past this (it stopped reading) is terminated rather than buffered without bound. */
   maxBufferedBytes?: number;
+  /** Finished rooms remembered after they empty (oldest forgotten first). */
+  maxFinishedRooms?: number;
+  /** How long a finished room that emptied is remembered (ms). */
+  finishedTtlMs?: number;
   /** Attach to this HTTP server right away (same as calling `attach`). */
   server?: HttpServer;
   log?: (line: string) => void;
@@ -55,6 +65,8 @@ export interface SignalingStats {
   peers: number;
   /** Open sockets, joined or not. */
   connections: number;
+  /** Finished rooms that emptied and are remembered for late visitors. */
+  finishedRooms: number;
   /** Rejections by error code (plus `too-many-connections` for refused upgrades). */
   rejected: Record<string, number>;
   /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`. */
@@ -84,6 +96,8 @@ export const DEFAULTS = {
   metricsPerSecond: 20,
   messagesPerSecond: 500,
   maxBufferedBytes: 8 * 1024 * 1024,
+  maxFinishedRooms: 256,
+  finishedTtlMs: 60 * 60 * 1000,
 } as const;
 
 /** Marks an http server that already has a signaling endpoint, so the dev plugin is never mounted twice. */
@@ -118,7 +132,10 @@ interface Peer {
   readonly remote: string;
   id: string | null;
   room: Room | null;
-  name: string | undefined;
+  /** Display name: the one given at join, or "Tab N". */
+  name: string;
+  /** The last `metrics` data this member sent in its current run (replayed to newcomers); null if none. */
+  lastMetrics: Record<string, number | string | boolean> | null;
   alive: boolean;
   closing: boolean;
   strikes: number;
@@ -131,11 +148,27 @@ interface Room {
   readonly name: string;
   /** sha256 of the first joiner's secret; null = open room. */
   readonly secretHash: Buffer | null;
+  /** sha256 of the owner key handed to the creator; the key itself is never stored. */
+  readonly ownerKeyHash: Buffer;
+  /** Peer id of the owner, or null while no key holder is connected (the room then waits for one). */
+  owner: string | null;
   /** Insertion order is join order, so the first entry is the oldest member. */
   readonly members: Map<string, Peer>;
+  /** Joins so far, for "Tab N" names; never decreases, so a name is never reused in the room. */
+  joins: number;
+  /** Without `secret`/`ownerKey` keys. */
   config: Record<string, unknown> | null;
   started: boolean;
   coordinator: string | null;
+  finished: FinishedRecord | null;
+}
+
+/** A finished room that emptied, kept so a late visitor still learns how it ended. */
+interface Remembered {
+  readonly record: FinishedRecord;
+  /** The room's secret hash: the record is only handed to a new creator presenting the same secret. */
+  readonly secretHash: Buffer | null;
+  readonly until: number;
 }
 
 class Rejection {
@@ -147,6 +180,17 @@ class Rejection {
 
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time equality of two sha256 digests; null (no secret) only matches null. */
+function sameDigest(a: Buffer | null, b: Buffer | null): boolean {
+  if (a === null || b === null) return a === b;
+  return timingSafeEqual(a, b);
+}
+
+/** 256 random bits, base64url (43 characters). */
+function newOwnerKey(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 function byteLength(data: RawData): number {
@@ -176,6 +220,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const startedAt = Date.now();
 
   const rooms = new Map<string, Room>();
+  /** Insertion order is expiry order (constant TTL), so pruning stops at the first live entry. */
+  const finishedRooms = new Map<string, Remembered>();
   const peers = new Set<Peer>();
   const ids = new Map<string, Peer>();
   const rejected: Record<string, number> = {};
@@ -220,11 +266,47 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   const names = (room: Room): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const [id, p] of room.members) if (p.name !== undefined) out[id] = p.name;
+    for (const [id, p] of room.members) out[id] = p.name;
+    return out;
+  };
+  const metricsOf = (room: Room, except: Peer): Record<string, Record<string, number | string | boolean>> => {
+    const out: Record<string, Record<string, number | string | boolean>> = {};
+    for (const [id, p] of room.members) if (p !== except && p.lastMetrics) out[id] = p.lastMetrics;
     return out;
   };
   const pushRoster = (room: Room) =>
-    broadcast(room, { type: 'roster', peers: [...room.members.keys()], coordinator: room.coordinator, names: names(room) });
+    broadcast(room, { type: 'roster', peers: [...room.members.keys()], coordinator: room.coordinator, names: names(room), owner: room.owner });
+
+  const pruneFinished = (now: number) => {
+    for (const [name, r] of finishedRooms) {
+      if (r.until > now && finishedRooms.size <= opt.maxFinishedRooms) break;
+      finishedRooms.delete(name);
+    }
+  };
+  const rememberFinished = (room: Room) => {
+    if (!room.finished) return;
+    const now = Date.now();
+    finishedRooms.delete(room.name); // re-insert at the end: insertion order stays expiry order
+    finishedRooms.set(room.name, { record: room.finished, secretHash: room.secretHash, until: now + opt.finishedTtlMs });
+    pruneFinished(now);
+  };
+  /** The remembered record of a room being recreated, if its creator presents the same secret (or none, for an open room). */
+  const recallFinished = (name: string, secretHash: Buffer | null): FinishedRecord | null => {
+    pruneFinished(Date.now());
+    const r = finishedRooms.get(name);
+    if (!r || !sameDigest(r.secretHash, secretHash)) return null;
+    finishedRooms.delete(name); // the new room holds it now, and hands it back if it empties again
+    return r.record;
+  };
+
+  /** A new run or a reset: the members' last numbers describe a run that is over. */
+  const clearRun = (room: Room) => {
+    room.finished = null;
+    for (const p of room.members.values()) p.lastMetrics = null;
+  };
+  const requireOwner = (room: Room, id: string, what: string) => {
+    if (room.owner !== id) throw new Rejection('not-owner', `only the room's owner may ${what}`);
+  };
 
   const reject = (peer: Peer, code: ErrorCode, message: string) => {
     count(rejected, code);
@@ -248,8 +330,14 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     ids.delete(id);
     peer.room = null;
     peer.id = null;
+    peer.lastMetrics = null;
+    // An owner that leaves keeps no rights in the room: until a tab joins with the owner key, the
+    // room has no owner, so nobody can start, configure or reset it (a run already going carries on).
+    if (room.owner === id) room.owner = null;
     if (room.members.size === 0) {
+      // The owner key dies with the room; the next tab to open the link creates and owns a new one.
       rooms.delete(room.name);
+      rememberFinished(room);
       log(`signal: room '${room.name}' is empty, deleted`);
       return;
     }
@@ -260,37 +348,56 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     pushRoster(room);
   };
 
-  const onJoin = (peer: Peer, msg: Extract<ClientMessage, { type: 'join' }>) => {
+  const onJoin = (peer: Peer, msg: ClientMessageOf<'join'>) => {
     if (peer.room) throw new Rejection('already-joined', `already in room '${peer.room.name}'; send {"type":"leave"} first`);
     let room = rooms.get(msg.room);
+    /** Set only for the creator of a new room: the one time the key is ever sent. */
+    let ownerKey: string | undefined;
+    let isOwner: boolean;
+    let badOwnerKey = false;
     if (room) {
-      const want = room.secretHash;
       const got = msg.secret === undefined ? null : sha256(msg.secret);
-      const ok = want === null || got === null ? want === got : timingSafeEqual(want, got);
-      if (!ok) throw new Rejection('bad-secret', `wrong or missing secret for room '${msg.room}'`);
+      if (!sameDigest(room.secretHash, got)) throw new Rejection('bad-secret', `wrong or missing secret for room '${msg.room}'`);
       if (room.members.size >= opt.maxPeersPerRoom) throw new Rejection('room-full', `room '${msg.room}' is full (${opt.maxPeersPerRoom} peers)`);
+      isOwner = msg.ownerKey !== undefined && sameDigest(room.ownerKeyHash, sha256(msg.ownerKey));
+      badOwnerKey = msg.ownerKey !== undefined && !isOwner;
     } else {
       if (rooms.size >= opt.maxRooms) throw new Rejection('too-many-rooms', `the server has reached its limit of ${opt.maxRooms} rooms`);
+      // The creator owns the room whatever key it presents (a stale teacher link recreating an
+      // emptied room): it gets a fresh key.
+      ownerKey = newOwnerKey();
+      isOwner = true;
+      const secretHash = msg.secret === undefined ? null : sha256(msg.secret);
       room = {
         name: msg.room,
-        secretHash: msg.secret === undefined ? null : sha256(msg.secret),
+        secretHash,
+        ownerKeyHash: sha256(ownerKey),
+        owner: null,
         members: new Map(),
+        joins: 0,
         config: null,
         started: false,
         coordinator: null,
+        finished: recallFinished(msg.room, secretHash),
       };
       rooms.set(room.name, room);
-      log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}`);
+      log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}${room.finished ? ' (it had finished before)' : ''}`);
     }
     const others = [...room.members.keys()];
     const id = newId();
+    room.joins += 1;
     peer.id = id;
     peer.room = room;
-    peer.name = msg.name;
+    peer.name = msg.name?.trim() || `Tab ${room.joins}`;
+    peer.lastMetrics = null;
     ids.set(id, peer);
     room.members.set(id, peer);
-    const configFromJoin = room.config === null && msg.config !== undefined;
-    if (configFromJoin) room.config = msg.config!;
+    // One owner at a time: a tab presenting the key takes over from an earlier holder (the teacher
+    // moved to another device), which keeps "owner === id" the whole truth for every tab.
+    if (isOwner) room.owner = id;
+    // Only the owner's join can set the room's config, so a student's link cannot steer the room.
+    const configFromJoin = isOwner && room.config === null && msg.config !== undefined;
+    if (configFromJoin && msg.config) room.config = withoutSecrets(msg.config);
     send(peer, {
       type: 'welcome',
       id,
@@ -301,8 +408,14 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       coordinator: room.coordinator,
       iceServers,
       names: names(room),
+      owner: room.owner,
+      ...(ownerKey === undefined ? {} : { ownerKey }),
+      metrics: metricsOf(room, peer),
+      finished: room.finished,
     });
-    if (configFromJoin && others.length > 0) broadcast(room, { type: 'config', config: room.config!, from: id }, peer);
+    // Joined anyway, as a plain member: a stale teacher link still gets the tab into the room.
+    if (badOwnerKey) reject(peer, 'bad-owner-key', `the owner key does not match room '${room.name}'; joined without owner rights`);
+    if (configFromJoin && room.config && others.length > 0) broadcast(room, { type: 'config', config: room.config, from: id }, peer);
     pushRoster(room);
   };
 
@@ -320,21 +433,46 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         if (!target) throw new Rejection('unknown-peer', `no peer '${msg.to}' in this room`);
         return send(target, { type: 'signal', from: id, data: msg.data });
       }
-      case 'config':
-        room.config = msg.config;
-        return broadcast(room, { type: 'config', config: msg.config, from: id });
+      case 'config': {
+        requireOwner(room, id, 'change its config');
+        const config = withoutSecrets(msg.config);
+        room.config = config;
+        return broadcast(room, { type: 'config', config, from: id });
+      }
       case 'start': {
-        if (msg.config) room.config = msg.config;
+        requireOwner(room, id, 'start it');
+        if (msg.config) room.config = withoutSecrets(msg.config);
         room.started = true;
+        clearRun(room);
         const changed = room.coordinator !== id;
         room.coordinator = id;
         broadcast(room, { type: 'start', config: room.config, coordinator: id, startedAt: Date.now() });
         if (changed) pushRoster(room);
         return;
       }
-      case 'metrics':
+      case 'reset': {
+        requireOwner(room, id, 'reset it');
+        room.started = false;
+        room.coordinator = null;
+        clearRun(room);
+        broadcast(room, { type: 'reset', from: id });
+        return pushRoster(room);
+      }
+      case 'finish': {
+        // The coordinator (set at start, re-elected when it leaves) knows when the run is over;
+        // the owner may end it too. Anyone else's "done" is a claim we do not take.
+        if (room.coordinator !== id && room.owner !== id) throw new Rejection('not-coordinator', `only the coordinator or the owner may finish the run`);
+        if (!room.started) throw new Rejection('bad-state', `the room has not started; nothing to finish`);
+        if (room.finished) throw new Rejection('bad-state', `the run already finished at ${new Date(room.finished.at).toISOString()}; start or reset first`);
+        room.finished = { at: Date.now(), summary: msg.summary };
+        return broadcast(room, { type: 'finished', from: id, ...room.finished });
+      }
+      case 'metrics': {
         if (!take(peer.metrics, Date.now())) throw new Rejection('rate-limited', `at most ${opt.metricsPerSecond} metrics messages per second`);
-        return broadcast(room, { type: 'metrics', from: id, data: msg.data }, peer);
+        const data = withoutSecrets(msg.data);
+        peer.lastMetrics = data;
+        return broadcast(room, { type: 'metrics', from: id, data }, peer);
+      }
     }
   };
 
@@ -377,7 +515,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       id: null,
       room: null,
-      name: undefined,
+      name: '',
+      lastMetrics: null,
       alive: true,
       closing: false,
       strikes: 0,
@@ -461,14 +600,18 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   if (options.server) attach(options.server);
 
-  const stats = (): SignalingStats => ({
+  const stats = (): SignalingStats => {
+    pruneFinished(Date.now());
+    return {
     rooms: rooms.size,
     peers: ids.size,
     connections: peers.size,
+    finishedRooms: finishedRooms.size,
     rejected: { ...rejected },
     closed: { ...closedCounts },
     uptimeSec: Math.round((Date.now() - startedAt) / 1000),
-  });
+    };
+  };
 
   const close = async () => {
     if (closed) return;

@@ -9,6 +9,8 @@ type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 /** A real `ws` client that queues what it receives so tests can await specific message types. */
 export class TestClient {
   readonly inbox: ServerMessage[] = [];
+  /** Every frame received, as sent on the wire (never trimmed), for tests that scan for leaks. */
+  readonly raw: string[] = [];
   /** Server messages that do not match the server's own published schema (should stay empty). */
   readonly invalid: unknown[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -16,6 +18,7 @@ export class TestClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
+      this.raw.push(String(data));
       const value: unknown = JSON.parse(String(data));
       const res = ServerMessageSchema.safeParse(value);
       if (!res.success) this.invalid.push(value);

@@ -131,8 +131,8 @@ describe('coordinator, config and start', () => {
     expect(b.welcome.config).toEqual({ algo: 'fedavg', lr: 0.1 });
     const outsider = await h.joined('elsewhere');
 
-    b.c.send({ type: 'config', config: { algo: 'modest' } });
-    for (const c of [a.c, b.c]) expect(await c.next('config')).toEqual({ type: 'config', config: { algo: 'modest' }, from: b.id });
+    a.c.send({ type: 'config', config: { algo: 'modest' } });
+    for (const c of [a.c, b.c]) expect(await c.next('config')).toEqual({ type: 'config', config: { algo: 'modest' }, from: a.id });
 
     await b.c.sync();
     b.c.take('roster'); // rosters from the joins
@@ -153,13 +153,17 @@ describe('coordinator, config and start', () => {
     expect(outsider.c.take('config')).toEqual([]);
   });
 
-  it('gives a room without config the config of the first joiner that brings one, and tells the others', async () => {
+  it("takes a room's config from its owner's join only, and tells the others", async () => {
     h = await Harness.start();
     const a = await h.joined('r');
     expect(a.welcome.config).toBeNull();
+    // A student's link cannot set the config of a room whose owner brought none.
     const b = await h.joined('r', { config: { seed: 7 } });
-    expect(b.welcome.config).toEqual({ seed: 7 });
-    expect(await a.c.next('config')).toEqual({ type: 'config', config: { seed: 7 }, from: b.id });
+    expect(b.welcome.config).toBeNull();
+    // The owner coming back with its key (and a config) sets it, and the others hear of it.
+    const a2 = await h.joined('r', { ownerKey: a.welcome.ownerKey, config: { seed: 8 } });
+    expect(a2.welcome.config).toEqual({ seed: 8 });
+    expect(await b.c.next('config')).toEqual({ type: 'config', config: { seed: 8 }, from: a2.id });
   });
 
   it('re-elects the oldest remaining member when the coordinator leaves', async () => {
@@ -167,15 +171,15 @@ describe('coordinator, config and start', () => {
     const a = await h.joined('r');
     const b = await h.joined('r');
     const c = await h.joined('r');
-    b.c.send({ type: 'start' });
-    expect((await c.c.next('start')).coordinator).toBe(b.id);
+    a.c.send({ type: 'start' }); // the owner starts and coordinates
+    expect((await c.c.next('start')).coordinator).toBe(a.id);
 
-    b.c.send({ type: 'leave' });
+    a.c.send({ type: 'leave' });
     await until(() => c.c.inbox.some((m) => m.type === 'roster' && m.peers.length === 2), 2000, 'roster after leave');
     const afterLeave = c.c.take('roster').at(-1)!;
-    expect(afterLeave).toMatchObject({ peers: [a.id, c.id], coordinator: a.id });
+    expect(afterLeave).toMatchObject({ peers: [b.id, c.id], coordinator: b.id, owner: null });
 
-    a.c.ws.close();
+    b.c.ws.close();
     await until(() => c.c.inbox.some((m) => m.type === 'roster' && m.peers.length === 1), 2000, 'roster after close');
     expect(c.c.take('roster').at(-1)).toMatchObject({ peers: [c.id], coordinator: c.id });
 

@@ -3,16 +3,71 @@ import { z } from 'zod';
 /**
  * The signaling protocol: JSON text frames over one WebSocket at `/signal`.
  *
- * This file has no Node imports, so the browser client can import the schemas and types
- * (and validate what the server sends, too: the server is a peer it should not blindly trust).
+ * This file has no Node imports, so the browser client (src/live/signaling) and the server
+ * (server/signaling.ts) share the schemas and the types inferred from them. The client validates
+ * what the server sends, too: the server is a peer it should not blindly trust.
+ *
+ * Client → server
+ *   join     { room, secret?, ownerKey?, config?, name? }
+ *   signal   { to, data }                      SDP/ICE for one member of the room, relayed unchanged
+ *   config   { config }                        owner only
+ *   start    { config? }                       owner only; the sender becomes the coordinator
+ *   reset    {}                                owner only; back to "not started" (see below)
+ *   finish   { summary }                       the coordinator or the owner, once per run
+ *   metrics  { data }                          this tab's latest numbers (flat, ≤ 64 keys)
+ *   leave    {}
+ *   ping     {}
+ *
+ * Server → client
+ *   welcome  { id, room, peers, config, started, coordinator, iceServers, names, owner,
+ *              ownerKey?, metrics, finished }
+ *   roster   { peers, coordinator, names, owner }
+ *   signal   { from, data }
+ *   config   { config, from }
+ *   start    { config, coordinator, startedAt }
+ *   reset    { from }
+ *   finished { from, at, summary }
+ *   metrics  { from, data }
+ *   error    { code, message }
+ *   pong     {}
  *
  * Conventions:
  * - `welcome.peers` lists the *other* members already in the room (oldest first): the peers a
  *   newcomer should connect to. `roster.peers` lists *all* members including the recipient,
  *   oldest first, so everyone sees the same order (the coordinator fallback is the oldest).
- * - `metrics` is fanned out to the other members only (the sender already knows its numbers).
- * - `config` and `start` are sent to every member, sender included (an echo doubles as an ack).
  * - A new peer id is issued on every `join`; after `leave` the socket may `join` again.
+ * - Names: every member has a display name. A `join` without `name` gets "Tab N", where N counts
+ *   the room's joins (1, 2, 3…; never reused in that room). `welcome.names` and `roster.names`
+ *   map every member's id to its name.
+ * - Owner: the tab whose `join` creates a room owns it. Its `welcome` (and no other message, to
+ *   anyone) carries `ownerKey`, a random 256-bit base64url string. A later `join` presenting that
+ *   key makes the joiner the owner (a teacher reloading, or opening the teacher link on another
+ *   device); ownership then moves to that newest holder, so there is one owner at a time. A wrong
+ *   key still joins, as a plain member, followed by an `error` `bad-owner-key`. `owner` in
+ *   `welcome`/`roster` is the owner's peer id, or null while no key holder is connected; a tab
+ *   is the owner iff `owner === id`. Only the owner may `start`, `config` or `reset` (others get
+ *   `not-owner`), and only the owner's `join.config` can become the room's config.
+ *   If the owner leaves before starting, the room simply waits: nobody else can start it, and
+ *   the owner gets its rights back by joining again with the key. A room that empties is
+ *   deleted, key included; whoever creates it next owns the new room.
+ * - Secrets: the server never echoes a `secret` or `ownerKey` key found in a config (stripped at
+ *   any depth before the config is stored or relayed) or in metrics data.
+ * - `config`, `start`, `reset` and `finished` are sent to every member, sender included (an echo
+ *   doubles as an ack). `start` clears the room's finished record and remembered metrics: a new
+ *   run begins.
+ * - `metrics` is fanned out to the other members only (the sender already knows its numbers).
+ *   The server keeps each member's last `metrics` data and replays them all in a newcomer's
+ *   `welcome.metrics` (keyed by peer id), so a late tab sees every peer's state at once.
+ * - `finish` records the run's summary: accepted from the room's coordinator or owner, only while
+ *   the room is started and not yet finished (else `not-coordinator` / `bad-state`). The server
+ *   stores `{ at, summary }`, broadcasts `finished`, and puts it in every later `welcome.finished`
+ *   (null before). When a finished room empties, the server remembers its record (at most 256
+ *   rooms, for 1 hour), so a tab that opens the link after everyone left still learns how it
+ *   ended: the room is recreated empty (this tab owns it) and its `welcome.finished` is the
+ *   remembered record. A remembered record is only handed to a creator presenting the same room
+ *   secret (or none, for an open room).
+ * - `reset` (owner): `started` = false, `coordinator` = null, finished record and remembered
+ *   metrics cleared; broadcast as `reset` to everyone, followed by a roster.
  */
 
 /** Same rule as `room` in src/core/config.ts, so a room name in a shared URL is always valid here. */
@@ -24,10 +79,13 @@ export const MAX_CONFIG_CHARS = 16 * 1024;
 export const MAX_METRIC_KEYS = 64;
 export const MAX_NAME_CHARS = 64;
 export const MAX_SECRET_CHARS = 256;
+export const MAX_OWNER_KEY_CHARS = 128;
+/** Keys the server removes from configs and metrics before storing or relaying them. */
+export const SECRET_KEYS: readonly string[] = ['secret', 'ownerKey'];
 
 const roomName = z.string().regex(ROOM_RE, 'room must be 1-64 letters, digits, - or _');
 const peerId = z.string().regex(PEER_ID_RE, 'peer id must be 1-32 letters, digits, - or _');
-/** An opaque JSON object (not an array, not null). The server never looks inside. */
+/** An opaque JSON object (not an array, not null). The server never looks inside (beyond stripping secrets). */
 const jsonObject = z.record(z.string(), z.unknown());
 const config = jsonObject.refine((c) => JSON.stringify(c).length <= MAX_CONFIG_CHARS, {
   message: `config must be at most ${MAX_CONFIG_CHARS} characters of JSON`,
@@ -36,6 +94,11 @@ const metricValue = z.union([z.number(), z.string().max(256), z.boolean()]);
 const metricsData = z
   .record(z.string().max(64), metricValue)
   .refine((d) => Object.keys(d).length <= MAX_METRIC_KEYS, { message: `metrics may have at most ${MAX_METRIC_KEYS} keys` });
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const displayName = z
+  .string()
+  .max(MAX_NAME_CHARS)
+  .refine((s) => !CONTROL_RE.test(s), { message: 'name must not contain control characters' });
 
 export const IceServerSchema = z.object({
   urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
@@ -45,6 +108,38 @@ export const IceServerSchema = z.object({
 export const IceServersSchema = z.array(IceServerSchema);
 export type IceServer = z.infer<typeof IceServerSchema>;
 
+/** Accuracy or loss across the swarm at the end of a run. */
+const spread = (max: number) =>
+  z
+    .object({ mean: z.number().min(0).max(max), min: z.number().min(0).max(max), max: z.number().min(0).max(max) })
+    .strict()
+    // A mean computed in floating point can land a hair outside [min, max]; allow for that.
+    .refine((s) => s.min <= s.max && s.mean >= s.min - 1e-9 * Math.max(1, s.min) && s.mean <= s.max + 1e-9 * Math.max(1, s.max), {
+      message: 'need min <= mean <= max',
+    });
+
+/**
+ * What `finish` claims about a run. Every field is bounded: it is stored by the server and shown
+ * to every later visitor of the room, so it must stay small and plausible.
+ */
+export const FinishSummarySchema = z
+  .object({
+    /** Algorithm name as in the config (`fedavg`, `modest`, …). */
+    algo: z.string().regex(/^[\w-]{1,32}$/, 'algo must be 1-32 letters, digits, - or _'),
+    /** Rounds completed. */
+    rounds: z.number().int().min(0).max(1_000_000),
+    /** Nodes that took part. */
+    nodes: z.number().int().min(0).max(100_000),
+    /** Test accuracy across the nodes (fractions, 0..1). */
+    accuracy: spread(1),
+    /** Test loss across the nodes (optional). */
+    loss: spread(1e9).optional(),
+    /** Wall time of the run (optional, at most a week). */
+    durationMs: z.number().int().min(0).max(7 * 24 * 3600 * 1000).optional(),
+  })
+  .strict();
+export type FinishSummary = z.infer<typeof FinishSummarySchema>;
+
 // ---------------------------------------------------------------- client → server
 
 export const JoinSchema = z.object({
@@ -52,14 +147,18 @@ export const JoinSchema = z.object({
   room: roomName,
   /** Set by the room's first joiner; later joiners must present the same one. */
   secret: z.string().min(1).max(MAX_SECRET_CHARS).optional(),
-  /** Becomes the room's config if the room has none yet; ignored otherwise. */
+  /** The owner key from the creator's `welcome`: joining with it makes this tab the room's owner. */
+  ownerKey: z.string().min(1).max(MAX_OWNER_KEY_CHARS).optional(),
+  /** Becomes the room's config if the room has none yet and the joiner is its owner; ignored otherwise. */
   config: config.optional(),
-  /** Display name shown to the others (optional). */
-  name: z.string().max(MAX_NAME_CHARS).optional(),
+  /** Display name shown to the others (optional; the server assigns "Tab N" without one). */
+  name: displayName.optional(),
 });
 export const SignalSchema = z.object({ type: z.literal('signal'), to: peerId, data: jsonObject });
 export const ConfigSchema = z.object({ type: z.literal('config'), config });
 export const StartSchema = z.object({ type: z.literal('start'), config: config.optional() });
+export const ResetSchema = z.object({ type: z.literal('reset') });
+export const FinishSchema = z.object({ type: z.literal('finish'), summary: FinishSummarySchema });
 export const MetricsSchema = z.object({ type: z.literal('metrics'), data: metricsData });
 export const LeaveSchema = z.object({ type: z.literal('leave') });
 export const PingSchema = z.object({ type: z.literal('ping') });
@@ -69,17 +168,25 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   SignalSchema,
   ConfigSchema,
   StartSchema,
+  ResetSchema,
+  FinishSchema,
   MetricsSchema,
   LeaveSchema,
   PingSchema,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
-export const CLIENT_MESSAGE_TYPES: readonly ClientMessageType[] = ['join', 'signal', 'config', 'start', 'metrics', 'leave', 'ping'];
+/** One client message type, inferred from its schema: `ClientMessageOf<'join'>`. */
+export type ClientMessageOf<T extends ClientMessageType> = Extract<ClientMessage, { type: T }>;
+export const CLIENT_MESSAGE_TYPES: readonly ClientMessageType[] = ClientMessageSchema.options.map((o) => o.shape.type.value);
 
 // ---------------------------------------------------------------- server → client
 
 const names = z.record(z.string(), z.string());
+const metricsByPeer = z.record(z.string(), z.record(z.string(), metricValue));
+/** A finished run as the server stores it: when (epoch ms) and the summary the coordinator or owner sent. */
+export const FinishedRecordSchema = z.object({ at: z.number(), summary: FinishSummarySchema });
+export type FinishedRecord = z.infer<typeof FinishedRecordSchema>;
 
 export const WelcomeSchema = z.object({
   type: z.literal('welcome'),
@@ -91,8 +198,16 @@ export const WelcomeSchema = z.object({
   started: z.boolean(),
   coordinator: peerId.nullable(),
   iceServers: IceServersSchema,
-  /** Display names of members that gave one (including this peer's own). */
+  /** Display name of every member, this peer included. */
   names,
+  /** The owner's peer id; null while the owner is not connected. This tab owns the room iff `owner === id`. */
+  owner: peerId.nullable(),
+  /** Only in the welcome of the tab that created the room: present it in a later `join` to be the owner again. */
+  ownerKey: z.string().optional(),
+  /** The last `metrics` data of each other member that sent any, by peer id. */
+  metrics: metricsByPeer,
+  /** How the room's last run ended, or null (also a remembered record of a room that had emptied). */
+  finished: FinishedRecordSchema.nullable(),
 });
 export const RosterSchema = z.object({
   type: z.literal('roster'),
@@ -100,6 +215,7 @@ export const RosterSchema = z.object({
   peers: z.array(peerId),
   coordinator: peerId.nullable(),
   names,
+  owner: peerId.nullable(),
 });
 export const RelayedSignalSchema = z.object({ type: z.literal('signal'), from: peerId, data: jsonObject });
 export const RoomConfigSchema = z.object({ type: z.literal('config'), config: jsonObject, from: peerId });
@@ -109,6 +225,8 @@ export const StartedSchema = z.object({
   coordinator: peerId,
   startedAt: z.number(),
 });
+export const RoomResetSchema = z.object({ type: z.literal('reset'), from: peerId });
+export const FinishedSchema = z.object({ type: z.literal('finished'), from: peerId, at: z.number(), summary: FinishSummarySchema });
 export const RelayedMetricsSchema = z.object({ type: z.literal('metrics'), from: peerId, data: z.record(z.string(), metricValue) });
 
 export const ERROR_CODES = [
@@ -119,8 +237,12 @@ export const ERROR_CODES = [
   'room-full',
   'too-many-rooms',
   'bad-secret',
+  'bad-owner-key',
   'not-joined',
   'already-joined',
+  'not-owner',
+  'not-coordinator',
+  'bad-state',
   'unknown-peer',
   'rate-limited',
   'internal',
@@ -135,14 +257,42 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   RelayedSignalSchema,
   RoomConfigSchema,
   StartedSchema,
+  RoomResetSchema,
+  FinishedSchema,
   RelayedMetricsSchema,
   ErrorSchema,
   PongSchema,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Roster = z.infer<typeof RosterSchema>;
 export type ErrorMessage = z.infer<typeof ErrorSchema>;
+
+/**
+ * A copy of a JSON value without any `secret` or `ownerKey` key, at any depth. Iterative (the
+ * server has already bounded the depth, but this must not recurse on untrusted input either).
+ */
+export function withoutSecrets<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  const root: unknown = Array.isArray(value) ? [] : {};
+  const stack: Array<[from: object, to: Record<string, unknown> | unknown[]]> = [[value as object, root as Record<string, unknown>]];
+  while (stack.length > 0) {
+    const [from, to] = stack.pop()!;
+    for (const [k, v] of Object.entries(from)) {
+      if (!Array.isArray(from) && SECRET_KEYS.includes(k)) continue;
+      let copy: unknown = v;
+      if (v !== null && typeof v === 'object') {
+        copy = Array.isArray(v) ? [] : {};
+        stack.push([v, copy as Record<string, unknown>]);
+      }
+      if (Array.isArray(to)) to.push(copy);
+      // defineProperty, not assignment: a parsed "__proto__" key must stay a plain key.
+      else Object.defineProperty(to, k, { value: copy, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return root as T;
+}
 
 /** Parse `MURMURATION_ICE_SERVERS` / `--ice` JSON. Throws an Error with a readable message. */
 export function parseIceServers(json: string): IceServer[] {
