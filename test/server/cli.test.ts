@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliError, parseCliArgs } from '../../server/cli.ts';
-import { jsonDepth, parseIceServers } from '../../src/core/signaling/messages.ts';
+import { jsonDepth, parseIceServers, withoutSecrets } from '../../src/core/signaling/messages.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const spec = { defaultPort: 8787, extra: ['dev' as const, 'build' as const] };
@@ -40,6 +40,15 @@ describe('message helpers', () => {
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(jsonDepth(deep, 32)).toBe(33);
   });
+  it('strips secret and ownerKey keys at any depth, keeps everything else, and leaves the input alone', () => {
+    const input = JSON.parse('{"a":1,"secret":"s","ownerKey":"k","__proto__":{"secret":"s","b":2},"list":[{"ownerKey":"k"},"secret",[{"secret":1}]],"n":null}');
+    const out = withoutSecrets(input);
+    expect(JSON.stringify(out)).toBe('{"a":1,"__proto__":{"b":2},"list":[{},"secret",[{}]],"n":null}');
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(input.secret).toBe('s');
+    expect(withoutSecrets('plain')).toBe('plain');
+  });
+
   it('parses a single ICE server object as a list', () => {
     expect(parseIceServers('{"urls":"stun:a"}')).toEqual([{ urls: 'stun:a' }]);
     expect(() => parseIceServers('[{"urls":[]}]')).toThrow(/invalid ICE servers/);
