@@ -603,13 +603,13 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const stats = (): SignalingStats => {
     pruneFinished(Date.now());
     return {
-    rooms: rooms.size,
-    peers: ids.size,
-    connections: peers.size,
-    finishedRooms: finishedRooms.size,
-    rejected: { ...rejected },
-    closed: { ...closedCounts },
-    uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+      rooms: rooms.size,
+      peers: ids.size,
+      connections: peers.size,
+      finishedRooms: finishedRooms.size,
+      rejected: { ...rejected },
+      closed: { ...closedCounts },
+      uptimeSec: Math.round((Date.now() - startedAt) / 1000),
     };
   };
 
