@@ -108,3 +108,24 @@ describe('FedAvg in the simulator', () => {
     expect(sim.summary().stopReason).toBe('rounds');
   });
 });
+
+describe('FedAvg end of run', () => {
+  it('every node, sampled or not, ends done on the final global model at the last round', () => {
+    const sim = world.simulation({ nodes: 4, fraction: 0.5, rounds: 3 });
+    let finalGlobal: Float32Array | null = null;
+    const done = new Set<string>();
+    sim.onAction = (node, a) => {
+      if (node === sim.coordinator && a.kind === 'model' && a.scope === 'global' && a.round === 3) finalGlobal = a.params;
+      if (a.kind === 'done') done.add(node);
+    };
+    sim.run();
+    // The simulator stops counting at the last round; let the coordinator's goodbyes arrive.
+    for (let i = 0; i < 1000 && sim.clock.step(); i++);
+    expect(finalGlobal).not.toBeNull();
+    expect(done.size).toBe(4);
+    for (const n of sim.nodes) {
+      expect(n.host!.protocol.round).toBe(3);
+      expect(maxAbsDiff(n.host!.protocol.currentParams()!, finalGlobal!)).toBe(0);
+    }
+  });
+});

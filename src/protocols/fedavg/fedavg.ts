@@ -123,8 +123,11 @@ export class FedAvg implements Protocol {
         return this.collect(from, round, { params: msg.params as Float32Array, samples: msg.samples as number });
       case 'fedavg/done':
         if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
+        if (round < this.globalRound || round > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `done for round ${round}, outside ${this.globalRound}..${this.ctx.config.rounds}` }];
         this.finished = true;
-        return [{ kind: 'state', state: 'done' }, { kind: 'done' }];
+        this.global = msg.params as Float32Array;
+        this.globalRound = round;
+        return [{ kind: 'model', round, params: this.global, scope: 'global' }, { kind: 'round', round }, { kind: 'state', state: 'done' }, { kind: 'done' }];
       default:
         return [{ kind: 'reject', from, reason: `unexpected ${msg.type}` }];
     }
@@ -174,7 +177,7 @@ export class FedAvg implements Protocol {
   private finish(): ProtocolAction[] {
     if (this.finished) return [];
     this.finished = true;
-    const notify: ProtocolAction[] = [...this.available].sort().map((to) => ({ kind: 'send', to, msg: { type: 'fedavg/done', round: this.globalRound } }) as const);
+    const notify: ProtocolAction[] = [...this.available].sort().map((to) => ({ kind: 'send', to, msg: { type: 'fedavg/done', round: this.globalRound, params: this.global } }) as const);
     return [...notify, { kind: 'state', state: 'done', role: 'coordinator' }, { kind: 'done' }];
   }
 }

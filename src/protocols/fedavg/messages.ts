@@ -9,6 +9,6 @@ export const fedavgSchemas: SchemaRegistry = {
     header: z.object({ round, samples: z.number().int().min(1).max(1e8), loss: z.number().nullable() }),
     params: true,
   },
-  /** Coordinator → everyone: the run is over. */
-  'fedavg/done': { header: z.object({ round }), params: false },
+  /** Coordinator → everyone: the run is over, and this is the final global model, so every tab ends on it. */
+  'fedavg/done': { header: z.object({ round }), params: true },
 };
