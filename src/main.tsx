@@ -14,6 +14,7 @@ declare global {
     murmuration: {
       snapshot: () => ReturnType<LiveNode['snapshot']>;
       start: () => void;
+      reset: () => void;
       sendRaw: (to: string, bytes: Uint8Array) => void;
       node: LiveNode;
     };
@@ -50,10 +51,24 @@ if (view === 'compare') {
     </StrictMode>,
   );
 } else {
-  const node = new LiveNode(config, { signalUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`, dataUrl: '/data/mnist/' });
+  // A teacher link carries the room's owner key in the query (`?owner=`). Keep it in this browser
+  // (LiveNode stores it per room) and take it out of the address bar, so copying the address
+  // never hands owner rights to students.
+  const ownerKey = query.get('owner') ?? undefined;
+  if (ownerKey) {
+    query.delete('owner');
+    const rest = query.toString();
+    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  }
+  const node = new LiveNode(config, {
+    signalUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`,
+    dataUrl: '/data/mnist/',
+    ownerKey,
+    keyStore: safeLocalStorage(),
+  });
   node.subscribe((s) => useLive.getState().set(s));
   useLive.getState().set(node.snapshot());
-  window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), node };
+  window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), reset: () => node.requestReset(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), node };
   if (!configError) void node.join();
   window.addEventListener('pagehide', () => node.leave());
   root.render(
@@ -61,4 +76,13 @@ if (view === 'compare') {
       <App node={node} configError={configError} />
     </StrictMode>,
   );
+}
+
+/** localStorage, or nothing where the browser refuses it (private modes, sandboxed frames). */
+function safeLocalStorage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
 }

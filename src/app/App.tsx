@@ -10,6 +10,7 @@ import { Topology, type TopoEdge, type TopoNode } from './components/Topology.ts
 import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
+import { RoomBanner, TeacherLink } from './components/RoomRole.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
 import { download, rowsToCsv, runToJson, slug } from './lib/export.ts';
@@ -35,6 +36,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
           backend: {snap.backend ?? '…'}
         </span>
       </TopBar>
+      <RoomBanner snapshot={snap} />
       {configError && (
         <div role="alert" className="error-banner" data-testid="config-error">
           The link's settings are invalid, so this tab did not join a room. Fix them in the setup panel (or pick a preset):
@@ -49,10 +51,15 @@ export function App({ node, configError }: { node: LiveNode; configError: string
           onApply={(c) => {
             location.hash = configToHash(c);
           }}
-          extra={<OpenTabs config={snap.config} link={`${location.origin}/#${hash}`} />}
+          extra={
+            <>
+              <OpenTabs config={snap.config} link={`${location.origin}/#${hash}`} />
+              <TeacherLink snapshot={snap} studentLink={`${location.origin}/#${hash}`} />
+            </>
+          }
         />
         <section className="main-column">
-          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} actions={<ExportCurrent snapshot={snap} />} />
+          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} actions={<ExportCurrent snapshot={snap} />} />
           <LiveCharts />
           <div className="views-grid">
             <Sectioned name="topology">

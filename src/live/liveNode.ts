@@ -8,10 +8,11 @@ import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../proto
 import { NodeHost } from '../runtime/host.ts';
 import type { Trainer } from '../runtime/ports.ts';
 import { WallClock } from '../runtime/wallClock.ts';
-import type { ServerMessage } from '../core/signaling/messages.ts';
+import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
+import { finishSummary, summarizeSwarm, type MemberReport, type SwarmSummary } from './swarmSummary.ts';
 
 export interface HistoryPoint {
   round: number;
@@ -49,6 +50,8 @@ export interface Snapshot {
   peers: string[];
   /** Everyone in the room, oldest first (this tab included). */
   roster: string[];
+  /** Display names ("Tab 3") by peer id, as the server assigned them. */
+  names: Record<string, string>;
   coordinator: string | null;
   started: boolean;
   rejectedFrames: number;
@@ -60,6 +63,19 @@ export interface Snapshot {
   samplesPerSecond: number;
   error: string | null;
   config: Config;
+  /** Keys where this tab's link asked for something other than what the room runs (the room wins). */
+  overriddenByRoom: string[];
+  /** The room's owner (may start, reconfigure, reset), or null while no owner is connected. */
+  owner: string | null;
+  isOwner: boolean;
+  /** The owner's key, on the owner's own tab only: its teacher link carries it. */
+  ownerKey: string | null;
+  /** Set when the room's run has finished (also for a tab that arrives afterwards). */
+  roomFinished: FinishedRecord | null;
+  /** This tab's view of the swarm: own numbers plus every member's last report. */
+  swarmSummary: SwarmSummary;
+  /** A message for the user about something the room refused (e.g. only the owner may start). */
+  notice: string | null;
   history: HistoryPoint[];
   swarm: Record<string, PeerMetrics>;
   log: string[];
@@ -69,7 +85,16 @@ export interface LiveNodeOptions {
   signalUrl: string;
   dataUrl: string;
   preferWorker?: boolean;
+  /** An owner key from a teacher link (`?owner=`); else the one this browser kept for the room. */
+  ownerKey?: string;
+  /** Where owner keys are kept across reloads (the page passes localStorage). */
+  keyStore?: Pick<Storage, 'getItem' | 'setItem'>;
 }
+
+/** How long a coordinator waits for the other members' final reports before recording the run. */
+const FINISH_WAIT_MS = 20_000;
+/** Keys that are this tab's own business, not the experiment's. */
+const LOCAL_KEYS = ['backend', 'hide', 'secret', 'autostart'] as const;
 
 /**
  * A learning node in a tab: signaling client, WebRTC transport, a training worker and the
@@ -92,12 +117,19 @@ export class LiveNode {
   private pendingEval: { round: number; params: Float32Array } | null = null;
   private lastEvaluatedRound = -1;
   private notifyQueued = false;
+  /** The config this tab's link asked for, before the room's replaced it. */
+  private readonly linkConfig: Config;
+  /** The shard this tab loaded: re-partitioned when the run starts with a different count. */
+  private preparedFor: { nodes: number; index: number } | null = null;
+  private finishTimer: ReturnType<typeof setTimeout> | null = null;
+  private finishSent = false;
 
   constructor(
     config: Config,
     private readonly options: LiveNodeOptions,
   ) {
     this.signaling = new SignalingClient(options.signalUrl);
+    this.linkConfig = config;
     this.snap = {
       nodeId: null,
       room: config.room,
@@ -113,6 +145,7 @@ export class LiveNode {
       bytesReceived: 0,
       peers: [],
       roster: [],
+      names: {},
       coordinator: null,
       started: false,
       rejectedFrames: 0,
@@ -124,6 +157,13 @@ export class LiveNode {
       samplesPerSecond: 0,
       error: null,
       config,
+      overriddenByRoom: [],
+      owner: null,
+      isOwner: false,
+      ownerKey: null,
+      roomFinished: null,
+      swarmSummary: summarizeSwarm([], config.rounds),
+      notice: null,
       history: [],
       swarm: {},
       log: [],
@@ -157,16 +197,37 @@ export class LiveNode {
       return;
     }
     const c = this.snap.config;
-    this.signaling.send({ type: 'join', room: c.room, ...(c.secret ? { secret: c.secret } : {}), config: hashToInput(configToHash(c)) as Record<string, unknown> });
+    const ownerKey = this.options.ownerKey || this.options.keyStore?.getItem(ownerKeySlot(c.room)) || undefined;
+    this.sentOwnerKey = ownerKey ?? null;
+    this.signaling.send({ type: 'join', room: c.room, ...(c.secret ? { secret: c.secret } : {}), ...(ownerKey ? { ownerKey } : {}), config: roomConfigInput(c) });
   }
+
+  private sentOwnerKey: string | null = null;
 
   /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
   requestStart(): void {
-    if (this.snap.started) return;
-    this.signaling.send({ type: 'start', config: hashToInput(configToHash(this.snap.config)) as Record<string, unknown> });
+    if (this.snap.started || this.snap.roomFinished) return;
+    if (!this.snap.isOwner) {
+      this.update({ notice: "Only the room's owner can start the run." });
+      return;
+    }
+    // Starting with fewer tabs than planned: split the data over the tabs that are here, and
+    // record the true count, so every shard is used and History says how many really ran.
+    const nodes = Math.max(1, this.snap.roster.length);
+    this.signaling.send({ type: 'start', config: roomConfigInput({ ...this.snap.config, nodes: Math.min(nodes, this.snap.config.nodes) }) });
+  }
+
+  /** Owner only: clears the finished run so the same room (same tabs, same links) can run again. */
+  requestReset(): void {
+    if (!this.snap.isOwner) {
+      this.update({ notice: "Only the room's owner can reset the room." });
+      return;
+    }
+    this.signaling.send({ type: 'reset' });
   }
 
   leave(): void {
+    if (this.finishTimer) clearTimeout(this.finishTimer);
     this.host?.kill();
     this.transport?.close();
     this.signaling.close();
@@ -191,8 +252,17 @@ export class LiveNode {
       case 'welcome': {
         this.adoptRoomConfig(m.config);
         const roster = [...m.peers, m.id];
-        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, nodeIndex: m.peers.length % this.snap.config.nodes });
+        const isOwner = m.owner === m.id;
+        const ownerKey = isOwner ? (m.ownerKey ?? this.sentOwnerKey) : null;
+        if (ownerKey) this.options.keyStore?.setItem(ownerKeySlot(m.room), ownerKey);
+        for (const [id, data] of Object.entries(m.metrics)) this.recordMetrics(id, data);
+        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, owner: m.owner, isOwner, ownerKey, roomFinished: m.finished, names: m.names, nodeIndex: m.peers.length % this.snap.config.nodes });
         this.iceServers = m.iceServers as RTCIceServer[];
+        if (m.finished) {
+          // The run is over: say so and how it ended; there is nothing to train or join.
+          this.log(`this room finished at ${new Date(m.finished.at).toLocaleTimeString()}`);
+          break;
+        }
         this.prepared = this.prepare();
         if (m.started && m.coordinator) void this.begin(m.coordinator);
         else this.maybeAutostart();
@@ -201,11 +271,20 @@ export class LiveNode {
       case 'roster': {
         const left = this.snap.roster.filter((p) => !m.peers.includes(p));
         for (const p of left) this.transport?.forget(p);
-        this.update({ roster: m.peers, coordinator: m.coordinator });
+        this.update({ roster: m.peers, coordinator: m.coordinator, owner: m.owner, isOwner: m.owner === this.snap.nodeId, names: { ...this.snap.names, ...m.names } });
         this.host?.roster(this.otherPeers(), m.coordinator ?? undefined);
         this.maybeAutostart();
+        this.maybeFinish();
         break;
       }
+      case 'finished':
+        if (this.finishTimer) clearTimeout(this.finishTimer);
+        this.finishSent = true;
+        this.update({ roomFinished: { at: m.at, summary: m.summary } });
+        break;
+      case 'reset':
+        this.resetRun();
+        break;
       case 'signal':
         this.signalHandler?.(m.from, m.data);
         break;
@@ -216,22 +295,16 @@ export class LiveNode {
         this.adoptRoomConfig(m.config);
         void this.begin(m.coordinator);
         break;
-      case 'metrics': {
-        const d = m.data;
-        this.snap.swarm[m.from] = {
-          round: Number(d.round ?? 0),
-          accuracy: Number(d.accuracy ?? NaN),
-          loss: Number(d.loss ?? NaN),
-          bytesSent: Number(d.bytesSent ?? 0),
-          state: String(d.state ?? ''),
-          backend: String(d.backend ?? ''),
-        };
+      case 'metrics':
+        this.recordMetrics(m.from, m.data);
+        this.maybeFinish();
         this.notify();
         break;
-      }
       case 'error':
         this.log(`signaling error ${m.code}: ${m.message}`);
         if (m.code === 'bad-secret' || m.code === 'room-full' || m.code === 'too-many-rooms') this.fail(m.message);
+        if (m.code === 'not-owner') this.update({ notice: "Only the room's owner can start, change or reset this room." });
+        if (m.code === 'bad-owner-key') this.update({ notice: 'The owner key in this link is not valid for this room; you joined as a member.' });
         break;
       case 'pong':
         break;
@@ -267,11 +340,26 @@ export class LiveNode {
     if (!config) return;
     try {
       const roomConfig = parseConfig(config as Record<string, string>);
-      const keepLocal = { backend: this.snap.config.backend, hide: this.snap.config.hide };
-      this.update({ config: { ...roomConfig, ...keepLocal }, algo: roomConfig.algo });
+      const keepLocal = Object.fromEntries(LOCAL_KEYS.map((k) => [k, this.snap.config[k]])) as Partial<Config>;
+      const next = { ...roomConfig, ...keepLocal } as Config;
+      const overriddenByRoom = (Object.keys(next) as (keyof Config)[]).filter((k) => !LOCAL_KEYS.includes(k as (typeof LOCAL_KEYS)[number]) && next[k] !== this.linkConfig[k]);
+      this.update({ config: next, algo: roomConfig.algo, overriddenByRoom });
     } catch (e) {
       this.log(`ignored the room's config: ${(e as Error).message}`);
     }
+  }
+
+  /** A peer's report, as relayed by the server: a claim, kept as plain numbers and bounded when summarized. */
+  private recordMetrics(from: string, d: Record<string, unknown>): void {
+    if (from === this.snap.nodeId) return;
+    this.snap.swarm[from] = {
+      round: Number(d.round ?? 0),
+      accuracy: Number(d.accuracy ?? NaN),
+      loss: Number(d.loss ?? NaN),
+      bytesSent: Number(d.bytesSent ?? 0),
+      state: String(d.state ?? ''),
+      backend: String(d.backend ?? ''),
+    };
   }
 
   private otherPeers(): NodeId[] {
@@ -280,14 +368,23 @@ export class LiveNode {
 
   private maybeAutostart(): void {
     const c = this.snap.config;
-    if (!c.autostart || this.snap.started || !this.snap.nodeId) return;
-    if (this.snap.roster.length >= c.nodes && this.snap.roster[0] === this.snap.nodeId) this.requestStart();
+    if (!c.autostart || this.snap.started || this.snap.roomFinished || !this.snap.nodeId) return;
+    if (this.snap.roster.length >= c.nodes && this.snap.isOwner) this.requestStart();
+  }
+
+  /** This tab's shard position: its place in the room's roster (oldest first), as of the start. */
+  private shardIndex(): number {
+    const i = this.snap.roster.indexOf(this.snap.nodeId ?? '');
+    return (i < 0 ? this.snap.nodeIndex : i) % this.snap.config.nodes;
   }
 
   /** Loads this tab's shard and starts its training engine. */
   private async prepare(): Promise<void> {
     const c = this.snap.config;
+    this.preparedFor = { nodes: c.nodes, index: this.snap.nodeIndex };
     try {
+      this.training?.dispose();
+      this.training = null;
       this.ensureTransport();
       this.shard = await loadNodeShard(c, this.snap.nodeIndex, { baseUrl: this.options.dataUrl });
       const d = this.shard.dataset;
@@ -313,7 +410,15 @@ export class LiveNode {
       this.host.roster(this.otherPeers(), coordinator);
       return;
     }
-    this.update({ started: true, coordinator });
+    this.update({ started: true, coordinator, notice: null });
+    // Started with fewer (or more) tabs than planned: re-split the data over the tabs that are here.
+    const index = this.shardIndex();
+    if (this.prepared && this.preparedFor && (this.preparedFor.nodes !== this.snap.config.nodes || this.preparedFor.index !== index)) {
+      const before = this.prepared;
+      this.snap.nodeIndex = index;
+      this.log(`re-partitioning: shard ${index} of ${this.snap.config.nodes}`);
+      this.prepared = before.catch(() => undefined).then(() => this.prepare());
+    }
     try {
       await this.prepared;
     } catch {
@@ -379,6 +484,9 @@ export class LiveNode {
         break;
       case 'done':
         this.update({ state: 'done' });
+        // Report "done" with the final model's numbers: if its evaluation is still running, that report follows it.
+        if (!this.evaluating && !this.pendingEval) this.reportMetrics(this.snap.round, this.snap.accuracy, this.snap.loss);
+        this.maybeFinish();
         break;
       case 'log':
         this.log(a.text);
@@ -408,15 +516,91 @@ export class LiveNode {
         this.refreshStats();
         this.snap.history.push({ round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, t: Date.now() - this.startedAt });
         this.update({ accuracy: r.accuracy, loss: r.loss });
-        this.signaling.send({
-          type: 'metrics',
-          data: { round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, state: this.snap.state, backend: this.snap.backend ?? '' },
-        });
+        this.reportMetrics(round, r.accuracy, r.loss);
       } catch (e) {
         this.log(`evaluation failed: ${(e as Error).message}`);
       }
     }
     this.evaluating = false;
+    this.maybeFinish();
+  }
+
+  /** This tab's numbers for everyone else's room table and swarm chart (relayed by the server). */
+  private reportMetrics(round: number, accuracy: number | null, loss: number | null): void {
+    this.refreshStats();
+    this.signaling.send({
+      type: 'metrics',
+      data: {
+        round,
+        accuracy: accuracy ?? Number.NaN,
+        loss: loss ?? Number.NaN,
+        bytesSent: this.snap.bytesSent,
+        state: this.snap.state,
+        backend: this.snap.backend ?? '',
+      },
+    });
+  }
+
+  /**
+   * The coordinator records how the run ended, once: when this tab is done with its final model
+   * evaluated and every other member reports done, or FINISH_WAIT_MS after its own end.
+   */
+  private maybeFinish(): void {
+    const s = this.snap;
+    if (this.finishSent || s.state !== 'done' || s.roomFinished || !s.nodeId) return;
+    const recorder = s.coordinator ?? s.owner;
+    if (recorder !== s.nodeId) return;
+    if (this.evaluating || this.pendingEval) return;
+    const others = this.otherPeers();
+    const allDone = others.every((p) => s.swarm[p]?.state === 'done');
+    if (!allDone && !this.finishTimer) {
+      this.finishTimer = setTimeout(() => {
+        this.finishTimer = null;
+        this.sendFinish();
+      }, FINISH_WAIT_MS);
+    }
+    if (allDone) this.sendFinish();
+  }
+
+  private sendFinish(): void {
+    if (this.finishSent || this.snap.roomFinished) return;
+    if (this.finishTimer) clearTimeout(this.finishTimer);
+    this.finishTimer = null;
+    const summary = finishSummary(this.snap.algo, this.currentSwarmSummary(), Date.now() - this.startedAt);
+    if (!summary) return;
+    this.finishSent = true;
+    this.signaling.send({ type: 'finish', summary });
+  }
+
+  private currentSwarmSummary(): SwarmSummary {
+    const s = this.snap;
+    const members: MemberReport[] = [{ round: s.round, accuracy: s.accuracy, loss: s.loss, state: s.state }];
+    for (const id of s.roster) {
+      const m = s.swarm[id];
+      if (id === s.nodeId || !m) continue;
+      members.push({ round: m.round, accuracy: Number.isFinite(m.accuracy) ? m.accuracy : null, loss: Number.isFinite(m.loss) ? m.loss : null, state: m.state });
+    }
+    return summarizeSwarm(members, s.config.rounds);
+  }
+
+  /** The owner reset the room: back to "not started", keeping the room, the links and the loaded data. */
+  private resetRun(): void {
+    if (this.finishTimer) clearTimeout(this.finishTimer);
+    this.finishTimer = null;
+    this.finishSent = false;
+    this.host?.kill(); // also closes the data channels; the next run dials again
+    this.host = null;
+    this.module = null;
+    this.transport = null;
+    this.earlyFrames = [];
+    this.pendingEval = null;
+    this.lastEvaluatedRound = -1;
+    this.snap.history = [];
+    this.snap.swarm = {};
+    this.update({ started: false, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, roomFinished: null, notice: null, trainedSamples: 0 });
+    this.ensureTransport();
+    this.log('the owner reset the room');
+    this.maybeAutostart();
   }
 
   private refreshStats(): void {
@@ -429,6 +613,7 @@ export class LiveNode {
     this.snap.rejected = rejected;
     this.snap.rejectedFrames = Object.values(rejected).reduce((s, v) => s + v, 0);
     this.snap.peers = this.transport?.connectedPeers() ?? [];
+    this.snap.swarmSummary = this.currentSwarmSummary();
   }
 
   private fail(message: string): void {
@@ -458,4 +643,15 @@ export class LiveNode {
       for (const l of this.listeners) l(s);
     });
   }
+}
+
+function ownerKeySlot(room: string): string {
+  return `murmuration.ownerKey.${room}`;
+}
+
+/** The config as the room stores it: string values, and never the room secret (the server strips it too). */
+function roomConfigInput(c: Config): Record<string, unknown> {
+  const input = hashToInput(configToHash(c)) as Record<string, unknown>;
+  delete input.secret;
+  return input;
 }

@@ -1,12 +1,11 @@
 import type { ReactNode } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { fmtPct } from '../format.ts';
+import { nextRoomName } from '../../live/swarmSummary.ts';
+import type { FinishSummary } from '../../core/signaling/messages.ts';
 
 /** This tab's state at a glance, and the one action that matters now (start / wait / fix). */
-export function StatusPanel({ snapshot: s, onStart, actions }: { snapshot: Snapshot; onStart: () => void; actions?: ReactNode }) {
-  const joined = s.roster.length;
-  const want = s.config.nodes;
-  const waiting = !s.started && s.state !== 'error';
+export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapshot: Snapshot; onStart: () => void; onReset: () => void; actions?: ReactNode }) {
   return (
     <div className="card status" data-testid="status">
       <div className="stats">
@@ -21,35 +20,7 @@ export function StatusPanel({ snapshot: s, onStart, actions }: { snapshot: Snaps
         <Stat label="samples/s" value={s.samplesPerSecond ? s.samplesPerSecond.toFixed(0) : '—'} />
       </div>
       <div className="status-line">
-        {s.state === 'error' ? (
-          <span role="alert" className="error-text" data-testid="node-error">
-            {s.error}
-            {/signal|connect|websocket/i.test(s.error ?? '') ? ' — is the signaling server running (npm start)?' : ''}
-          </span>
-        ) : s.state === 'connecting' && !s.nodeId ? (
-          <span className="muted">Connecting to the signaling server…</span>
-        ) : waiting ? (
-          <>
-            <span className="waiting" data-testid="waiting" aria-live="polite">
-              <progress max={want} value={Math.min(joined, want)} aria-hidden />
-              {joined} of {want} nodes joined
-              {s.config.autostart ? ' — starts automatically when all are here' : joined < want ? ' — open more tabs, or start with fewer' : ''}
-              {!s.backend ? ' · loading data and tfjs…' : ''}
-            </span>
-            <button type="button" className="primary" onClick={onStart} disabled={!s.nodeId || !s.backend} data-testid="start">
-              ▶ Start {s.config.algo} now
-            </button>
-          </>
-        ) : s.state === 'done' ? (
-          <span data-testid="finished">
-            Finished: {s.algo}, {s.history.length} evaluated rounds, final accuracy {fmtPct(s.accuracy)}. Saved to History.
-          </span>
-        ) : (
-          <span>
-            {s.algo} running{s.coordinator && s.algo === 'fedavg' ? `, coordinator ${s.coordinator}${s.coordinator === s.nodeId ? ' (this tab)' : ''}` : ''}; shard {s.nodeIndex} with {s.shardSize} samples
-            {s.inWorker ? ', training in a worker' : ', training in the page'}
-          </span>
-        )}
+        <StatusLine snapshot={s} onStart={onStart} onReset={onReset} />
         <span className="spacer" />
         {actions}
       </div>
@@ -65,5 +36,117 @@ export function Stat({ label, value, testId, warn }: { label: string; value: str
         {value}
       </div>
     </div>
+  );
+}
+
+const nameOf = (s: Snapshot, id: string | null) => (id ? (s.names[id] ?? id) : '—');
+
+/** "20/20 rounds · swarm mean 96.7% (min 93.7, max 98.7) over 6 tabs" */
+export function describeSummary(f: FinishSummary, planned: number): string {
+  const spread = f.accuracy.min === f.accuracy.max ? '' : ` (min ${fmtPct(f.accuracy.min)}, max ${fmtPct(f.accuracy.max)})`;
+  return `${f.rounds}/${planned} rounds · swarm mean ${fmtPct(f.accuracy.mean)}${spread} over ${f.nodes} tab${f.nodes === 1 ? '' : 's'}`;
+}
+
+/** A new run with the same settings in a fresh room: for a tab that came late, or a member who wants another go. */
+export function freshRoomHref(s: Snapshot): string {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  params.set('room', nextRoomName(s.room));
+  return `${location.pathname}#${params.toString()}`;
+}
+
+/** The one line that says what is happening now and offers the one action that matters. */
+function StatusLine({ snapshot: s, onStart, onReset }: { snapshot: Snapshot; onStart: () => void; onReset: () => void }) {
+  const joined = s.roster.length;
+  const want = s.config.nodes;
+  const notice = s.notice ? (
+    <span className="error-text" role="status" data-testid="notice">
+      {s.notice}
+    </span>
+  ) : null;
+  if (s.state === 'error') {
+    return (
+      <span role="alert" className="error-text" data-testid="node-error">
+        {s.error}
+        {/signal|connect|websocket/i.test(s.error ?? '') ? ' — is the signaling server running (npm start)?' : ''}
+      </span>
+    );
+  }
+  if (s.state === 'connecting' && !s.nodeId) return <span className="muted">Connecting to the signaling server…</span>;
+  if (s.roomFinished && !s.started) {
+    // Arrived after the run: say how it ended instead of waiting forever for round 1.
+    const f = s.roomFinished;
+    return (
+      <span data-testid="room-finished">
+        This room finished at {new Date(f.at).toLocaleTimeString()}: {f.summary.algo}, {describeSummary(f.summary, s.config.rounds)}.{' '}
+        <a className="button primary" href={freshRoomHref(s)} data-testid="fresh-room">
+          Start a new run in a fresh room
+        </a>
+      </span>
+    );
+  }
+  if (!s.started) {
+    const ownerHere = s.owner !== null;
+    return (
+      <>
+        <span className="waiting" data-testid="waiting" aria-live="polite">
+          <progress max={want} value={Math.min(joined, want)} aria-hidden />
+          {joined} of {want} tabs joined
+          {s.isOwner
+            ? s.config.autostart
+              ? ' — starts automatically when all are here'
+              : joined < want
+                ? ' — open more tabs, or start with the tabs that are here'
+                : ''
+            : ownerHere
+              ? ` — waiting for the room's owner (${nameOf(s, s.owner)}) to start`
+              : " — the room's owner is not here; the run starts when they come back"}
+          {!s.backend ? ' · loading data and tfjs…' : ''}
+        </span>
+        {s.isOwner && (
+          <button type="button" className="primary" onClick={onStart} disabled={!s.nodeId || !s.backend} data-testid="start" title={joined < want ? `The data will be split over the ${joined} tabs that are here, not ${want}` : undefined}>
+            {joined < want ? `▶ Start now with ${joined} of ${want} tabs` : `▶ Start ${s.config.algo} now`}
+          </button>
+        )}
+        {s.isOwner && joined < want && (
+          <span className="muted small-text" data-testid="start-fewer-note">
+            Starting now splits the data over the {joined} tab{joined === 1 ? '' : 's'} here.
+          </span>
+        )}
+        {notice}
+      </>
+    );
+  }
+  if (s.state === 'done') {
+    const f = s.roomFinished?.summary;
+    const sw = s.swarmSummary;
+    const line = f
+      ? describeSummary(f, s.config.rounds)
+      : sw.accuracy
+        ? describeSummary({ algo: s.algo, rounds: sw.round, nodes: sw.reporting, accuracy: sw.accuracy }, s.config.rounds)
+        : `${s.round}/${s.config.rounds} rounds`;
+    return (
+      <span data-testid="finished">
+        Finished: {line} · this tab {fmtPct(s.accuracy)}
+        {!f && sw.done < sw.reporting ? ` · waiting for ${sw.reporting - sw.done} more to finish` : ''}. Saved to History.{' '}
+        {s.isOwner ? (
+          <button type="button" className="small" onClick={onReset} data-testid="run-again">
+            Run again
+          </button>
+        ) : (
+          <a href={freshRoomHref(s)} data-testid="fresh-room">
+            New run in a fresh room
+          </a>
+        )}
+        {notice}
+      </span>
+    );
+  }
+  return (
+    <span>
+      {s.algo} running
+      {s.coordinator && s.algo === 'fedavg' ? `, coordinator ${nameOf(s, s.coordinator)}${s.coordinator === s.nodeId ? ' (this tab)' : ''}` : ''}; shard {s.nodeIndex} with {s.shardSize} samples
+      {s.inWorker ? ', training in a worker' : ', training in the page'}
+      {notice}
+    </span>
   );
 }

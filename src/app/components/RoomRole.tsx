@@ -1,0 +1,46 @@
+import { useState } from 'react';
+import type { Snapshot } from '../../live/liveNode.ts';
+
+/** What the room runs, said plainly: "fedavg on spirals, 4 tabs, 20 rounds". */
+export function roomSummary(s: Snapshot): string {
+  const c = s.config;
+  return `${c.algo} on ${c.dataset} (${c.partition}), ${c.nodes} tabs, ${c.rounds} rounds`;
+}
+
+/**
+ * A member's view of who decides: the room's owner set these settings, and a link that asked for
+ * others does not change them. Shown to every tab that is not the owner.
+ */
+export function RoomBanner({ snapshot: s }: { snapshot: Snapshot }) {
+  if (s.isOwner || !s.nodeId || s.state === 'error') return null;
+  const owner = s.owner ? (s.names[s.owner] ?? s.owner) : null;
+  return (
+    <div className="room-banner" role="status" data-testid="room-banner">
+      This room runs <b>{roomSummary(s)}</b>, set by its owner{owner ? ` (${owner})` : ''}. Only the owner can start, change or reset it.
+      {s.overriddenByRoom.length > 0 && (
+        <span data-testid="room-overrides">
+          {' '}
+          Your link asked for other values of {s.overriddenByRoom.join(', ')}: the room's settings apply.
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** The owner's private link: it carries the owner key, so opening it elsewhere keeps the owner's rights. */
+export function TeacherLink({ snapshot: s, studentLink }: { snapshot: Snapshot; studentLink: string }) {
+  const [shown, setShown] = useState(false);
+  if (!s.isOwner || !s.ownerKey) return null;
+  const url = new URL(studentLink);
+  url.searchParams.set('owner', s.ownerKey);
+  return (
+    <details className="teacher-link" data-testid="teacher-link" onToggle={(e) => setShown((e.target as HTMLDetailsElement).open)}>
+      <summary>You own this room</summary>
+      <p className="small-text">
+        Only you can start, change or reset it; students who open the share link join as members. To keep these rights on
+        another device, open your private owner link there (do not share it):
+      </p>
+      {shown && <input readOnly value={url.toString()} data-testid="owner-link" onFocus={(e) => e.target.select()} />}
+    </details>
+  );
+}
