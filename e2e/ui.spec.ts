@@ -27,7 +27,7 @@ test('a preset loads; start; the charts receive points', async ({ page }) => {
   expect(config.room).toMatch(/^blobs-fedavg-8-/);
   // The partition preview shows all 8 nodes' label histograms.
   await expect(page.getByTestId('partition-preview')).toHaveAttribute('data-nodes', '8');
-  await expect(page.getByTestId('waiting')).toContainText('1 of 8 nodes joined');
+  await expect(page.getByTestId('waiting')).toContainText('1 of 8 tabs joined');
   await expect(page.getByTestId('chart-accuracy')).toHaveAttribute('data-points', '0');
 
   await page.getByTestId('start').click();
