@@ -50,6 +50,10 @@ export interface Snapshot {
   /** Everyone in the room, oldest first (this tab included). */
   roster: string[];
   coordinator: string | null;
+  /** Display names by peer id, from the signaling server's welcome/roster (kept for peers that left). */
+  names: Record<string, string>;
+  /** The run's id, the same in every tab of the room: the peer id of the tab that started it. */
+  runId: string | null;
   started: boolean;
   rejectedFrames: number;
   rejected: Record<string, number>;
@@ -114,6 +118,8 @@ export class LiveNode {
       peers: [],
       roster: [],
       coordinator: null,
+      names: {},
+      runId: null,
       started: false,
       rejectedFrames: 0,
       rejected: {},
@@ -191,7 +197,7 @@ export class LiveNode {
       case 'welcome': {
         this.adoptRoomConfig(m.config);
         const roster = [...m.peers, m.id];
-        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, nodeIndex: m.peers.length % this.snap.config.nodes });
+        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, names: { ...this.snap.names, ...m.names }, nodeIndex: m.peers.length % this.snap.config.nodes });
         this.iceServers = m.iceServers as RTCIceServer[];
         this.prepared = this.prepare();
         if (m.started && m.coordinator) void this.begin(m.coordinator);
@@ -201,7 +207,7 @@ export class LiveNode {
       case 'roster': {
         const left = this.snap.roster.filter((p) => !m.peers.includes(p));
         for (const p of left) this.transport?.forget(p);
-        this.update({ roster: m.peers, coordinator: m.coordinator });
+        this.update({ roster: m.peers, coordinator: m.coordinator, names: { ...this.snap.names, ...m.names } });
         this.host?.roster(this.otherPeers(), m.coordinator ?? undefined);
         this.maybeAutostart();
         break;
@@ -313,7 +319,7 @@ export class LiveNode {
       this.host.roster(this.otherPeers(), coordinator);
       return;
     }
-    this.update({ started: true, coordinator });
+    this.update({ started: true, coordinator, runId: this.snap.runId ?? coordinator });
     try {
       await this.prepared;
     } catch {
