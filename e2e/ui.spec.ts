@@ -106,7 +106,8 @@ test('a finished run: CSV has one row per evaluated round; history survives a re
   const rounds = 3;
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
-  const csv = (await readFile((await download.path())!, 'utf8')).trim().split('\n');
+  // `# run:` and `# config:` lines come before the header.
+  const csv = (await readFile((await download.path())!, 'utf8')).trim().split('\n').filter((l) => !l.startsWith('#'));
   expect(csv[0].split(',')).toEqual(expect.arrayContaining(['round', 'accuracy', 'loss', 'bytesSent', 't']));
   expect(csv.length - 1).toBe(rounds);
   expect(csv.slice(1).map((l) => Number(l.split(',')[0]))).toEqual([1, 2, 3]);

@@ -13,7 +13,9 @@ import { TopBar } from './components/TopBar.tsx';
 import { RoomBanner, TeacherLink } from './components/RoomRole.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
-import { download, rowsToCsv, runToJson, slug } from './lib/export.ts';
+import { download, exportBaseName, rowsToCsv, runToJson } from './lib/export.ts';
+import { liveRunKey, runLabel, type RunRow } from './lib/history.ts';
+import { coordinatorLegend, displayName, isStarred } from './lib/names.ts';
 import { formatHide, SECTIONS, type Section } from './lib/hide.ts';
 import { fmtMB, fmtPct } from './format.ts';
 
@@ -145,19 +147,23 @@ function useThrottled<T>(value: T, ms: number): T {
   return shown;
 }
 
+/** This tab's rows, in files named after the experiment and the tab. */
 function ExportCurrent({ snapshot: s }: { snapshot: Snapshot }) {
-  const name = `${slug(`${s.algo}-${s.config.dataset}-${s.nodeId ?? 'tab'}`)}`;
+  const me = s.nodeId ? displayName(s, s.nodeId) : 'this tab';
+  const name = exportBaseName(s.config, { suffix: me });
+  const label = `${runLabel(s.config)} · ${me}'s rows`;
+  const hash = configToHash({ ...s.config, hide: '' });
   const rows = s.history;
   return (
     <span className="row-buttons">
-      <button type="button" className="small" disabled={!rows.length} onClick={() => download(`${name}.csv`, rowsToCsv(rows), 'text/csv')} data-testid="export-csv">
+      <button type="button" className="small" disabled={!rows.length} onClick={() => download(`${name}.csv`, rowsToCsv(rows, { label, hash }), 'text/csv')} data-testid="export-csv">
         Export CSV
       </button>
       <button
         type="button"
         className="small"
         disabled={!rows.length}
-        onClick={() => download(`${name}.json`, runToJson({ savedAt: Date.now(), kind: 'live', label: name, algo: s.algo, hash: configToHash(s.config), rows }), 'application/json')}
+        onClick={() => download(`${name}.json`, runToJson({ savedAt: Date.now(), kind: 'live', label, algo: s.algo, hash, rows }), 'application/json')}
         data-testid="export-json"
       >
         JSON
@@ -166,7 +172,10 @@ function ExportCurrent({ snapshot: s }: { snapshot: Snapshot }) {
   );
 }
 
-/** Saves this tab's finished run to IndexedDB once. */
+/**
+ * Saves this tab's finished run to IndexedDB once. Every tab of the room in this browser
+ * saves under the same run key (room and run id), so they merge into one History row.
+ */
 function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
   const saved = useRef(false);
   const save = useHistory((h) => h.save);
@@ -176,13 +185,15 @@ function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
       if (saved.current) return;
       saved.current = true;
       const c = s.config;
+      const rows: RunRow[] = s.history.map((h) => ({ round: h.round, accuracy: h.accuracy, loss: h.loss, bytesSent: h.bytesSent, t: h.t }));
       void save({
         savedAt: Date.now(),
         kind: 'live',
-        label: `${c.algo}${c.algo === 'gossip' ? `-${c.merge}` : ''} · ${c.dataset} · ${c.nodes} tabs (${s.nodeId ?? 'this tab'})`,
+        label: runLabel(c),
         algo: c.algo,
         hash: configToHash({ ...c, hide: '' }),
-        rows: s.history.map((h) => ({ round: h.round, accuracy: h.accuracy, loss: h.loss, bytesSent: h.bytesSent, t: h.t })),
+        rows,
+        ...(s.runId && s.nodeId ? { runKey: liveRunKey(c.room, s.runId), tabs: [{ id: s.nodeId, name: displayName(s, s.nodeId), rows }] } : {}),
       });
     };
     // 'done' can arrive while the last round is still being evaluated: wait for it (or give up waiting after 5 s).
@@ -191,7 +202,7 @@ function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
       const timer = setTimeout(doSave, 5000);
       return () => clearTimeout(timer);
     }
-  }, [s.state, s.history, s.config, s.nodeId, save]);
+  }, [s.state, s.history, s.config, s.nodeId, s.runId, s.names, s.roster, save]);
   return null;
 }
 
@@ -245,12 +256,12 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
     const left = departed.includes(id);
     return {
       id,
-      label: me ? 'this tab' : id.slice(0, 6),
+      label: `${displayName(s, id)}${isStarred(s, id) ? ' ★' : ''}`,
       self: me,
       state: me ? s.state : (m?.state || (s.started ? 'waiting' : 'idle')),
       role: me ? s.role : undefined,
       failed: left,
-      aggregator: id === s.coordinator && c.algo === 'fedavg',
+      aggregator: isStarred(s, id),
       backend: me ? `${s.backend ?? '…'}${s.inWorker ? ' (worker)' : ''}` : m?.backend || undefined,
       throughput: me && s.samplesPerSecond ? `${s.samplesPerSecond.toFixed(0)} samples/s` : undefined,
       accuracy: me ? s.accuracy : m?.accuracy,
@@ -267,13 +278,15 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
         links={links}
         round={`${s.round}-${pulse.current}`}
         title={`Room ${s.room}: ${s.roster.length} tab${s.roster.length === 1 ? '' : 's'}`}
-        caption="Arrows: this tab's open data channels, pulsing when it sends. Peers' states come from their reports."
+        caption="Arrows: this tab's open data channels, pulsing when it sends. Peers' states come from their reports. The dot marks this tab."
+        marks={{ sample: null, aggregator: coordinatorLegend(c.algo) }}
       />
     </div>
   );
 }
 
 function PeersTable({ snapshot: s }: { snapshot: Snapshot }) {
+  const star = coordinatorLegend(s.config.algo);
   return (
     <div className="card">
       <h2>Room ({s.roster.length})</h2>
@@ -296,10 +309,10 @@ function PeersTable({ snapshot: s }: { snapshot: Snapshot }) {
               const m = s.swarm[id];
               return (
                 <tr key={id} className={me ? 'me' : ''}>
-                  <td>
-                    {id}
+                  <td title={`peer id ${id}`} data-testid="peer-name">
+                    {displayName(s, id)}
                     {me ? ' (this tab)' : ''}
-                    {id === s.coordinator ? ' ★' : ''}
+                    {isStarred(s, id) ? ' ★' : ''}
                   </td>
                   <td>{me ? s.state : (m?.state ?? '—')}</td>
                   <td>{me ? s.round : (m?.round ?? '—')}</td>
@@ -313,6 +326,11 @@ function PeersTable({ snapshot: s }: { snapshot: Snapshot }) {
           </tbody>
         </table>
       </div>
+      {star && (
+        <p className="muted small-text table-note" data-testid="peers-legend">
+          {star}
+        </p>
+      )}
     </div>
   );
 }

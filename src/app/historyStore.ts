@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import { deleteRun, listRuns, saveRun, type SavedRun } from './lib/history.ts';
+import { deleteRun, listRuns, upsertRun, type SavedRun } from './lib/history.ts';
 
 /** Past runs from IndexedDB, and which of them are overlaid on the charts. */
 export interface HistoryStore {
@@ -8,6 +8,7 @@ export interface HistoryStore {
   loaded: boolean;
   error: string | null;
   refresh(): Promise<void>;
+  /** Adds a run, or merges a live run into the stored record of the same run (same `runKey`). */
   save(run: SavedRun): Promise<void>;
   remove(id: number): Promise<void>;
   toggleOverlay(id: number): void;
@@ -27,14 +28,16 @@ export const useHistory = create<HistoryStore>((set, get) => ({
   },
   save: async (run) => {
     try {
-      await saveRun(run);
+      await upsertRun(run);
       await get().refresh();
+      changes?.postMessage('saved');
     } catch (e) {
       set({ error: `Could not save the run: ${(e as Error).message}` });
     }
   },
   remove: async (id) => {
     await deleteRun(id);
+    changes?.postMessage('deleted');
     const overlay = new Set(get().overlay);
     overlay.delete(id);
     set({ overlay });
@@ -49,3 +52,7 @@ export const useHistory = create<HistoryStore>((set, get) => ({
 }));
 
 export const overlaidRuns = (s: HistoryStore): SavedRun[] => s.runs.filter((r) => r.id !== undefined && s.overlay.has(r.id));
+
+/** The other tabs of this browser refresh their list when one saves or deletes a run. */
+const changes = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('murmuration-history');
+if (changes) changes.onmessage = () => void useHistory.getState().refresh();

@@ -50,9 +50,11 @@ export interface Snapshot {
   peers: string[];
   /** Everyone in the room, oldest first (this tab included). */
   roster: string[];
-  /** Display names ("Tab 3") by peer id, as the server assigned them. */
-  names: Record<string, string>;
   coordinator: string | null;
+  /** Display names by peer id, from the signaling server's welcome/roster (kept for peers that left). */
+  names: Record<string, string>;
+  /** The run's id, the same in every tab of the room: the peer id of the tab that started it. */
+  runId: string | null;
   started: boolean;
   rejectedFrames: number;
   rejected: Record<string, number>;
@@ -145,8 +147,9 @@ export class LiveNode {
       bytesReceived: 0,
       peers: [],
       roster: [],
-      names: {},
       coordinator: null,
+      names: {},
+      runId: null,
       started: false,
       rejectedFrames: 0,
       rejected: {},
@@ -256,7 +259,7 @@ export class LiveNode {
         const ownerKey = isOwner ? (m.ownerKey ?? this.sentOwnerKey) : null;
         if (ownerKey) this.options.keyStore?.setItem(ownerKeySlot(m.room), ownerKey);
         for (const [id, data] of Object.entries(m.metrics)) this.recordMetrics(id, data);
-        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, owner: m.owner, isOwner, ownerKey, roomFinished: m.finished, names: m.names, nodeIndex: m.peers.length % this.snap.config.nodes });
+        this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, owner: m.owner, isOwner, ownerKey, roomFinished: m.finished, names: { ...this.snap.names, ...m.names }, nodeIndex: m.peers.length % this.snap.config.nodes });
         this.iceServers = m.iceServers as RTCIceServer[];
         if (m.finished) {
           // The run is over: say so and how it ended; there is nothing to train or join.
@@ -410,7 +413,7 @@ export class LiveNode {
       this.host.roster(this.otherPeers(), coordinator);
       return;
     }
-    this.update({ started: true, coordinator, notice: null });
+    this.update({ started: true, coordinator, runId: this.snap.runId ?? coordinator, notice: null });
     // Started with fewer (or more) tabs than planned: re-split the data over the tabs that are here.
     const index = this.shardIndex();
     if (this.prepared && this.preparedFor && (this.preparedFor.nodes !== this.snap.config.nodes || this.preparedFor.index !== index)) {
@@ -597,7 +600,7 @@ export class LiveNode {
     this.lastEvaluatedRound = -1;
     this.snap.history = [];
     this.snap.swarm = {};
-    this.update({ started: false, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, roomFinished: null, notice: null, trainedSamples: 0 });
+    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, roomFinished: null, notice: null, trainedSamples: 0 });
     this.ensureTransport();
     this.log('the owner reset the room');
     this.maybeAutostart();

@@ -16,9 +16,10 @@ import { HistoryPanel } from '../components/HistoryPanel.tsx';
 import { Sectioned } from '../App.tsx';
 import { align, type Pt } from '../lib/series.ts';
 import { compareUrl, variantById, variantConfig } from '../lib/presets.ts';
-import { download, rowsToCsv, slug } from '../lib/export.ts';
+import { download, exportBaseName, rowsToCsv } from '../lib/export.ts';
+import { runLabel } from '../lib/history.ts';
 import { formatHide } from '../lib/hide.ts';
-import { fmtMB, fmtPct } from '../format.ts';
+import { fmtMB, fmtMBValue, fmtPct } from '../format.ts';
 import type { FromWorker, NodeView, Shard, ToWorker } from './messages.ts';
 
 interface RunState {
@@ -121,7 +122,7 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
             void save({
               savedAt: Date.now(),
               kind: 'sim',
-              label: `${r.key} · ${r.config.dataset} · ${r.config.nodes} nodes · seed ${r.config.seed}`,
+              label: runLabel(r.config, { unit: 'node', variant: r.key }),
               algo: r.config.algo,
               hash: configToHash({ ...r.config, hide: '' }),
               rows: r.rows.map((x) => ({ round: x.round, accuracy: x.accuracy, loss: x.loss, bytesSent: x.bytesSent, t: x.simTimeMs, minAccuracy: x.minAccuracy, maxAccuracy: x.maxAccuracy })),
@@ -299,7 +300,17 @@ function RunTable({ runs, target }: { runs: RunState[]; target: number }) {
                       type="button"
                       className="small"
                       disabled={!r.rows.length}
-                      onClick={() => download(`${slug(r.key)}.csv`, rowsToCsv(r.rows.map((x) => ({ round: x.round, accuracy: x.accuracy, loss: x.loss, bytesSent: x.bytesSent, t: x.simTimeMs, minAccuracy: x.minAccuracy, maxAccuracy: x.maxAccuracy }))), 'text/csv')}
+                      onClick={() =>
+                        download(
+                          `${exportBaseName(r.config, { unit: 'nodes', variant: r.key })}.csv`,
+                          rowsToCsv(
+                            r.rows.map((x) => ({ round: x.round, accuracy: x.accuracy, loss: x.loss, bytesSent: x.bytesSent, t: x.simTimeMs, minAccuracy: x.minAccuracy, maxAccuracy: x.maxAccuracy })),
+                            { label: `simulated: ${runLabel(r.config, { unit: 'node', variant: r.key })}`, hash: configToHash({ ...r.config, hide: '' }) },
+                          ),
+                          'text/csv',
+                        )
+                      }
+                      data-testid={`run-csv-${r.key}`}
                     >
                       CSV
                     </button>
@@ -362,6 +373,8 @@ function CompareCharts({ runs }: { runs: RunState[] }) {
           yRange={[0, 1]}
           testId="chart-compare-accuracy"
           emptyText="Press Play: each run's accuracy appears here, on the same axes."
+          xFormat={x === 'round' ? (v) => `round ${v}` : (v) => `${v.toFixed(1)} s simulated`}
+          yFormat={fmtPct}
           toolbar={<Toggle label="x axis" value={x} options={['round', 'sim time']} onChange={setX} />}
         />
       </div>
@@ -375,6 +388,8 @@ function CompareCharts({ runs }: { runs: RunState[] }) {
           yRange={[0, 1]}
           testId="chart-compare-bytes"
           emptyText="Accuracy against the megabytes every run has sent so far."
+          xFormat={(v) => `${fmtMBValue(v)} sent`}
+          yFormat={fmtPct}
         />
       </div>
     </div>

@@ -6,6 +6,8 @@ import type { Column } from '../lib/series.ts';
 
 export interface Series {
   label: string;
+  /** Shown on hover of its legend entry (e.g. a tab's peer id). */
+  title?: string;
   color: string;
   width?: number;
   dash?: number[];
@@ -40,7 +42,14 @@ interface Props {
   toolbar?: ReactNode;
   /** Formats x tick values (e.g. ms → s). */
   xValues?: (v: number) => string;
+  /** Formats the hovered x in the value tooltip ("round 3", "12.5 s"). */
+  xFormat?: (v: number) => string;
+  /** Formats a y value in the value tooltip ("81.2%", "1.25 MB"). */
+  yFormat?: (v: number) => string;
 }
+
+/** Rows listed in the value tooltip before "+N more". */
+const MAX_TIP_ROWS = 12;
 
 const MAX_LEGEND = 10;
 
@@ -49,17 +58,24 @@ const MAX_LEGEND = 10;
  * per animation frame), so 50 nodes × 500 rounds stay smooth. Fixed height and a fixed-height
  * legend: nothing around it moves while training.
  */
-export function LineChart({ title, xLabel, yLabel, series, bands = [], data, height = 240, testId, yRange, emptyText, toolbar, xValues }: Props) {
+export function LineChart({ title, xLabel, yLabel, series, bands = [], data, height = 240, testId, yRange, emptyText, toolbar, xValues, xFormat, yFormat }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(data);
   const frame = useRef(0);
   latest.current = data;
+  const formats = useRef({ x: xFormat, y: yFormat });
+  formats.current = { x: xFormat, y: yFormat };
   const shape = JSON.stringify([series, bands, xLabel, yLabel, yRange, height]);
 
   useEffect(() => {
     const el = host.current;
     if (!el) return;
+    const tip = document.createElement('div');
+    tip.className = 'chart-tip';
+    tip.setAttribute('role', 'tooltip');
+    if (testId) tip.dataset.testid = `${testId}-tooltip`;
+    tip.hidden = true;
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -82,8 +98,11 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
       bands: bands.map((b) => ({ series: [b.hi + 1, b.lo + 1] as [number, number], fill: b.fill })),
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
+      hooks: { setCursor: [(u: uPlot) => showTip(u, tip, series, bands, formats.current)] },
     };
     const p = new uPlot(opts, latest.current as uPlot.AlignedData, el);
+    p.over.appendChild(tip);
+    p.over.addEventListener('mouseleave', () => (tip.hidden = true));
     plot.current = p;
     const resize = new ResizeObserver(() => p.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
@@ -129,7 +148,7 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
       </div>
       <ul className="legend" aria-label="legend">
         {legend.slice(0, MAX_LEGEND).map((s) => (
-          <li key={s.label}>
+          <li key={s.label} title={s.title}>
             <span className="swatch" style={{ background: s.color, opacity: s.dash ? 0.7 : 1 }} aria-hidden />
             {s.label}
           </li>
@@ -145,6 +164,79 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
       </ul>
     </figure>
   );
+}
+
+const plain = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
+
+/**
+ * The value tooltip: for the hovered x, each series' value there (series without a point at
+ * that x are left out), bands as one min–max row, built from text nodes (names come from peers).
+ */
+function showTip(u: uPlot, tip: HTMLDivElement, series: Series[], bands: Band[], fmt: { x?: (v: number) => string; y?: (v: number) => string }): void {
+  const idx = u.cursor.idx;
+  const left = u.cursor.left ?? -1;
+  if (idx === null || idx === undefined || left < 0) {
+    tip.hidden = true;
+    return;
+  }
+  const fx = fmt.x ?? plain;
+  const fy = fmt.y ?? plain;
+  const value = (i: number) => u.data[i + 1]?.[idx];
+  const rows: { color?: string; label: string; text: string }[] = [];
+  series.forEach((s, i) => {
+    const v = value(i);
+    if (s.bandEdge || v === null || v === undefined || Number.isNaN(v)) return;
+    rows.push({ color: s.color, label: s.label, text: fy(v) });
+  });
+  for (const b of bands) {
+    const hi = value(b.hi);
+    const lo = value(b.lo);
+    if (hi === null || hi === undefined || lo === null || lo === undefined) continue;
+    const name = series[b.hi].label.replace(/\s*max$/, '');
+    rows.push({ label: name && name !== 'max' ? `${name} min–max` : 'min–max', text: `${fy(lo)} – ${fy(hi)}` });
+  }
+  if (rows.length === 0) {
+    tip.hidden = true;
+    return;
+  }
+  const head = document.createElement('div');
+  head.className = 'chart-tip-x';
+  head.textContent = fx(u.data[0][idx] as number);
+  const body: HTMLElement[] = [head];
+  for (const r of rows.slice(0, MAX_TIP_ROWS)) {
+    const row = document.createElement('div');
+    row.className = 'chart-tip-row';
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    if (r.color) sw.style.background = r.color;
+    const name = document.createElement('span');
+    name.className = 'chart-tip-name';
+    name.textContent = r.label;
+    const val = document.createElement('span');
+    val.className = 'chart-tip-value';
+    val.textContent = r.text;
+    row.append(sw, name, val);
+    body.push(row);
+  }
+  if (rows.length > MAX_TIP_ROWS) {
+    const more = document.createElement('div');
+    more.className = 'chart-tip-more';
+    more.textContent = `+${rows.length - MAX_TIP_ROWS} more`;
+    body.push(more);
+  }
+  tip.replaceChildren(...body);
+  tip.hidden = false;
+  // Beside the cursor, on the side with room, and never past the plot's edges.
+  const w = tip.offsetWidth;
+  const h = tip.offsetHeight;
+  const ow = u.over.clientWidth;
+  const oh = u.over.clientHeight;
+  const top = u.cursor.top ?? 0;
+  let x = left + 14;
+  if (x + w > ow) x = left - 14 - w;
+  x = Math.max(0, Math.min(x, ow - w));
+  const y = Math.max(0, Math.min(top + 14, oh - h));
+  tip.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`;
 }
 
 /** The plot canvas with a title and legend painted on white, as a PNG data URL. */

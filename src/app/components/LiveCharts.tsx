@@ -2,12 +2,15 @@ import { useMemo, useState } from 'react';
 import type { HistoryPoint, Snapshot } from '../../live/liveNode.ts';
 import { nodeColor, withAlpha } from '../palette.ts';
 import type { SavedRun } from '../lib/history.ts';
+import { displayNameSelf } from '../lib/names.ts';
+import { fmtMBValue, fmtPct } from '../format.ts';
 import { align, perRound, spreadByX, spreadHold, sumHold, type Pt } from '../lib/series.ts';
 import { LineChart, type Band, type Series } from './LineChart.tsx';
 import { Toggle } from './Toggle.tsx';
 
 export interface NodeLine {
   id: string;
+  /** Friendly name ("Tab 2 (this tab)"); the id goes in the legend's title. */
   label: string;
   points: HistoryPoint[];
 }
@@ -17,7 +20,7 @@ export function nodeLines(s: Snapshot, peerHistory: Record<string, HistoryPoint[
   const ids = [...s.roster];
   for (const id of Object.keys(peerHistory)) if (!ids.includes(id)) ids.push(id);
   return ids
-    .map((id) => ({ id, label: id === s.nodeId ? 'this tab' : id, points: id === s.nodeId ? s.history : (peerHistory[id] ?? []) }))
+    .map((id) => ({ id, label: displayNameSelf(s, id), points: id === s.nodeId ? s.history : (peerHistory[id] ?? []) }))
     .filter((l) => l.points.length > 0 || l.id === s.nodeId);
 }
 
@@ -38,7 +41,7 @@ export function AccuracyChart({ lines, overlays, testId = 'chart-accuracy' }: { 
     const px = (h: { round: number; t: number }) => (x === 'round' ? h.round : (Math.round(h.t / q) * q) / 1000);
     const lists: Pt[][] = lines.map((l) => l.points.map((h) => ({ x: px(h), y: h[y] })));
     const many = manyNodes(lines.length);
-    const series: Series[] = lines.map((l, i) => ({ label: l.label, color: nodeColor(i), width: many ? 1 : 1.75, noLegend: many }));
+    const series: Series[] = lines.map((l, i) => ({ label: l.label, title: `peer id ${l.id}`, color: nodeColor(i), width: many ? 1 : 1.75, noLegend: many }));
     const bands: Band[] = [];
     const all = [...lists];
     if (lines.length > 1) {
@@ -64,6 +67,8 @@ export function AccuracyChart({ lines, overlays, testId = 'chart-accuracy' }: { 
       testId={testId}
       yRange={y === 'accuracy' ? [0, 1] : undefined}
       emptyText="No evaluated round yet: points appear as soon as a model is evaluated."
+      xFormat={x === 'round' ? (v) => `round ${v}` : (v) => `${v.toFixed(1)} s`}
+      yFormat={y === 'accuracy' ? fmtPct : (v) => v.toFixed(3)}
       toolbar={
         <>
           <Toggle label="x axis" value={x} options={['round', 'time']} onChange={setX} />
@@ -81,7 +86,7 @@ export function BytesChart({ lines, testId = 'chart-bytes' }: { lines: NodeLine[
     const cum: Pt[][] = lines.map((l) => l.points.map((h) => ({ x: h.round, y: h.bytesSent / 1e6 })));
     const lists = mode === 'cumulative' ? cum : lines.map((l) => perRound(l.points.map((h) => ({ round: h.round, bytes: h.bytesSent / 1e6 }))));
     const many = manyNodes(lines.length);
-    const series: Series[] = lines.map((l, i) => ({ label: l.label, color: nodeColor(i), width: many ? 1 : 1.75, noLegend: many }));
+    const series: Series[] = lines.map((l, i) => ({ label: l.label, title: `peer id ${l.id}`, color: nodeColor(i), width: many ? 1 : 1.75, noLegend: many }));
     const all = [...lists];
     if (lines.length > 1) {
       const total = sumHold(cum);
@@ -99,6 +104,8 @@ export function BytesChart({ lines, testId = 'chart-bytes' }: { lines: NodeLine[
       data={data}
       testId={testId}
       emptyText="Bytes appear with the first evaluated round."
+      xFormat={(v) => `round ${v}`}
+      yFormat={fmtMBValue}
       toolbar={<Toggle label="bytes" value={mode} options={['per round', 'cumulative']} onChange={setMode} />}
     />
   );

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
+import { displayName } from '../lib/names.ts';
 
 /** What the room runs, said plainly: "fedavg on spirals, 4 tabs, 20 rounds". */
 export function roomSummary(s: Snapshot): string {
@@ -13,7 +14,7 @@ export function roomSummary(s: Snapshot): string {
  */
 export function RoomBanner({ snapshot: s }: { snapshot: Snapshot }) {
   if (s.isOwner || !s.nodeId || s.state === 'error') return null;
-  const owner = s.owner ? (s.names[s.owner] ?? s.owner) : null;
+  const owner = s.owner ? displayName(s, s.owner) : null;
   return (
     <div className="room-banner" role="status" data-testid="room-banner">
       This room runs <b>{roomSummary(s)}</b>, set by its owner{owner ? ` (${owner})` : ''}. Only the owner can start, change or reset it.

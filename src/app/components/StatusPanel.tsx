@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { fmtPct } from '../format.ts';
 import { nextRoomName } from '../../live/swarmSummary.ts';
+import { displayName } from '../lib/names.ts';
 import type { FinishSummary } from '../../core/signaling/messages.ts';
 
 /** This tab's state at a glance, and the one action that matters now (start / wait / fix). */
@@ -39,7 +40,7 @@ export function Stat({ label, value, testId, warn }: { label: string; value: str
   );
 }
 
-const nameOf = (s: Snapshot, id: string | null) => (id ? (s.names[id] ?? id) : '—');
+const nameOf = (s: Snapshot, id: string | null) => (id ? displayName(s, id) : '—');
 
 /** "20/20 rounds · swarm mean 96.7% (min 93.7, max 98.7) over 6 tabs" */
 export function describeSummary(f: FinishSummary, planned: number): string {

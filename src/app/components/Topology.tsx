@@ -46,7 +46,7 @@ const MAX_EDGES = 400;
  * when they carry a model); MoDeST's sample ringed, aggregators with a thick orange ring;
  * failed or departed nodes greyed and dashed. Hover or focus a node for its details.
  */
-export function Topology({ nodes, edges, links = [], round, title = 'Topology', testId = 'topology', caption }: {
+export function Topology({ nodes, edges, links = [], round, title = 'Topology', testId = 'topology', caption, marks = {} }: {
   nodes: TopoNode[];
   edges: TopoEdge[];
   /** Static links (live mode: this tab's open data channels). */
@@ -56,7 +56,12 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
   title?: string;
   testId?: string;
   caption?: string;
+  /** Legend text of the rings; null leaves an entry out (where nothing is ever ringed). */
+  marks?: { sample?: string | null; aggregator?: string | null };
 }) {
+  const sampleMark = marks.sample === undefined ? 'sample' : marks.sample;
+  const aggregatorMark = marks.aggregator === undefined ? 'aggregator' : marks.aggregator;
+  const nameOf = new Map(nodes.map((x) => [x.id, x.label ?? x.id]));
   const [hover, setHover] = useState<string | null>(null);
   const n = nodes.length;
   const size = 400;
@@ -108,7 +113,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
                     className={`topo-edge${e.model ? ' model' : ''}`}
                     markerEnd={`url(#${testId}-arrow)`}
                   >
-                    <title>{`${e.from} → ${e.to}: ${e.type}${e.count > 1 ? ` ×${e.count}` : ''}`}</title>
+                    <title>{`${nameOf.get(e.from)} → ${nameOf.get(e.to)}: ${e.type}${e.count > 1 ? ` ×${e.count}` : ''}`}</title>
                   </line>
                 );
               })}
@@ -128,6 +133,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
                   onFocus={() => setHover(node.id)}
                   onBlur={() => setHover(null)}
                   data-state={node.failed ? 'failed' : node.state}
+                  data-id={node.id}
                 >
                   {node.aggregator && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 5} className="ring-aggregator" />}
                   {node.sample && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 2.5} className="ring-sample" />}
@@ -146,6 +152,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
         {hovered && hp && (
           <div className="tooltip" role="tooltip" style={{ left: `${(hp.x / size) * 100}%`, top: `${(hp.y / size) * 100}%` }}>
             <strong>{hovered.label ?? hovered.id}</strong>
+            {hovered.label !== undefined && hovered.label !== hovered.id && <div className="muted-on-dark">peer id {hovered.id}</div>}
             <div>
               {hovered.failed ? 'left / failed' : hovered.state}
               {hovered.role ? ` · ${hovered.role}` : ''}
@@ -168,14 +175,18 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
           <span className="swatch round failed" aria-hidden />
           left / failed
         </li>
-        <li>
-          <span className="swatch ring-s" aria-hidden />
-          sample
-        </li>
-        <li>
-          <span className="swatch ring-a" aria-hidden />
-          aggregator
-        </li>
+        {sampleMark && (
+          <li>
+            <span className="swatch ring-s" aria-hidden />
+            {sampleMark}
+          </li>
+        )}
+        {aggregatorMark && (
+          <li data-testid={`${testId}-aggregator-legend`}>
+            <span className="swatch ring-a" aria-hidden />
+            {aggregatorMark}
+          </li>
+        )}
       </ul>
     </figure>
   );
