@@ -60,6 +60,39 @@ describe('variance-corrected averaging (oracle 4)', () => {
     expect(moments(slice(out, tensors[0])).variance).toBeCloseTo(0.8 * vs + 0.2 * vr, 5);
   });
 
+  it('conservative averages c·self + (1 − c)·mean(received) and targets c·Var(self) + (1 − c)·mean Var(received), the same c', () => {
+    // c = 0.2 with 3 received models: the plain mean of all four would give self ¼, not 0.2.
+    const received = [a, b, c];
+    const out = vcaMerge(own, received, tensors, { variant: 'conservative', c: 0.2, eps: 0 });
+    const w = new Float32Array(SIZE).map((_, k) => 0.2 * own[k] + (0.8 * (a[k] + b[k] + c[k])) / 3);
+    // The scalar is not variance-corrected, so it shows the average itself.
+    expect(out[220]).toBeCloseTo(w[220], 6);
+    const plainMean = (own[220] + a[220] + b[220] + c[220]) / 4;
+    expect(Math.abs(w[220] - plainMean)).toBeGreaterThan(1e-3);
+    for (const [i, t] of tensors.entries()) {
+      if (t.size === 1) continue;
+      const target = 0.2 * tensorVariances(own, tensors)[i] + (0.8 * received.reduce((s, m) => s + tensorVariances(m, tensors)[i], 0)) / 3;
+      const before = moments(slice(w, t));
+      const after = moments(slice(out, t));
+      expect(after.mean).toBeCloseTo(before.mean, 6);
+      expect(after.variance / target).toBeCloseTo(1, 5);
+      // out is W̄ rescaled around its mean: (W̄ − m)·sqrt(target/Var(W̄)) + m, element by element.
+      const scale = Math.sqrt(target / before.variance);
+      for (let k = t.offset; k < t.offset + t.size; k++) expect(out[k]).toBeCloseTo((w[k] - before.mean) * scale + before.mean, 5);
+    }
+    // c = 1 keeps this node's model; c = 0 takes the received models' mean, corrected to their mean variance.
+    expect(vcaMerge(own, received, tensors, { variant: 'conservative', c: 1, eps: 0 })).toEqual(own);
+    const zero = vcaMerge(own, received, tensors, { variant: 'conservative', c: 0, eps: 0 });
+    expect(zero[220]).toBeCloseTo((a[220] + b[220] + c[220]) / 3, 6);
+  });
+
+  it('others and self average with the plain mean of own + received', () => {
+    for (const variant of ['others', 'self'] as const) {
+      const out = vcaMerge(own, [a, b, c], tensors, { variant, c: 0.2, eps: 0 });
+      expect(out[220]).toBeCloseTo((own[220] + a[220] + b[220] + c[220]) / 4, 6);
+    }
+  });
+
   it('two independent Glorot layers: average ≈ σ²/2, corrected ≈ σ² (2nn)', () => {
     const spec = describeModel('2nn', 784, 10);
     const x = initialParams(spec, Rng.seed(1).split('a'));

@@ -9,13 +9,17 @@ import { moments, weightedSum } from '../../core/vector.ts';
  * - `mean`: the plain mean of all inputs (0.5/0.5 for the usual single received model).
  * - `age`: (t·x + t′·x′)/(t + t′) (Ormándi et al. 2013), generalised to Σ t_k x_k / Σ t_k;
  *   when every age is 0 it is the plain mean.
- * - `vca`: variance-corrected averaging (Tian et al. 2024, arXiv 2404.04616): the plain mean
- *   W̄, then per tensor (kernels and biases; size-1 tensors skipped)
+ * - `vca`: variance-corrected averaging (Tian et al. 2024, arXiv 2404.04616): an average W̄,
+ *   then per tensor (kernels and biases; size-1 tensors skipped)
  *   out = (W̄ − mean(W̄))·sqrt((target + ε)/(Var(W̄) + ε)) + mean(W̄), which keeps each
- *   tensor's mean and sets its variance to the target:
- *     `others`       mean Var of the received models,
- *     `self`         Var of this node's model,
- *     `conservative` c·Var(self) + (1 − c)·mean Var(received).
+ *   tensor's mean and sets its variance to the target. Per variant:
+ *     `others`       W̄ = plain mean of own + received; target = mean Var of the received models,
+ *     `self`         W̄ = plain mean of own + received; target = Var of this node's model,
+ *     `conservative` W̄ = c·self + (1 − c)·mean(received);
+ *                    target = c·Var(self) + (1 − c)·mean Var(received), the same c
+ *   (the reference's ConservativeModelAverager with its FollowConservative corrector). With one
+ *   received model and c = ½ all three average alike, and `others` is then the reference's
+ *   VCA run (conservative ½ averaging, target the received models' variance).
  *   A tensor whose average is constant (Var(W̄) + ε = 0, e.g. all-zero biases with ε = 0)
  *   cannot be rescaled and is left as it is.
  *   Variances are population variances (the reference code's torch.var is the unbiased one;
@@ -36,7 +40,7 @@ export interface AgedModel {
 export interface MergeOptions {
   rule: MergeRule;
   variant: VcaVariant;
-  /** Weight of this node's own variance in the `conservative` target. */
+  /** `conservative`: weight of this node's own model in the average, and of its variance in the target. */
   c: number;
   /** ε in the variance correction. */
   eps: number;
@@ -105,9 +109,18 @@ export function varianceCorrect(params: Float32Array, tensors: readonly TensorSp
   return params;
 }
 
+/**
+ * The average that VCA corrects: c·own + (1 − c)·mean(received) for `conservative`, the plain
+ * mean of own + received for `others` and `self`.
+ */
+export function vcaAverage(own: Float32Array, received: readonly Float32Array[], variant: VcaVariant, c: number): Float32Array {
+  if (variant !== 'conservative') return meanMerge([own, ...received]);
+  return weightedSum([own, ...received], [c, ...received.map(() => (1 - c) / received.length)]);
+}
+
 /** Variance-corrected average of this node's model and the received ones. */
 export function vcaMerge(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], opts: Pick<MergeOptions, 'variant' | 'c' | 'eps'>): Float32Array {
-  const avg = meanMerge([own, ...received]);
+  const avg = vcaAverage(own, received, opts.variant, opts.c);
   return varianceCorrect(avg, tensors, vcaTargets(own, received, tensors, opts.variant, opts.c), opts.eps);
 }
 
