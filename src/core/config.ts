@@ -70,7 +70,7 @@ export const configSchema = z
     inactivity: int(1, 100000).default(50),
     weighting: z.enum(['mean', 'samples']).default('mean'),
     // gossip
-    merge: z.enum(['mean', 'age', 'vca']).default('vca'),
+    merge: z.enum(['mean', 'age', 'vca', 'mu']).default('vca'),
     vca: z.enum(['others', 'self', 'conservative']).default('conservative'),
     c: real(0, 1).default(0.5),
     eps: real(0, 1).default(1e-8),

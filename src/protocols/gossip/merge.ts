@@ -25,7 +25,15 @@ import { moments, weightedSum } from '../../core/vector.ts';
  *   Variances are population variances (the reference code's torch.var is the unbiased one;
  *   the ratio, and so the result, differs only through ε).
  *
- * Every rule gives the merged model the age max(t_k), as in the age-weighted rule.
+ * - `mu`: "merge-update" (Ormándi et al. 2013, Alg. 1 with createModel = update(merge(m, lastModel))):
+ *   a received model is merged with the model this node received before it (its last-seen model,
+ *   initially its own initial model), not with its current one: current ← mean(m, lastSeen),
+ *   lastSeen ← m, then the node trains current. Its own trained model travels only by being sent.
+ *   Several models received at once (pending during training) are taken in arrival order, one
+ *   after another, so the result is the mean of the last two; see `muMerge`.
+ *
+ * Every rule gives the merged model the age max(t_k) of the models it averaged, as in the
+ * age-weighted rule (and Ormándi et al.'s merge).
  */
 
 export type MergeRule = Config['merge'];
@@ -124,8 +132,28 @@ export function vcaMerge(own: Float32Array, received: readonly Float32Array[], t
   return varianceCorrect(avg, tensors, vcaTargets(own, received, tensors, opts.variant, opts.c), opts.eps);
 }
 
-/** Merges `received` into `own` with the configured rule. */
-export function merge(own: AgedModel, received: readonly AgedModel[], tensors: readonly TensorSpec[], opts: MergeOptions): AgedModel {
+/**
+ * MU: applies current ← mean(m, lastSeen), lastSeen ← m to each received model m in turn (arrival
+ * order). Only the last step's result survives, so it is the mean of the last received model and
+ * the one before it (or `lastSeen` if only one arrived), with age the max of the two.
+ * Returns the merged model and the new last-seen model.
+ */
+export function muMerge(lastSeen: AgedModel, received: readonly AgedModel[]): { merged: AgedModel; lastSeen: AgedModel } {
+  checkInputs(lastSeen, received);
+  const newest = received[received.length - 1];
+  const before = received.length > 1 ? received[received.length - 2] : lastSeen;
+  return {
+    merged: { params: meanMerge([newest.params, before.params]), age: Math.max(0, newest.age, before.age) },
+    lastSeen: newest,
+  };
+}
+
+/**
+ * Merges `received` into `own` with the configured rule. `mu` merges with `lastSeen` (the model
+ * received before these) instead of `own`; the caller keeps the newest received model as the
+ * next `lastSeen`.
+ */
+export function merge(own: AgedModel, received: readonly AgedModel[], tensors: readonly TensorSpec[], opts: MergeOptions, lastSeen?: AgedModel): AgedModel {
   checkInputs(own, received);
   const all = [own, ...received];
   const age = Math.max(...all.map((m) => Math.max(0, m.age)));
@@ -144,5 +172,8 @@ export function merge(own: AgedModel, received: readonly AgedModel[], tensors: r
         ),
         age,
       };
+    case 'mu':
+      if (!lastSeen) throw new Error('merge: mu needs the last-seen model');
+      return muMerge(lastSeen, received).merged;
   }
 }
