@@ -70,7 +70,7 @@ export const configSchema = z
     inactivity: int(1, 100000).default(50),
     weighting: z.enum(['mean', 'samples']).default('mean'),
     // gossip
-    merge: z.enum(['mean', 'age', 'vca']).default('vca'),
+    merge: z.enum(['mean', 'age', 'vca', 'mu']).default('vca'),
     vca: z.enum(['others', 'self', 'conservative']).default('conservative'),
     c: real(0, 1).default(0.5),
     eps: real(0, 1).default(1e-8),
@@ -151,10 +151,13 @@ export function configToHash(config: Config): string {
   return params.toString();
 }
 
-/** Resolved initialization: gossip learning and D-PSGD start every node from its own init. */
+/**
+ * Resolved initialization: gossip learning starts every node from its own init (as the
+ * gossip and VCA papers do); FedAvg, MoDeST and D-PSGD (Lian et al. 2017) from one shared init.
+ */
 export function initMode(config: Config): 'shared' | 'independent' {
   if (config.init !== 'auto') return config.init;
-  return config.algo === 'gossip' || config.algo === 'dpsgd' ? 'independent' : 'shared';
+  return config.algo === 'gossip' ? 'independent' : 'shared';
 }
 
 export type ChurnEvent =

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
+import { initMode, parseConfig, type ConfigInput } from '../../src/core/config.ts';
 import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
@@ -141,6 +141,21 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
     const b = simulate({ nodes: 8, rounds: 10, evalEvery: 5, topology: 'kregular:4' });
     expect(strip(b.rows)).toEqual(strip(a.rows));
     expect(b.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!))).toEqual(a.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!)));
+  });
+
+  it('starts every node from one shared init by default, as Lian et al. do; init=independent gives each its own', () => {
+    expect(initMode(parseConfig({ algo: 'dpsgd' }))).toBe('shared');
+    expect(initMode(parseConfig({ algo: 'dpsgd', init: 'independent' }))).toBe('independent');
+    expect(initMode(parseConfig({ algo: 'gossip' }))).toBe('independent');
+    const starts = (input: ConfigInput) => {
+      const sim = world.simulation({ nodes: 4, rounds: 1, ...input });
+      sim.start();
+      return { sim, params: sim.nodes.map((n) => n.host!.protocol.currentParams()!) };
+    };
+    const shared = starts({});
+    for (const p of shared.params) expect(Array.from(p)).toEqual(Array.from(shared.sim.sharedInit));
+    const own = starts({ init: 'independent' });
+    for (const p of own.params.slice(1)) expect(maxAbsDiff(p, own.params[0])).toBeGreaterThan(1e-3);
   });
 
   it('averages the trained models: on the full graph every node ends a round with their mean', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeModel, initialParams, type TensorSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { moments } from '../../src/core/vector.ts';
-import { ageMerge, merge, tensorVariances, vcaMerge, varianceCorrect, type MergeOptions } from '../../src/protocols/gossip/merge.ts';
+import { ageMerge, merge, muMerge, tensorVariances, vcaMerge, varianceCorrect, type MergeOptions } from '../../src/protocols/gossip/merge.ts';
 
 /** A layout with a kernel, a bias and a scalar. */
 const tensors: TensorSpec[] = [
@@ -60,6 +60,39 @@ describe('variance-corrected averaging (oracle 4)', () => {
     expect(moments(slice(out, tensors[0])).variance).toBeCloseTo(0.8 * vs + 0.2 * vr, 5);
   });
 
+  it('conservative averages c·self + (1 − c)·mean(received) and targets c·Var(self) + (1 − c)·mean Var(received), the same c', () => {
+    // c = 0.2 with 3 received models: the plain mean of all four would give self ¼, not 0.2.
+    const received = [a, b, c];
+    const out = vcaMerge(own, received, tensors, { variant: 'conservative', c: 0.2, eps: 0 });
+    const w = new Float32Array(SIZE).map((_, k) => 0.2 * own[k] + (0.8 * (a[k] + b[k] + c[k])) / 3);
+    // The scalar is not variance-corrected, so it shows the average itself.
+    expect(out[220]).toBeCloseTo(w[220], 6);
+    const plainMean = (own[220] + a[220] + b[220] + c[220]) / 4;
+    expect(Math.abs(w[220] - plainMean)).toBeGreaterThan(1e-3);
+    for (const [i, t] of tensors.entries()) {
+      if (t.size === 1) continue;
+      const target = 0.2 * tensorVariances(own, tensors)[i] + (0.8 * received.reduce((s, m) => s + tensorVariances(m, tensors)[i], 0)) / 3;
+      const before = moments(slice(w, t));
+      const after = moments(slice(out, t));
+      expect(after.mean).toBeCloseTo(before.mean, 6);
+      expect(after.variance / target).toBeCloseTo(1, 5);
+      // out is W̄ rescaled around its mean: (W̄ − m)·sqrt(target/Var(W̄)) + m, element by element.
+      const scale = Math.sqrt(target / before.variance);
+      for (let k = t.offset; k < t.offset + t.size; k++) expect(out[k]).toBeCloseTo((w[k] - before.mean) * scale + before.mean, 5);
+    }
+    // c = 1 keeps this node's model; c = 0 takes the received models' mean, corrected to their mean variance.
+    expect(vcaMerge(own, received, tensors, { variant: 'conservative', c: 1, eps: 0 })).toEqual(own);
+    const zero = vcaMerge(own, received, tensors, { variant: 'conservative', c: 0, eps: 0 });
+    expect(zero[220]).toBeCloseTo((a[220] + b[220] + c[220]) / 3, 6);
+  });
+
+  it('others and self average with the plain mean of own + received', () => {
+    for (const variant of ['others', 'self'] as const) {
+      const out = vcaMerge(own, [a, b, c], tensors, { variant, c: 0.2, eps: 0 });
+      expect(out[220]).toBeCloseTo((own[220] + a[220] + b[220] + c[220]) / 4, 6);
+    }
+  });
+
   it('two independent Glorot layers: average ≈ σ²/2, corrected ≈ σ² (2nn)', () => {
     const spec = describeModel('2nn', 784, 10);
     const x = initialParams(spec, Rng.seed(1).split('a'));
@@ -107,10 +140,10 @@ describe('gossip merge rules (oracle 5)', () => {
   const y = randomModel(rng, 0.2, -0.3);
 
   it('merging a model with itself returns it unchanged, for every rule', () => {
-    for (const rule of ['mean', 'age', 'vca'] as const)
+    for (const rule of ['mean', 'age', 'vca', 'mu'] as const)
       for (const variant of ['others', 'self', 'conservative'] as const)
         for (const age of [0, 37]) {
-          const out = merge({ params: x, age }, [{ params: x.slice(), age }], tensors, { rule, variant, c: 0.3, eps: 1e-8 });
+          const out = merge({ params: x, age }, [{ params: x.slice(), age }], tensors, { rule, variant, c: 0.3, eps: 1e-8 }, { params: x.slice(), age });
           expect(out.params).toEqual(x);
           expect(out.age).toBe(age);
         }
@@ -138,6 +171,27 @@ describe('gossip merge rules (oracle 5)', () => {
     const z = randomModel(rng, 1, 1);
     const three = merge({ params: x, age: 0 }, [{ params: y, age: 0 }, { params: z, age: 0 }], tensors, opts({ rule: 'mean' }));
     for (let i = 0; i < SIZE; i++) expect(three.params[i]).toBeCloseTo((x[i] + y[i] + z[i]) / 3, 6);
+  });
+
+  it('mu merges the arrival with the last-seen model, not with this node’s own (Ormándi et al. 2013)', () => {
+    const own = randomModel(rng, 3, 5); // this node's current model: no part of the result
+    const last = randomModel(rng, 0.4, 0.1);
+    const out = merge({ params: own, age: 900 }, [{ params: y, age: 20 }], tensors, opts({ rule: 'mu' }), { params: last, age: 50 });
+    for (let i = 0; i < SIZE; i++) expect(out.params[i]).toBeCloseTo((y[i] + last[i]) / 2, 6);
+    expect(out.age).toBe(50); // max over the two merged models; this node's age 900 is dropped with its model
+    expect(() => merge({ params: own, age: 0 }, [{ params: y, age: 0 }], tensors, opts({ rule: 'mu' }))).toThrow(/last-seen/);
+    // The next arrival is merged with this one.
+    const first = muMerge({ params: last, age: 50 }, [{ params: y, age: 20 }]);
+    expect(first.lastSeen.params).toBe(y);
+    const z = randomModel(rng, 1, -1);
+    const second = muMerge(first.lastSeen, [{ params: z, age: 7 }]);
+    for (let i = 0; i < SIZE; i++) expect(second.merged.params[i]).toBeCloseTo((y[i] + z[i]) / 2, 6);
+    expect(second.merged.age).toBe(20);
+    // Several at once are taken in arrival order, one after another: the mean of the last two.
+    const batch = muMerge({ params: last, age: 50 }, [{ params: x, age: 1 }, { params: y, age: 2 }, { params: z, age: 3 }]);
+    for (let i = 0; i < SIZE; i++) expect(batch.merged.params[i]).toBeCloseTo((y[i] + z[i]) / 2, 6);
+    expect(batch.merged.age).toBe(3);
+    expect(batch.lastSeen.params).toBe(z);
   });
 
   it('refuses mismatched lengths', () => {

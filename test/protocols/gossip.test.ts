@@ -110,6 +110,27 @@ describe('gossip protocol (driven by hand)', () => {
     expect(next).toContainEqual({ kind: 'done' });
   });
 
+  it('mu merges each arrival with the model received before it (initially its own init), then trains that', () => {
+    const g = handDriven({ merge: 'mu' });
+    g.handle({ kind: 'start' }, 0);
+    // First arrival: merged with the last-seen model, which is still the init (0).
+    expect(Array.from(trainOf(g.handle(model('n1', vec(2, 2, 2, 2), 30), 0))!.params)).toEqual([1, 1, 1, 1]);
+    expect(g.modelAge).toBe(30);
+    g.handle({ kind: 'trained', round: 0, params: vec(10, 10, 10, 10), samples: 10, loss: 0 }, 1);
+    expect(Array.from(g.currentParams())).toEqual([10, 10, 10, 10]);
+    // Next arrival: merged with n1's model (2), not with this node's trained model (10), which it replaces.
+    expect(Array.from(trainOf(g.handle(model('n2', vec(4, 4, 4, 4), 5), 2))!.params)).toEqual([3, 3, 3, 3]);
+    expect(g.modelAge).toBe(30);
+    // Arrivals during training are taken in order: the last two are averaged (n4's 8 with n3's 6).
+    g.handle(model('n3', vec(6, 6, 6, 6)), 3);
+    g.handle(model('n4', vec(8, 8, 8, 8)), 4);
+    const after = g.handle({ kind: 'trained', round: 0, params: vec(-1, -1, -1, -1), samples: 10, loss: 0 }, 5);
+    expect(Array.from(trainOf(after)!.params)).toEqual([7, 7, 7, 7]);
+    // And the next arrival is merged with n4's.
+    g.handle({ kind: 'trained', round: 0, params: vec(0, 0, 0, 0), samples: 10, loss: 0 }, 6);
+    expect(Array.from(trainOf(g.handle(model('n5', vec(0, 0, 0, 0)), 7))!.params)).toEqual([4, 4, 4, 4]);
+  });
+
   it('age merge uses the sender age; a model from itself is rejected', () => {
     const g = handDriven({ merge: 'age' });
     g.handle({ kind: 'start' }, 0);
@@ -125,7 +146,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
   });
 
   it('learns: every merge rule reaches a high mean accuracy, and the run ends after `rounds` ticks', () => {
-    for (const merge of ['vca', 'age'] as const) {
+    for (const merge of ['vca', 'age', 'mu'] as const) {
       const sim = simulation({ nodes: 10, rounds: 10, merge, evalEvery: 5 });
       const summary = sim.run();
       expect(summary.stopReason).toBe('rounds');

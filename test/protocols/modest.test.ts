@@ -4,7 +4,7 @@ import type { ModelSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { decodeMessage, encodeMessage, type Message } from '../../src/core/wire/codec.ts';
 import { modestSchemas } from '../../src/protocols/modest/messages.ts';
-import { accepts, Modest, PING_ATTEMPTS, stageOf } from '../../src/protocols/modest/modest.ts';
+import { accepts, Modest, modelsNeeded, PING_ATTEMPTS, stageOf } from '../../src/protocols/modest/modest.ts';
 import { nominalSample, rankKey, ranking } from '../../src/protocols/modest/ranking.ts';
 import { MAX_VIEW_ENTRIES, mergeViews, View, wireViewSchema, type Member } from '../../src/protocols/modest/view.ts';
 import type { NodeId, ProtocolAction, ProtocolEvent } from '../../src/protocols/protocol.ts';
@@ -125,8 +125,22 @@ describe('MoDeST aggregation (oracle 2)', () => {
   const all = ids(12);
   const others = all.slice(1);
 
-  it('waits for ⌊s·sf⌋ models, and ignores a re-sent copy without a rejection', () => {
-    const node = make('n0', all, { s: 5, sf: 0.8 }); // ⌊4⌋
+  it('waits for ⌈s·sf⌉ models, as the reference tests len >= s*sf: 11 at s = 13, sf = 0.8', () => {
+    const node = make('n0', all, { s: 13, sf: 0.8 }); // 10.4: 10 models are not enough
+    node.handle({ kind: 'start' }, 0);
+    for (let i = 0; i < 10; i++) expect(models(node.handle(msgEvent(others[i], trainedModel(1, i)), 0))).toHaveLength(0);
+    const [m] = models(node.handle(msgEvent(others[10], trainedModel(1, 10)), 0));
+    expect(m).toMatchObject({ round: 1, scope: 'global' });
+    expect(Array.from(m.params)).toEqual([5, 5, 5, 5]); // mean of 0..10
+    expect(modelsNeeded(13, 0.8)).toBe(11);
+    expect(modelsNeeded(10, 1)).toBe(10);
+    expect(modelsNeeded(10, 0.7)).toBe(7); // 10·0.7 is 7.000000000000001 in floating point
+    expect(modelsNeeded(5, 0.8)).toBe(4);
+    expect(modelsNeeded(3, 0.01)).toBe(1);
+  });
+
+  it('ignores a re-sent copy without a rejection', () => {
+    const node = make('n0', all, { s: 5, sf: 0.8 }); // ⌈4⌉
     node.handle({ kind: 'start' }, 0);
     for (let i = 0; i < 3; i++) expect(models(node.handle(msgEvent(others[i], trainedModel(1, i)), 0))).toHaveLength(0);
     expect(node.handle(msgEvent(others[0], trainedModel(1, 9)), 0)).toEqual([]); // a copy

@@ -42,7 +42,7 @@ const FIELDS: Field[] = [
   { key: 's', label: 'Sample size s', algos: ['modest'] },
   { key: 'a', label: 'Aggregators a', algos: ['modest'] },
   { key: 'sf', label: 'Success fraction sf', algos: ['modest'] },
-  { key: 'merge', label: 'Merge rule', options: ['mean', 'age', 'vca'], algos: ['gossip'], modes: ['live'] },
+  { key: 'merge', label: 'Merge rule', options: ['mean', 'age', 'vca', 'mu'], algos: ['gossip'], modes: ['live'] },
   { key: 'period', label: 'Period Δ (ms)', algos: ['gossip'] },
   { key: 'topology', label: 'Topology', algos: ['dpsgd', 'gossip'], help: 'ring, full, exp, kregular:<k>', suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'] },
   { key: 'evalSize', label: 'Eval set size' },

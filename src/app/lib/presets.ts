@@ -13,6 +13,7 @@ export const VARIANTS: Variant[] = [
   { id: 'gossip-mean', label: 'gossip · mean', overrides: { algo: 'gossip', merge: 'mean' } },
   { id: 'gossip-age', label: 'gossip · age', overrides: { algo: 'gossip', merge: 'age' } },
   { id: 'gossip-vca', label: 'gossip · vca', overrides: { algo: 'gossip', merge: 'vca' } },
+  { id: 'gossip-mu', label: 'gossip · mu', overrides: { algo: 'gossip', merge: 'mu' } },
   { id: 'dpsgd', label: 'D-PSGD', overrides: { algo: 'dpsgd' } },
 ];
 

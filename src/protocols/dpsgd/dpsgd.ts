@@ -22,8 +22,10 @@ const timerId = (round: number) => `round:${round}`;
  *   1. train locally from x_i (`steps` or `epochs` of SGD), giving y_i;
  *   2. send y_i to every neighbour of round r, and wait for every neighbour's y_j;
  *   3. x_i ← Σ_j W_ij y_j, emit `{kind: 'round', round: r}`, start r + 1.
- * With one SGD step this is Lian et al.'s x_i ← Σ_j W_ij x_j − η∇F_i(x_i) up to where the
- * gradient is taken. We first ran that combine-then-adapt form, x_i ← Σ_j W_ij x_j + (y_i − x_i):
+ * This is not Lian et al.'s update, even with one SGD step: here x_i ← Σ_j W_ij (x_j − η g_j)
+ * mixes the neighbours' gradients g_j (each at its own x_j), where Lian et al.'s
+ * x_i ← Σ_j W_ij x_j − η g_i uses node i's own gradient only; the network mean moves alike.
+ * We first ran that combine-then-adapt form, x_i ← Σ_j W_ij x_j + (y_i − x_i):
  * with many local steps each node re-adds its own whole local trajectory to the average
  * every round, and a 10-node MNIST 2NN run stalled near 72% mean accuracy where this form
  * keeps climbing (see BENCHMARKS.md). The price: training and exchange no longer overlap.

@@ -20,13 +20,16 @@ const TICK = 'tick';
  *   neighbour in the graph `topology` over the known ids (for `exp`, the graph of the current
  *   tick). Every node computes the same graph from the seed and the roster.
  * - When a model arrives, the node merges it into its own (`merge`: mean | age | vca) and then
- *   trains locally from the merge (a `train` action). Age = samples trained on: a merge takes
- *   max(t, t′), training adds the samples it went through.
+ *   trains locally from the merge (a `train` action). With `merge=mu` it merges the arrival
+ *   with the model it received before (its last-seen model, initially its own init) instead,
+ *   and that result replaces its model (Ormándi et al. 2013's MU). Age = samples trained on: a
+ *   merge takes the max of the merged ages, training adds the samples it went through.
  * - Training is asynchronous. A model that arrives while the node trains is kept (the latest
  *   one per sender, at most MAX_PENDING senders, the oldest dropped first); when training
  *   finishes, the trained model becomes the node's model and all pending models are merged
- *   into it in one multi-way merge, followed by one more training. So a node never merges
- *   into a model that is about to be overwritten, and never queues an unbounded backlog.
+ *   into it in one multi-way merge (`mu`: taken in arrival order, see `muMerge`), followed by
+ *   one more training. So a node never merges into a model that is about to be overwritten,
+ *   and never queues an unbounded backlog.
  * - Between a merge and the end of its training, the node's model (sent on ticks and
  *   evaluated) is the merged, not yet trained one.
  * - A late joiner adopts the tick count of the models it receives (minus one: senders may be
@@ -41,6 +44,8 @@ export class Gossip implements Protocol {
   private finished = false;
   private training = false;
   private readonly pending = new Map<NodeId, AgedModel>();
+  /** The model received most recently (before any merge), which `mu` merges the next arrival with. */
+  private lastSeen: AgedModel;
   private peers: NodeId[];
   private topology: Topology | null = null;
   private readonly opts: MergeOptions;
@@ -48,6 +53,7 @@ export class Gossip implements Protocol {
 
   constructor(private readonly ctx: ProtocolContext) {
     this.params = ctx.initialParams;
+    this.lastSeen = { params: ctx.initialParams, age: 0 };
     this.peers = sortIds(ctx.peers.filter((p) => p !== ctx.id));
     this.opts = mergeOptions(ctx.config);
     this.peerRng = ctx.rng.split('peer');
@@ -150,7 +156,8 @@ export class Gossip implements Protocol {
   }
 
   private mergeAndTrain(received: AgedModel[]): ProtocolAction[] {
-    const merged = merge({ params: this.params, age: this.age }, received, this.ctx.spec.tensors, this.opts);
+    const merged = merge({ params: this.params, age: this.age }, received, this.ctx.spec.tensors, this.opts, this.lastSeen);
+    this.lastSeen = received[received.length - 1];
     this.params = merged.params;
     this.age = merged.age;
     this.training = true;

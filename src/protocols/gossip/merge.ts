@@ -9,19 +9,31 @@ import { moments, weightedSum } from '../../core/vector.ts';
  * - `mean`: the plain mean of all inputs (0.5/0.5 for the usual single received model).
  * - `age`: (t·x + t′·x′)/(t + t′) (Ormándi et al. 2013), generalised to Σ t_k x_k / Σ t_k;
  *   when every age is 0 it is the plain mean.
- * - `vca`: variance-corrected averaging (Tian et al. 2024, arXiv 2404.04616): the plain mean
- *   W̄, then per tensor (kernels and biases; size-1 tensors skipped)
+ * - `vca`: variance-corrected averaging (Tian et al. 2024, arXiv 2404.04616): an average W̄,
+ *   then per tensor (kernels and biases; size-1 tensors skipped)
  *   out = (W̄ − mean(W̄))·sqrt((target + ε)/(Var(W̄) + ε)) + mean(W̄), which keeps each
- *   tensor's mean and sets its variance to the target:
- *     `others`       mean Var of the received models,
- *     `self`         Var of this node's model,
- *     `conservative` c·Var(self) + (1 − c)·mean Var(received).
+ *   tensor's mean and sets its variance to the target. Per variant:
+ *     `others`       W̄ = plain mean of own + received; target = mean Var of the received models,
+ *     `self`         W̄ = plain mean of own + received; target = Var of this node's model,
+ *     `conservative` W̄ = c·self + (1 − c)·mean(received);
+ *                    target = c·Var(self) + (1 − c)·mean Var(received), the same c
+ *   (the reference's ConservativeModelAverager with its FollowConservative corrector). With one
+ *   received model and c = ½ all three average alike, and `others` is then the reference's
+ *   VCA run (conservative ½ averaging, target the received models' variance).
  *   A tensor whose average is constant (Var(W̄) + ε = 0, e.g. all-zero biases with ε = 0)
  *   cannot be rescaled and is left as it is.
  *   Variances are population variances (the reference code's torch.var is the unbiased one;
  *   the ratio, and so the result, differs only through ε).
  *
- * Every rule gives the merged model the age max(t_k), as in the age-weighted rule.
+ * - `mu`: "merge-update" (Ormándi et al. 2013, Alg. 1 with createModel = update(merge(m, lastModel))):
+ *   a received model is merged with the model this node received before it (its last-seen model,
+ *   initially its own initial model), not with its current one: current ← mean(m, lastSeen),
+ *   lastSeen ← m, then the node trains current. Its own trained model travels only by being sent.
+ *   Several models received at once (pending during training) are taken in arrival order, one
+ *   after another, so the result is the mean of the last two; see `muMerge`.
+ *
+ * Every rule gives the merged model the age max(t_k) of the models it averaged, as in the
+ * age-weighted rule (and Ormándi et al.'s merge).
  */
 
 export type MergeRule = Config['merge'];
@@ -36,7 +48,7 @@ export interface AgedModel {
 export interface MergeOptions {
   rule: MergeRule;
   variant: VcaVariant;
-  /** Weight of this node's own variance in the `conservative` target. */
+  /** `conservative`: weight of this node's own model in the average, and of its variance in the target. */
   c: number;
   /** ε in the variance correction. */
   eps: number;
@@ -105,14 +117,43 @@ export function varianceCorrect(params: Float32Array, tensors: readonly TensorSp
   return params;
 }
 
+/**
+ * The average that VCA corrects: c·own + (1 − c)·mean(received) for `conservative`, the plain
+ * mean of own + received for `others` and `self`.
+ */
+export function vcaAverage(own: Float32Array, received: readonly Float32Array[], variant: VcaVariant, c: number): Float32Array {
+  if (variant !== 'conservative') return meanMerge([own, ...received]);
+  return weightedSum([own, ...received], [c, ...received.map(() => (1 - c) / received.length)]);
+}
+
 /** Variance-corrected average of this node's model and the received ones. */
 export function vcaMerge(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], opts: Pick<MergeOptions, 'variant' | 'c' | 'eps'>): Float32Array {
-  const avg = meanMerge([own, ...received]);
+  const avg = vcaAverage(own, received, opts.variant, opts.c);
   return varianceCorrect(avg, tensors, vcaTargets(own, received, tensors, opts.variant, opts.c), opts.eps);
 }
 
-/** Merges `received` into `own` with the configured rule. */
-export function merge(own: AgedModel, received: readonly AgedModel[], tensors: readonly TensorSpec[], opts: MergeOptions): AgedModel {
+/**
+ * MU: applies current ← mean(m, lastSeen), lastSeen ← m to each received model m in turn (arrival
+ * order). Only the last step's result survives, so it is the mean of the last received model and
+ * the one before it (or `lastSeen` if only one arrived), with age the max of the two.
+ * Returns the merged model and the new last-seen model.
+ */
+export function muMerge(lastSeen: AgedModel, received: readonly AgedModel[]): { merged: AgedModel; lastSeen: AgedModel } {
+  checkInputs(lastSeen, received);
+  const newest = received[received.length - 1];
+  const before = received.length > 1 ? received[received.length - 2] : lastSeen;
+  return {
+    merged: { params: meanMerge([newest.params, before.params]), age: Math.max(0, newest.age, before.age) },
+    lastSeen: newest,
+  };
+}
+
+/**
+ * Merges `received` into `own` with the configured rule. `mu` merges with `lastSeen` (the model
+ * received before these) instead of `own`; the caller keeps the newest received model as the
+ * next `lastSeen`.
+ */
+export function merge(own: AgedModel, received: readonly AgedModel[], tensors: readonly TensorSpec[], opts: MergeOptions, lastSeen?: AgedModel): AgedModel {
   checkInputs(own, received);
   const all = [own, ...received];
   const age = Math.max(...all.map((m) => Math.max(0, m.age)));
@@ -131,5 +172,8 @@ export function merge(own: AgedModel, received: readonly AgedModel[], tensors: r
         ),
         age,
       };
+    case 'mu':
+      if (!lastSeen) throw new Error('merge: mu needs the last-seen model');
+      return muMerge(lastSeen, received).merged;
   }
 }

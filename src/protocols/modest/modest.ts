@@ -7,13 +7,23 @@ import { ranking } from './ranking.ts';
 import { View, type WireView } from './view.ts';
 
 /**
+ * Models an aggregator waits for: the least count n with n ≥ s·sf, i.e. ⌈s·sf⌉ (the reference
+ * code's `len >= s*sf`), at least 1. The product is rounded to 1e-9 first so that a float
+ * artefact such as 10·0.7 = 7.000000000000001 does not ask for 8 (the reference would).
+ */
+export function modelsNeeded(s: number, sf: number): number {
+  return Math.max(1, Math.ceil(Math.round(s * sf * 1e9) / 1e9));
+}
+
+/**
  * MoDeST, decentralized sampling (de Vos, Dhasade, Kermarrec et al., arXiv 2302.13837;
  * reference code devos50/decentralized-learning, later named Plexus).
  *
  * Round r: the trainers are the first s responsive nodes of the ranking of round r
  * (ranking.ts). Each trains from w_{r-1}, pings the ranking of round r+1 in order for the
  * first `a` responsive nodes (the aggregators) and sends each its model and view. An
- * aggregator waits for ⌊s·sf⌋ models (after `aggTimeout`: at least min(3, ⌊s·sf⌋)), takes
+ * aggregator waits for ⌈s·sf⌉ models (the reference tests `len >= s*sf`; after `aggTimeout`:
+ * at least min(3, ⌈s·sf⌉)), takes
  * the mean (or the sample-weighted mean), emits w_r, and sends it with its view to the first
  * s responsive nodes of round r+1. Round 1 needs no coordinator: every node ranks its
  * bootstrap view and the first s train from the shared init. (A node that joins mid-run
@@ -144,7 +154,7 @@ export class Modest implements Protocol {
 
   constructor(private readonly ctx: ProtocolContext) {
     this.cfg = ctx.config;
-    this.need = Math.max(1, Math.floor(this.cfg.s * this.cfg.sf));
+    this.need = modelsNeeded(this.cfg.s, this.cfg.sf);
     this.minAfterTimeout = Math.min(MIN_MODELS_AFTER_TIMEOUT, this.need);
     this.watchdogMs = 2 * this.cfg.aggTimeout + 4 * this.cfg.pingTimeout;
     this.latest = ctx.initialParams;
