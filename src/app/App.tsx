@@ -10,6 +10,7 @@ import { Topology, type TopoEdge, type TopoNode } from './components/Topology.ts
 import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
+import { BackendBadge } from './components/BackendBadge.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
 import { download, rowsToCsv, runToJson, slug } from './lib/export.ts';
@@ -31,9 +32,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
         <span className="badge" data-testid="room">
           room {snap.room}
         </span>
-        <span className="badge" data-testid="backend">
-          backend: {snap.backend ?? '…'}
-        </span>
+        <BackendBadge backend={snap.backend} reason={snap.backendReason} />
       </TopBar>
       {configError && (
         <div role="alert" className="error-banner" data-testid="config-error">
