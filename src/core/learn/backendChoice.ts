@@ -29,14 +29,20 @@ export interface ProbeMeasurement {
 
 /**
  * Below this many parameters the CPU backend wins without measuring. A GPU backend pays a
- * fixed cost per kernel launch (a WebGL draw call or a WebGPU dispatch plus its readback
+ * fixed cost per kernel launch (a WebGL draw call or a WebGPU dispatch, plus the readback
  * sync), and one SGD step of a small dense net is some 40 kernels, so a step costs a few ms
  * on a GPU whatever the model's size. The CPU backend spends about 6 × parameters × batch
  * flops per step (forward, two backward products): at 10,000 parameters and batch 10 that is
- * 0.6 Mflop, well under a millisecond in tfjs's JS kernels. Measured here (headless Chromium,
- * worker, batch 10): the default mlp on blobs (371 parameters) trains several times faster on
- * cpu than on webgl, while the 199,210-parameter 2nn is faster on webgl. The zoo's CNNs are
- * all above the threshold (cnn-small has 26,634), so their convolutions always get measured.
+ * 0.6 Mflop, well under a millisecond in tfjs's JS kernels. Measured with this probe in
+ * headless Chromium on the 2-core dev machine (one tab, batch 10, samples/s):
+ *   mlp on blobs,      371 params: cpu 7,500–11,500, webgl 1,400–1,900, webgpu (SwiftShader) 130–140
+ *   mlp on MNIST,   13,002 params: cpu 3,000–4,200,  webgl 1,750–2,100
+ *   cnn-small,      26,698 params: cpu 75–85,        webgl 125
+ *   2nn,           199,210 params: cpu 415–530,      webgl 825–980
+ * Nothing under 10,000 came close to a GPU win, so 10,000 is a safe floor: above it the probe
+ * decides (the dense 13k mlp still goes to the CPU, by measurement). Parameter count is a proxy
+ * for work per sample that convolutions break (weights reused at every pixel), but every CNN in
+ * the zoo is above the floor, so convolutions always get measured.
  */
 export const SMALL_MODEL_PARAMS = 10_000;
 

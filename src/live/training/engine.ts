@@ -71,22 +71,23 @@ export async function chooseAndStartBackend(setup: EngineSetup): Promise<Backend
   const adapter = setup.adapter ?? (await readAdapterInfo());
   const plan = planProbe({ candidates: BROWSER_BACKENDS, parameters, adapter });
   let measurements: ProbeMeasurement[] = [];
-  let settled = new Set<BackendName>();
+  let settled = new Map<BackendName, Promise<void>>();
   if (!plan.decided) {
     ({ measurements, settled } = await measureBackends(plan.probe, { model: setup.model, features: setup.features, numClasses: setup.numClasses, batch: setup.batch, shard: setup.shard }, setup.probeLimits ?? PROBE_LIMITS));
   }
   const choice = chooseBackend(plan, measurements);
   const backend = await useFirstBackend(choice.order);
   // Free the GPU backends the probe started and did not choose (a WebGL context or a WebGPU device
-  // per tab adds up); one still busy past its cap is left alone rather than pulled from under its work.
+  // per tab adds up); one still busy past its cap is freed when its work settles, not pulled from under it.
   for (const b of plan.probe) {
-    if (b !== backend && b !== 'cpu' && settled.has(b) && tf.engine().registry[b]) {
+    if (b === backend || b === 'cpu') continue;
+    void settled.get(b)?.then(() => {
       try {
-        tf.removeBackend(b);
+        if (tf.getBackend() !== b && tf.engine().registry[b]) tf.removeBackend(b);
       } catch {
-        // not started
+        // never started
       }
-    }
+    });
   }
   const reason = prefix + (backend === choice.backend ? choice.reason : `${choice.reason}; ${choice.backend} did not start, so ${backend}`);
   const probed = measurements.some((m) => m.samplesPerSecond !== null);

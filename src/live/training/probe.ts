@@ -43,7 +43,7 @@ function head(s: Split, n: number, features: number): Split {
  * rate is the last (longest) call's, where the per-call readback weighs least. Everything
  * it creates is disposed, also when it runs past `capMs` (then once its pending work settles).
  */
-export async function measureBackend(backend: BackendName, target: ProbeTarget, limits: ProbeLimits = PROBE_LIMITS): Promise<ProbeMeasurement & { pending: boolean }> {
+export async function measureBackend(backend: BackendName, target: ProbeTarget, limits: ProbeLimits = PROBE_LIMITS): Promise<ProbeMeasurement & { settled: Promise<void> }> {
   const start = performance.now();
   const deadline = start + limits.capMs;
   let cancelled = false;
@@ -93,27 +93,29 @@ export async function measureBackend(backend: BackendName, target: ProbeTarget, 
     const r = await Promise.race([work, timeout]);
     if (r === 'timeout') {
       cancelled = true;
-      work.then(cleanUp, cleanUp);
-      return { backend, samplesPerSecond: null, error: capText, pending: true };
+      return { backend, samplesPerSecond: null, error: capText, settled: work.then(cleanUp, cleanUp) };
     }
     cleanUp();
-    return { backend, samplesPerSecond: r, pending: false };
+    return { backend, samplesPerSecond: r, settled: Promise.resolve() };
   } catch (e) {
     cleanUp();
-    return { backend, samplesPerSecond: null, error: (e as Error).message || String(e), pending: false };
+    return { backend, samplesPerSecond: null, error: (e as Error).message || String(e), settled: Promise.resolve() };
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Measures each candidate in turn (one at a time: they share the cores). */
-export async function measureBackends(candidates: readonly BackendName[], target: ProbeTarget, limits: ProbeLimits = PROBE_LIMITS): Promise<{ measurements: ProbeMeasurement[]; settled: Set<BackendName> }> {
+/**
+ * Measures each candidate in turn (one at a time: they share the cores). `settled` resolves
+ * per candidate once nothing of its probe is left running (at once, unless it ran past its cap).
+ */
+export async function measureBackends(candidates: readonly BackendName[], target: ProbeTarget, limits: ProbeLimits = PROBE_LIMITS): Promise<{ measurements: ProbeMeasurement[]; settled: Map<BackendName, Promise<void>> }> {
   const measurements: ProbeMeasurement[] = [];
-  const settled = new Set<BackendName>();
+  const settled = new Map<BackendName, Promise<void>>();
   for (const b of candidates) {
-    const { pending, ...m } = await measureBackend(b, target, limits);
+    const { settled: done, ...m } = await measureBackend(b, target, limits);
     measurements.push(m);
-    if (!pending) settled.add(b);
+    settled.set(b, done);
   }
   return { measurements, settled };
 }
