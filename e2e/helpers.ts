@@ -1,4 +1,4 @@
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from '@playwright/test';
 import type { Snapshot } from '../src/live/liveNode.ts';
 
 export interface Tab {
@@ -7,9 +7,9 @@ export interface Tab {
   errors: string[];
 }
 
-/** One tab in its own browser context, joined to the room in `hash`. */
-export async function openTab(browser: Browser, hash: string): Promise<Tab> {
-  const context = await browser.newContext();
+/** One tab in its own browser context, joined to the room in `hash`. `options`: for a browser launched by hand (give it a baseURL). */
+export async function openTab(browser: Browser, hash: string, options?: BrowserContextOptions): Promise<Tab> {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -19,9 +19,9 @@ export async function openTab(browser: Browser, hash: string): Promise<Tab> {
 }
 
 /** Opens tabs one after another, so each gets the next shard. */
-export async function openTabs(browser: Browser, hash: string, count: number): Promise<Tab[]> {
+export async function openTabs(browser: Browser, hash: string, count: number, options?: BrowserContextOptions): Promise<Tab[]> {
   const tabs: Tab[] = [];
-  for (let i = 0; i < count; i++) tabs.push(await openTab(browser, hash));
+  for (let i = 0; i < count; i++) tabs.push(await openTab(browser, hash, options));
   return tabs;
 }
 

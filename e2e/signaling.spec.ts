@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { closeAll, openTabs, snapshot } from './helpers.ts';
 
 test('the signaling server survives malformed JSON, oversized messages and a flood of joins, and keeps rooms isolated', async ({ browser, page }) => {
-  const tabs = await openTabs(browser, 'room=iso-a&nodes=2&dataset=blobs&samples=400&backend=cpu', 2);
+  const tabs = await openTabs(browser, 'room=iso-a&nodes=2&dataset=blobs&samples=400', 2);
   try {
     await page.goto('/harness/transport.html');
     const report = await page.evaluate(async () => {

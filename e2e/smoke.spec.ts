@@ -14,8 +14,11 @@ test('the app loads, picks a tfjs backend automatically, shows it and trains one
   expect(snap.round).toBe(1);
   expect(snap.trainedSamples).toBe(400);
   expect(snap.accuracy).toBeGreaterThan(0.5);
-  // With --enable-unsafe-webgpu, the fallback chain's first choice is available here.
-  expect(snap.backend).toBe('webgpu');
+  // `auto` chooses by speed for the model at hand: the 371-parameter mlp goes to the CPU unmeasured,
+  // though WebGPU (SwiftShader, with --enable-unsafe-webgpu) starts first here.
+  expect(snap.backend).toBe('cpu');
+  expect(snap.backendReason).toBe('auto → cpu: small model (371 parameters < 10,000), CPU is fastest');
+  await expect(page.getByTestId('backend-line')).toContainText('small model (371 parameters');
   expect(snap.inWorker).toBe(true);
   expect(errors).toEqual([]);
 });
@@ -28,6 +31,7 @@ for (const backend of ['webgl', 'cpu'] as const) {
     await expect.poll(async () => (await snapshot(page)).history.length, { timeout: 120_000 }).toBe(2);
     const snap = await snapshot(page);
     expect(snap.backend).toBe(backend);
+    expect(snap.backendReason).toBe(`backend=${backend} set in the link`);
     expect(snap.accuracy).toBeGreaterThan(0.8);
     // 2-D data: the tab draws its model's decision boundary over its own points.
     await expect(page.getByTestId('live-boundary')).toHaveAttribute('data-panels', '1');

@@ -67,7 +67,7 @@ test('the share link round-trips the config exactly', async ({ page, context }) 
 });
 
 test('teacher mode: hidden controls survive the link', async ({ page, context }) => {
-  await page.goto(`/#room=ui-teacher-${uid()}&backend=cpu`);
+  await page.goto(`/#room=ui-teacher-${uid()}`);
   await expect(page.locator('input[name=seed]')).toBeVisible();
   await page.getByTestId('teacher-toggle').click();
   await page.getByTestId('hide-seed').check();

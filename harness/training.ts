@@ -7,6 +7,10 @@ import { Learner } from '../src/core/learn/learner.ts';
 import { buildModel, initialParams, type ModelName } from '../src/core/learn/models.ts';
 import { writeParams } from '../src/core/learn/params.ts';
 import { Rng } from '../src/core/rng.ts';
+import { makeSynthetic } from '../src/core/data/synthetic.ts';
+import type { BackendName } from '../src/core/learn/backend.ts';
+import { measureBackend, PROBE_LIMITS } from '../src/live/training/probe.ts';
+import { describeModel } from '../src/core/learn/models.ts';
 
 /** A test page, not part of the app: samples/s of our training loop and of bare `fit`, per backend. */
 export interface TrainingRow {
@@ -74,9 +78,26 @@ async function runTrainingBench(backends = ['webgpu', 'webgl', 'cpu'], models: M
   return rows;
 }
 
+/** The `auto` backend probe as a tab runs it (here on the page's thread), for each backend: samples/s. */
+async function runProbe(backends: BackendName[], model: ModelName, dataset: 'blobs' | 'mnist', batch = 10) {
+  const data =
+    dataset === 'mnist'
+      ? (await loadNodeShard(parseConfig({ dataset: 'mnist', nodes: 8, evalSize: 10 }), 0, { baseUrl: '/data/mnist/' })).dataset
+      : makeSynthetic('blobs', { samples: 2000, classes: 3, noise: 0.15 }, Rng.seed(1).split('data'));
+  await tf.setBackend('cpu'); // describeModel builds the model: not on a GPU backend nobody asked for
+  const parameters = describeModel(model, data.features, data.numClasses).size;
+  const rows = [];
+  for (const b of backends) {
+    const t0 = performance.now();
+    const m = await measureBackend(b, { model, features: data.features, numClasses: data.numClasses, batch, shard: data.train }, PROBE_LIMITS);
+    rows.push({ backend: b, model, dataset, parameters, batch, samplesPerSecond: m.samplesPerSecond, error: m.error ?? null, ms: Math.round(performance.now() - t0) });
+  }
+  return rows;
+}
+
 declare global {
   interface Window {
-    trainingHarness: { runTrainingBench: typeof runTrainingBench };
+    trainingHarness: { runTrainingBench: typeof runTrainingBench; runProbe: typeof runProbe };
   }
 }
-window.trainingHarness = { runTrainingBench };
+window.trainingHarness = { runTrainingBench, runProbe };

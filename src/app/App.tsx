@@ -11,6 +11,7 @@ import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
 import { RoomBanner, TeacherLink } from './components/RoomRole.tsx';
+import { BackendBadge } from './components/BackendBadge.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
 import { download, exportBaseName, rowsToCsv, runToJson } from './lib/export.ts';
@@ -34,9 +35,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
         <span className="badge" data-testid="room">
           room {snap.room}
         </span>
-        <span className="badge" data-testid="backend">
-          backend: {snap.backend ?? '…'}
-        </span>
+        <BackendBadge backend={snap.backend} reason={snap.backendReason} />
       </TopBar>
       <RoomBanner snapshot={snap} />
       {configError && (

@@ -41,6 +41,8 @@ export interface Snapshot {
   state: NodeState;
   round: number;
   backend: string | null;
+  /** Why this backend: "auto → cpu: small model (…)", measured speeds, a cached probe, or the link. */
+  backendReason: string;
   inWorker: boolean;
   accuracy: number | null;
   loss: number | null;
@@ -140,6 +142,7 @@ export class LiveNode {
       state: 'idle',
       round: 0,
       backend: null,
+      backendReason: '',
       inWorker: false,
       accuracy: null,
       loss: null,
@@ -392,16 +395,17 @@ export class LiveNode {
       this.shard = await loadNodeShard(c, this.snap.nodeIndex, { baseUrl: this.options.dataUrl });
       const d = this.shard.dataset;
       this.training = await startTraining(
-        { model: c.model, features: d.features, numClasses: d.numClasses, backend: c.backend, shard: d.train, evalSet: d.test },
+        { model: c.model, features: d.features, numClasses: d.numClasses, backend: c.backend, batch: c.batch, shard: d.train, evalSet: d.test },
         this.options.preferWorker ?? true,
       );
       this.update({
         backend: this.training.backend,
+        backendReason: this.training.backendReason,
         inWorker: this.training.inWorker,
         shardSize: d.train.n,
         labelHistogram: labelHistogram(d.train.y, Int32Array.from({ length: d.train.n }, (_, i) => i), d.numClasses),
       });
-      this.log(`shard ${this.snap.nodeIndex}: ${d.train.n} samples; training on ${this.training.backend}${this.training.inWorker ? ' in a worker' : ' in the page'}`);
+      this.log(`shard ${this.snap.nodeIndex}: ${d.train.n} samples; training on ${this.training.backend}${this.training.inWorker ? ' in a worker' : ' in the page'} (${this.training.backendReason})`);
     } catch (e) {
       this.fail(`could not prepare: ${(e as Error).message}`);
       throw e;

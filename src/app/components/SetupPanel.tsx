@@ -47,7 +47,7 @@ const FIELDS: Field[] = [
   { key: 'topology', label: 'Topology', algos: ['dpsgd', 'gossip'], help: 'ring, full, exp, kregular:<k>', suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'] },
   { key: 'evalSize', label: 'Eval set size' },
   { key: 'churn', label: 'Churn', help: '0.5@10 fails half the nodes at round 10; join:4@20; rejoin@30', modes: ['compare'] },
-  { key: 'backend', label: 'Backend', options: BACKENDS, modes: ['live'], help: 'auto: WebGPU, then WebGL, then CPU' },
+  { key: 'backend', label: 'Backend', options: BACKENDS, modes: ['live'], help: 'auto: the fastest for this model on this device (small models: CPU; bigger ones: a short timed probe, cached)' },
   { key: 'autostart', label: 'Start when all joined', options: ['0', '1'], modes: ['live'] },
 ];
 

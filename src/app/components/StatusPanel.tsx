@@ -20,6 +20,11 @@ export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapsh
         <Stat label="rejected frames" value={String(s.rejectedFrames)} testId="rejected" warn={s.rejectedFrames > 0} />
         <Stat label="samples/s" value={s.samplesPerSecond ? s.samplesPerSecond.toFixed(0) : '—'} />
       </div>
+      {s.backendReason && (
+        <p className="backend-line small-text muted" data-testid="backend-line">
+          Training on {s.backend}: {s.backendReason}
+        </p>
+      )}
       <div className="status-line">
         <StatusLine snapshot={s} onStart={onStart} onReset={onReset} />
         <span className="spacer" />

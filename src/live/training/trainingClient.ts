@@ -1,11 +1,16 @@
 import type { TrainOptions } from '../../core/learn/learner.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
 import { Engine, type EngineSetup, type TrainReply } from './engine.ts';
+import { describeDevice, probeCacheKey, readCachedProbe, saveCachedProbe, type CachedProbe } from './device.ts';
 import type { WorkerReply, WorkerRequest } from './worker.ts';
 
 /** Where a tab trains: a Web Worker when it starts, else the main thread. */
 export interface TrainingClient {
   readonly backend: string;
+  /** Why this backend: forced by the link, a cached probe, or this start's probe. */
+  readonly backendReason: string;
+  /** Set when this start ran a probe (for the page to cache). */
+  readonly probe: CachedProbe | null;
   readonly inWorker: boolean;
   /** The model's parameter layout, read where tfjs runs so the page needs no backend of its own. */
   readonly spec: ModelSpec;
@@ -23,6 +28,8 @@ class WorkerClient implements TrainingClient {
     private readonly worker: Worker,
     readonly backend: string,
     readonly spec: ModelSpec,
+    readonly backendReason: string,
+    readonly probe: CachedProbe | null,
   ) {
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
@@ -52,7 +59,7 @@ class WorkerClient implements TrainingClient {
       worker.terminate();
       throw new Error(ready.type === 'error' ? ready.message : 'unexpected worker reply');
     }
-    return new WorkerClient(worker, ready.backend, ready.spec);
+    return new WorkerClient(worker, ready.backend, ready.spec, ready.reason, ready.probe);
   }
 
   private call(req: WorkerRequest & { id: number }, transfer: Transferable[]): Promise<WorkerReply> {
@@ -87,6 +94,12 @@ class InlineClient implements TrainingClient {
   get backend(): string {
     return this.engine.backend;
   }
+  get backendReason(): string {
+    return this.engine.decision.reason;
+  }
+  get probe(): CachedProbe | null {
+    return this.engine.decision.probe;
+  }
   get spec(): ModelSpec {
     return this.engine.spec;
   }
@@ -101,8 +114,25 @@ class InlineClient implements TrainingClient {
   }
 }
 
-/** A worker if the browser can run one with the requested backend, otherwise inline. */
+/**
+ * A worker if the browser can run one with the requested backend, otherwise inline. For
+ * `auto`, an earlier probe of this model on this device (localStorage; workers have none)
+ * goes to the engine, and a new probe is saved for the next load.
+ */
 export async function startTraining(setup: EngineSetup, preferWorker = true): Promise<TrainingClient> {
+  let full = setup;
+  let key: string | null = null;
+  if (setup.backend === 'auto') {
+    const device = await describeDevice();
+    key = probeCacheKey(setup, device);
+    full = { ...setup, adapter: device.adapter, cached: readCachedProbe(key) };
+  }
+  const client = await start(full, preferWorker);
+  if (key && client.probe) saveCachedProbe(key, client.probe);
+  return client;
+}
+
+async function start(setup: EngineSetup, preferWorker: boolean): Promise<TrainingClient> {
   if (preferWorker && typeof Worker !== 'undefined') {
     try {
       return await WorkerClient.start(setup);

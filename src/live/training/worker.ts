@@ -2,6 +2,7 @@
 import { Engine, type EngineSetup } from './engine.ts';
 import type { TrainOptions } from '../../core/learn/learner.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
+import type { CachedProbe } from './device.ts';
 
 /** Training off the main thread, so the page stays responsive. Params travel as transferables. */
 export type WorkerRequest =
@@ -10,7 +11,7 @@ export type WorkerRequest =
   | { type: 'evaluate'; id: number; params: Float32Array };
 
 export type WorkerReply =
-  | { type: 'ready'; backend: string; spec: ModelSpec }
+  | { type: 'ready'; backend: string; spec: ModelSpec; reason: string; probe: CachedProbe | null }
   | { type: 'trained'; id: number; params: Float32Array; loss: number; samplesSeen: number; ms: number }
   | { type: 'evaluated'; id: number; accuracy: number; loss: number }
   | { type: 'error'; id?: number; message: string };
@@ -23,7 +24,7 @@ scope.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   try {
     if (req.type === 'init') {
       engine = await Engine.create(req.setup);
-      scope.postMessage({ type: 'ready', backend: engine.backend, spec: engine.spec } satisfies WorkerReply);
+      scope.postMessage({ type: 'ready', backend: engine.backend, spec: engine.spec, reason: engine.decision.reason, probe: engine.decision.probe } satisfies WorkerReply);
     } else if (!engine) {
       scope.postMessage({ type: 'error', id: req.id, message: 'worker not initialised' } satisfies WorkerReply);
     } else if (req.type === 'train') {
