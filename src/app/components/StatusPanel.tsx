@@ -1,12 +1,15 @@
 import type { ReactNode } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { fmtPct } from '../format.ts';
+import { useLinkBroken } from '../linkState.ts';
 
 /** This tab's state at a glance, and the one action that matters now (start / wait / fix). */
 export function StatusPanel({ snapshot: s, onStart, actions }: { snapshot: Snapshot; onStart: () => void; actions?: ReactNode }) {
   const joined = s.roster.length;
   const want = s.config.nodes;
   const waiting = !s.started && s.state !== 'error';
+  // A link with a bad value does not join, and loads nothing: say why, not "loading…".
+  const linkBroken = useLinkBroken();
   return (
     <div className="card status" data-testid="status">
       <div className="stats">
@@ -21,7 +24,11 @@ export function StatusPanel({ snapshot: s, onStart, actions }: { snapshot: Snaps
         <Stat label="samples/s" value={s.samplesPerSecond ? s.samplesPerSecond.toFixed(0) : '—'} />
       </div>
       <div className="status-line">
-        {s.state === 'error' ? (
+        {linkBroken ? (
+          <span className="muted" data-testid="not-joined">
+            Not joined: this link has invalid settings. Fix the marked fields in the setup panel and press Apply.
+          </span>
+        ) : s.state === 'error' ? (
           <span role="alert" className="error-text" data-testid="node-error">
             {s.error}
             {/signal|connect|websocket/i.test(s.error ?? '') ? ' — is the signaling server running (npm start)?' : ''}
