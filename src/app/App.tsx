@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { configToHash, type Config } from '../core/config.ts';
+import { configToHash, configToShortHash, type Config } from '../core/config.ts';
 import type { LiveNode, Snapshot } from '../live/liveNode.ts';
 import { useLive, useUi } from './store.ts';
 import { overlaidRuns, useHistory } from './historyStore.ts';
@@ -24,7 +24,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
   const hidden = useUi((s) => s.hidden);
   if (!snap) return null;
   const shareConfig: Config = { ...snap.config, hide: formatHide(hidden) };
-  const hash = configToHash(shareConfig);
+  const hash = configToShortHash(shareConfig);
   return (
     <div className="app">
       <TopBar view="live" liveHref={`/#${hash}`} compareHref={compareUrl(configToHash({ ...shareConfig, backend: 'auto' }), DEFAULT_RUNS)}>
@@ -47,7 +47,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
           config={snap.config}
           shareLink={`${location.origin}/#${hash}`}
           onApply={(c) => {
-            location.hash = configToHash(c);
+            location.hash = configToShortHash(c);
           }}
           extra={<OpenTabs config={snap.config} link={`${location.origin}/#${hash}`} />}
         />
