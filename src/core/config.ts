@@ -75,7 +75,7 @@ export const configSchema = z
     model: oneOf(MODELS).default('mlp'),
     partition: z
       .string({ error: 'must be text' })
-      .refine(validPartition, { error: 'must be iid, dirichlet:<alpha> with alpha above 0 (e.g. dirichlet:0.5), or shards:<k> with k at least 1 (e.g. shards:2)' })
+      .refine(validPartition, { error: 'must be iid, dirichlet:<alpha> with alpha above 0, or shards:<k> with k at least 1' })
       .default('iid'),
     nodes: int(1, 100000).default(8),
     rounds: int(1, 1000000).default(20),
