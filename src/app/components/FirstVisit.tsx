@@ -40,7 +40,7 @@ export function FirstVisit({ view, onClose }: { view: 'live' | 'compare'; onClos
       ) : (
         <ul>
           <li>This view simulates several learning algorithms side by side, all in this one tab.</li>
-          <li>Pick up to four algorithms in the setup panel, press Apply, and watch whose accuracy rises fastest.</li>
+          <li>Pick up to four algorithms in the setup panel, press Apply, then Play, and watch whose accuracy rises fastest.</li>
           <li>To learn together with real tabs and devices instead, switch to "Live tabs".</li>
         </ul>
       )}
