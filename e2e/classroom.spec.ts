@@ -59,6 +59,14 @@ test('only the owner can start; a member sees the room settings and why; the own
     await expect(student.page.getByTestId('room-banner')).toContainText('set by its owner');
     await expect(student.page.getByTestId('room-overrides')).toContainText('dataset');
     await expect(owner.page.getByTestId('room-banner')).toHaveCount(0);
+    // The form shows the room's settings, read-only; no Apply, no Teacher mode for a member.
+    await expect(student.page.locator('select[name=dataset]')).toHaveValue('blobs');
+    await expect(student.page.locator('select[name=dataset]')).toBeDisabled();
+    await expect(student.page.locator('input[name=rounds]')).toHaveValue('3');
+    await expect(student.page.getByTestId('apply')).toHaveCount(0);
+    await expect(student.page.getByTestId('teacher-toggle')).toHaveCount(0);
+    await expect(owner.page.getByTestId('apply')).toBeVisible();
+    await expect(owner.page.getByTestId('teacher-toggle')).toBeVisible();
     // The student has no start button, and starting from the console is refused.
     await expect(student.page.getByTestId('waiting')).toContainText("waiting for the room's owner");
     await expect(student.page.getByTestId('start')).toHaveCount(0);

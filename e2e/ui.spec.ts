@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import { configToHash, parseHash } from '../src/core/config.ts';
+import { configToShortHash, parseHash } from '../src/core/config.ts';
 
 /** UI tests: small synthetic data and the cpu backend keep each test to seconds. */
 
@@ -54,8 +54,9 @@ test('the share link round-trips the config exactly', async ({ page, context }) 
   const expected = parseHash(input);
   expect(fromLink).toEqual(expected);
   expect(fromLink).toEqual((await snapshot(page)).config);
-  // The link is canonical: every key, in schema order.
-  expect(url.hash.slice(1)).toBe(configToHash(expected));
+  // The link is short: the link version, the room and only the keys that differ from the defaults.
+  expect(url.hash.slice(1)).toBe(configToShortHash(expected));
+  expect(link.length).toBeLessThan(200);
 
   const other = await context.newPage();
   await other.goto(link);

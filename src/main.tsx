@@ -1,8 +1,9 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { ConfigError, parseHash, defaultConfig, type Config } from './core/config.ts';
+import { describeErrors, hashToInput, KEY_NAMES, parseConfigByKey, type Config } from './core/config.ts';
 import { LiveNode } from './live/liveNode.ts';
 import { useLive, useUi } from './app/store.ts';
+import { useLinkState } from './app/linkState.ts';
 import { App } from './app/App.tsx';
 import { CompareApp } from './app/compare/CompareApp.tsx';
 import { DEFAULT_RUNS } from './app/lib/presets.ts';
@@ -29,14 +30,14 @@ declare global {
 const query = new URLSearchParams(location.search);
 const view = query.get('view') === 'compare' ? 'compare' : 'live';
 
-let config: Config;
-let configError: string | null = null;
-try {
-  config = parseHash(location.hash);
-} catch (e) {
-  config = defaultConfig();
-  configError = e instanceof ConfigError ? e.message : String(e);
-}
+// A bad value costs only its own key: the room and every good value stay, the bad keys get
+// their defaults and are marked in the setup form. Such a tab does not join until fixed.
+const linkInput = hashToInput(location.hash) as Record<string, string>;
+const { config, errors: linkErrors } = parseConfigByKey(linkInput);
+const configError: string | null = Object.keys(linkErrors).length
+  ? describeErrors(linkErrors, linkInput, (k) => KEY_NAMES[k as keyof Config] ?? k).join('\n')
+  : null;
+useLinkState.getState().set(linkInput, linkErrors);
 useUi.getState().initHidden(config.hide);
 
 // A new hash is a new experiment: start clean rather than patch a running node or simulation.

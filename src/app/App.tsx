@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { configToHash, type Config } from '../core/config.ts';
+import { configToHash, configToShortHash, type Config } from '../core/config.ts';
 import type { LiveNode, Snapshot } from '../live/liveNode.ts';
 import { useLive, useUi } from './store.ts';
 import { overlaidRuns, useHistory } from './historyStore.ts';
@@ -10,7 +10,7 @@ import { Topology, type TopoEdge, type TopoNode } from './components/Topology.ts
 import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
-import { RoomBanner, TeacherLink } from './components/RoomRole.tsx';
+import { RoomBanner, TeacherLink, roomSummary } from './components/RoomRole.tsx';
 import { BackendBadge } from './components/BackendBadge.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
@@ -28,7 +28,8 @@ export function App({ node, configError }: { node: LiveNode; configError: string
   const hidden = useUi((s) => s.hidden);
   if (!snap) return null;
   const shareConfig: Config = { ...snap.config, hide: formatHide(hidden) };
-  const hash = configToHash(shareConfig);
+  const hash = configToShortHash(shareConfig);
+  const locked = !snap.isOwner && snap.nodeId !== null && !configError;
   return (
     <div className="app">
       <TopBar view="live" liveHref={`/#${hash}`} compareHref={compareUrl(configToHash({ ...shareConfig, backend: 'auto' }), DEFAULT_RUNS)}>
@@ -46,11 +47,14 @@ export function App({ node, configError }: { node: LiveNode; configError: string
       )}
       <main className="layout">
         <SetupPanel
+          // A member's form shows the room's settings, read-only; remount when the room's config arrives.
+          key={locked ? `locked:${configToHash(snap.config)}` : 'own'}
+          lockedBy={locked ? { owner: snap.owner ? `its owner (${displayName(snap, snap.owner)})` : 'its owner', summary: roomSummary(snap) } : undefined}
           mode="live"
           config={snap.config}
           shareLink={`${location.origin}/#${hash}`}
           onApply={(c) => {
-            location.hash = configToHash(c);
+            location.hash = configToShortHash(c);
           }}
           extra={
             <>

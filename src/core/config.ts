@@ -6,26 +6,60 @@ import { z } from 'zod';
  * shared link and a CLI run mean exactly the same experiment.
  */
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const real = (min: number, max: number) => z.coerce.number().min(min).max(max);
-const flag = z.union([z.boolean(), z.enum(['0', '1', 'true', 'false'])]).transform((v) => v === true || v === '1' || v === 'true');
+/** 100000 → "100,000"; 0.000001 stays "0.000001". */
+const fmtNum = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
+/** An empty field is an error, not a silent 0 (Number('') is 0). */
+const blankToNaN = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? NaN : v);
+/*
+ * Messages are plain predicates ("must be a whole number from 1 to 100,000"): the CLI puts
+ * the key before them, the setup form the field's name (see errorSentence).
+ */
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${fmtNum(min)} to ${fmtNum(max)}`;
+  return z.preprocess(blankToNaN, z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+};
+const real = (min: number, max: number) => {
+  const error = `must be a number from ${fmtNum(min)} to ${fmtNum(max)}`;
+  return z.preprocess(blankToNaN, z.coerce.number({ error }).min(min, { error }).max(max, { error }));
+};
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
+const flag = z
+  .union([z.boolean(), z.enum(['0', '1', 'true', 'false'])], { error: 'must be 0 or 1' })
+  .transform((v) => v === true || v === '1' || v === 'true');
+const text = (max: number) => z.string({ error: 'must be text' }).max(max, { error: `must be at most ${fmtNum(max)} characters` });
 /** Batch size: a positive integer, or `inf` (B = ∞, full batch), stored as 0. */
 const batch = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: 'must be a whole number from 1 to 100,000, or inf (the full batch)' })
   .transform((v, ctx) => {
     if (v === 'inf' || v === 'Infinity' || v === '∞' || v === 0 || v === '0') return 0;
-    const n = Number(v);
+    const n = typeof v === 'string' && v.trim() === '' ? NaN : Number(v);
     if (!Number.isInteger(n) || n < 1 || n > 100000) {
-      ctx.addIssue({ code: 'custom', message: 'batch must be a positive integer or "inf"' });
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number from 1 to 100,000, or inf (the full batch)' });
       return z.NEVER;
     }
     return n;
   });
 
+/** Syntax only; `validPartition` also checks the numbers (alpha > 0, k ≥ 1). */
 export const PARTITION_RE = /^(iid|dirichlet:(\d+(\.\d+)?|\.\d+)|shards:\d+)$/;
 export const TOPOLOGY_RE = /^(ring|full|exp|kregular:\d+)$/;
 /** `0.5@10` fails half the nodes at round 10; `join:5@20` adds 5 nodes at round 20; `rejoin@30` brings failed nodes back. */
 export const CHURN_EVENT_RE = /^((\d*\.?\d+)@(\d+)|join:(\d+)@(\d+)|rejoin@(\d+))$/;
+
+/** iid, dirichlet:<alpha> with alpha > 0 (dirichlet:0 has no distribution), or shards:<k> with k ≥ 1. */
+export function validPartition(text: string): boolean {
+  if (!PARTITION_RE.test(text)) return false;
+  const p = parsePartition(text);
+  if (p.kind === 'dirichlet') return p.alpha > 0 && Number.isFinite(p.alpha);
+  if (p.kind === 'shards') return Number.isInteger(p.perNode) && p.perNode >= 1;
+  return true;
+}
+
+/** ring, full, exp, or kregular:<k> with k ≥ 1. */
+export function validTopology(text: string): boolean {
+  if (!TOPOLOGY_RE.test(text)) return false;
+  return !text.startsWith('kregular:') || Number(text.slice('kregular:'.length)) >= 1;
+}
 
 export const ALGOS = ['fedavg', 'modest', 'gossip', 'dpsgd'] as const;
 export const DATASETS = ['blobs', 'moons', 'spirals', 'mnist'] as const;
@@ -35,11 +69,14 @@ export const BACKENDS = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export const configSchema = z
   .object({
     // experiment
-    room: z.string().regex(/^[\w-]{1,64}$/, 'room must be 1-64 letters, digits, - or _').default('lobby'),
-    algo: z.enum(ALGOS).default('fedavg'),
-    dataset: z.enum(DATASETS).default('blobs'),
-    model: z.enum(MODELS).default('mlp'),
-    partition: z.string().regex(PARTITION_RE, 'partition is iid, dirichlet:<alpha> or shards:<k>').default('iid'),
+    room: z.string({ error: 'must be text' }).regex(/^[\w-]{1,64}$/, { error: 'must be 1 to 64 letters, digits, - or _ (no spaces)' }).default('lobby'),
+    algo: oneOf(ALGOS).default('fedavg'),
+    dataset: oneOf(DATASETS).default('blobs'),
+    model: oneOf(MODELS).default('mlp'),
+    partition: z
+      .string({ error: 'must be text' })
+      .refine(validPartition, { error: 'must be iid, dirichlet:<alpha> with alpha above 0, or shards:<k> with k at least 1' })
+      .default('iid'),
     nodes: int(1, 100000).default(8),
     rounds: int(1, 1000000).default(20),
     seed: int(0, 2 ** 31 - 1).default(1),
@@ -48,7 +85,7 @@ export const configSchema = z
     epochs: int(1, 1000).default(1),
     /** Local SGD steps per round; when > 0 it replaces `epochs`. */
     steps: int(0, 100000).default(0),
-    init: z.enum(['auto', 'shared', 'independent']).default('auto'),
+    init: oneOf(['auto', 'shared', 'independent']).default('auto'),
     // dataset shape (synthetic datasets)
     samples: int(10, 1000000).default(2000),
     classes: int(2, 10).default(3),
@@ -68,31 +105,31 @@ export const configSchema = z
     aggTimeout: real(1, 1e9).default(30000),
     pingTimeout: real(1, 1e9).default(5000),
     inactivity: int(1, 100000).default(50),
-    weighting: z.enum(['mean', 'samples']).default('mean'),
+    weighting: oneOf(['mean', 'samples']).default('mean'),
     // gossip
-    merge: z.enum(['mean', 'age', 'vca', 'mu']).default('vca'),
-    vca: z.enum(['others', 'self', 'conservative']).default('conservative'),
+    merge: oneOf(['mean', 'age', 'vca', 'mu']).default('vca'),
+    vca: oneOf(['others', 'self', 'conservative']).default('conservative'),
     c: real(0, 1).default(0.5),
     eps: real(0, 1).default(1e-8),
     period: real(1, 1e9).default(1000),
     // D-PSGD (and gossip peer choice)
-    topology: z.string().regex(TOPOLOGY_RE, 'topology is ring, full, exp or kregular:<k>').default('kregular:4'),
+    topology: z.string({ error: 'must be text' }).refine(validTopology, { error: 'must be ring, full, exp, or kregular:<k> with k at least 1' }).default('kregular:4'),
     // simulated network and compute
     latency: real(0, 1e7).default(20),
     bandwidth: real(0, 1e12).default(0),
     loss: real(0, 1).default(0),
     churn: z
-      .string()
-      .refine((s) => s === '' || s.split(',').every((e) => CHURN_EVENT_RE.test(e)), 'churn is a comma list of <fraction>@<round>, join:<n>@<round> or rejoin@<round>')
+      .string({ error: 'must be text' })
+      .refine((s) => s === '' || s.split(',').every((e) => CHURN_EVENT_RE.test(e)), { error: 'must be empty or a comma list of <fraction>@<round>, join:<n>@<round> or rejoin@<round>' })
       .default(''),
     compute: real(0, 1e6).default(0.5),
     stragglers: real(0, 1).default(0),
     slowdown: real(1, 1000).default(5),
     // live
-    backend: z.enum(BACKENDS).default('auto'),
+    backend: oneOf(BACKENDS).default('auto'),
     autostart: flag.default(false),
-    secret: z.string().max(128).default(''),
-    hide: z.string().max(1000).default(''),
+    secret: text(128).default(''),
+    hide: text(1000).default(''),
   })
   .strict();
 
@@ -100,37 +137,161 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = Partial<Record<keyof Config, string | number | boolean>>;
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
 
+/** A plain name per key, for messages a student reads ("Nodes must be …"). */
+export const KEY_NAMES: Record<keyof Config, string> = {
+  room: 'Room',
+  algo: 'Algorithm',
+  dataset: 'Dataset',
+  model: 'Model',
+  partition: 'Partition',
+  nodes: 'Nodes',
+  rounds: 'Rounds',
+  seed: 'Seed',
+  lr: 'Learning rate',
+  batch: 'Batch size',
+  epochs: 'Local epochs',
+  steps: 'Local steps',
+  init: 'Initialisation',
+  samples: 'Samples',
+  classes: 'Classes',
+  noise: 'Noise',
+  evalSize: 'Eval set size',
+  evalEvery: 'Eval every',
+  target: 'Target accuracy',
+  fraction: 'Client fraction',
+  minClients: 'Minimum clients',
+  roundTimeout: 'Round timeout',
+  s: 'Sample size s',
+  a: 'Aggregators a',
+  sf: 'Success fraction sf',
+  aggTimeout: 'Aggregation timeout',
+  pingTimeout: 'Ping timeout',
+  inactivity: 'Inactivity limit',
+  weighting: 'Weighting',
+  merge: 'Merge rule',
+  vca: 'VCA variant',
+  c: 'VCA c',
+  eps: 'VCA eps',
+  period: 'Period',
+  topology: 'Topology',
+  latency: 'Latency',
+  bandwidth: 'Bandwidth',
+  loss: 'Packet loss',
+  churn: 'Churn',
+  compute: 'Compute time',
+  stragglers: 'Stragglers',
+  slowdown: 'Straggler slowdown',
+  backend: 'Backend',
+  autostart: 'Autostart',
+  secret: 'Secret',
+  hide: 'Hidden controls',
+};
+
+/** Per key, what is wrong with its value: a predicate such as "must be a whole number from 1 to 100,000". */
+export type ConfigErrors = Partial<Record<string, string>>;
+
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** Per key, what is wrong (empty for errors that are not about one key). */
+  readonly errors: ConfigErrors;
+  constructor(message: string, errors: ConfigErrors = {}) {
     super(message);
     this.name = 'ConfigError';
+    this.errors = errors;
   }
+}
+
+export const UNKNOWN_KEY = 'is not a known setting';
+
+/**
+ * Parse key by key: a bad value costs only its own key. Returns the config with every good
+ * value and the default for each bad key, and per bad (or unknown) key what is wrong with it.
+ * A link with one typo keeps its room and everything else.
+ */
+export function parseConfigByKey(input: Readonly<Record<string, unknown>>): { config: Config; errors: ConfigErrors } {
+  const values: Record<string, unknown> = {};
+  const errors: ConfigErrors = {};
+  const shape = configSchema.shape as Record<keyof Config, z.ZodType>;
+  for (const key of CONFIG_KEYS) {
+    const result = shape[key].safeParse(input[key]);
+    if (result.success) values[key] = result.data;
+    else {
+      errors[key] = result.error.issues[0]?.message ?? 'is not valid';
+      values[key] = shape[key].parse(undefined);
+    }
+  }
+  for (const key of Object.keys(input)) {
+    if ((CONFIG_KEYS as string[]).includes(key)) continue;
+    errors[key] = key === 'v' ? `is a link version this app does not know (it reads ${Object.keys(LINK_DEFAULTS).join(', ')}): the link may come from a newer Murmuration` : UNKNOWN_KEY;
+  }
+  return { config: values as Config, errors };
+}
+
+/** "Nodes must be a whole number from 1 to 100,000": the key's plain name, then the problem. */
+export function errorSentence(key: string, problem: string): string {
+  if (problem === UNKNOWN_KEY) return `"${key}" ${problem}`;
+  return `${KEY_NAMES[key as keyof Config] ?? key} ${problem}`;
+}
+
+/** One line per problem, for the CLI and the page's banner: `nodes must be … (got "abc")`. */
+export function describeErrors(errors: ConfigErrors, input: Readonly<Record<string, unknown>> = {}, name: (key: string) => string = (k) => k): string[] {
+  const unknown = Object.keys(errors).filter((k) => errors[k] === UNKNOWN_KEY);
+  const lines = Object.entries(errors)
+    .filter(([, problem]) => problem !== UNKNOWN_KEY)
+    .map(([key, problem]) => `${name(key)} ${problem}${input[key] !== undefined ? ` (got ${JSON.stringify(String(input[key]))})` : ''}`);
+  if (unknown.length) lines.push(`unknown key(s): ${unknown.join(', ')}`);
+  return lines;
 }
 
 /** Parse and validate; throws ConfigError with one line per problem. */
 export function parseConfig(input: ConfigInput): Config {
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => {
-      const key = i.path.join('.') || '(config)';
-      if (i.code === 'unrecognized_keys') return `unknown key(s): ${i.keys.join(', ')}`;
-      return `${key}: ${i.message}`;
-    });
-    throw new ConfigError(`invalid config:\n  ${lines.join('\n  ')}`);
-  }
-  return result.data;
+  const { config, errors } = parseConfigByKey(input);
+  if (Object.keys(errors).length) throw new ConfigError(`invalid config:\n  ${describeErrors(errors, input).join('\n  ')}`, errors);
+  return config;
 }
 
 export function defaultConfig(): Config {
   return parseConfig({});
 }
 
-/** `#a=1&b=2` or `a=1&b=2` → key/value pairs (last one wins). */
+/**
+ * Short links (`#v=1&room=x&nodes=4`) leave out every key whose value equals the defaults of
+ * their version, so a link made today means the same experiment after the defaults change.
+ * Changing a default in the schema: add version N+1 here with the new defaults (the unit test
+ * comparing LINK_DEFAULTS[LINK_VERSION] with defaultConfig() says when); never edit an old one.
+ */
+const LINK_DEFAULTS: Record<string, Readonly<Record<keyof Config, string>>> = {
+  '1': {
+    room: 'lobby', algo: 'fedavg', dataset: 'blobs', model: 'mlp', partition: 'iid', nodes: '8', rounds: '20', seed: '1', lr: '0.1', batch: '10',
+    epochs: '1', steps: '0', init: 'auto', samples: '2000', classes: '3', noise: '0.15', evalSize: '1000', evalEvery: '1', target: '0', fraction: '1',
+    minClients: '1', roundTimeout: '30000', s: '10', a: '1', sf: '1', aggTimeout: '30000', pingTimeout: '5000', inactivity: '50', weighting: 'mean',
+    merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
+    compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
+  },
+};
+export const LINK_VERSION = '1';
+
+/** The defaults a short link of this version leaves out (undefined for an unknown version). */
+export function linkDefaults(version: string = LINK_VERSION): Readonly<Record<keyof Config, string>> | undefined {
+  return Object.hasOwn(LINK_DEFAULTS, version) ? LINK_DEFAULTS[version] : undefined;
+}
+
+/**
+ * `#a=1&b=2` or `a=1&b=2` → key/value pairs (last one wins). A short link (`v=1&…`) comes
+ * back whole: the keys it leaves out get its version's defaults. An unknown version keeps
+ * `v` in the result, so parsing reports it.
+ */
 export function hashToInput(hash: string): ConfigInput {
   const text = hash.replace(/^#/, '');
   const out: Record<string, string> = {};
   if (!text) return out;
   for (const [k, v] of new URLSearchParams(text)) out[k] = v;
+  if (out.v !== undefined) {
+    const base = linkDefaults(out.v);
+    if (base) {
+      delete out.v;
+      return { ...base, ...out };
+    }
+  }
   return out;
 }
 
@@ -144,11 +305,33 @@ function formatValue(key: keyof Config, value: unknown): string {
   return String(value);
 }
 
+/** The config as strings, as a link or the setup form writes them (batch 0 → "inf", true → "1"). */
+export function configToStrings(config: Config): Record<keyof Config, string> {
+  return Object.fromEntries(CONFIG_KEYS.map((k) => [k, formatValue(k, config[k])])) as Record<keyof Config, string>;
+}
+
 /** The full config as a hash body, keys in schema order: every experiment is explicit. */
 export function configToHash(config: Config): string {
   const params = new URLSearchParams();
   for (const key of CONFIG_KEYS) params.set(key, formatValue(key, config[key]));
   return params.toString();
+}
+
+/** Escapes what a hash value needs escaped, but leaves `:`, `,` and `@` readable (partition=dirichlet:0.5). */
+const encodeValue = (v: string) => encodeURIComponent(v).replace(/%3A/gi, ':').replace(/%2C/gi, ',').replace(/%40/gi, '@');
+
+/**
+ * The short hash for share links: `v=1`, the room, then only the keys that differ from the
+ * version's defaults, in schema order. `parseHash` of it gives back exactly `config`.
+ */
+export function configToShortHash(config: Config): string {
+  const base = LINK_DEFAULTS[LINK_VERSION];
+  const parts = [`v=${LINK_VERSION}`];
+  for (const key of CONFIG_KEYS) {
+    const value = formatValue(key, config[key]);
+    if (key === 'room' || value !== base[key]) parts.push(`${key}=${encodeValue(value)}`);
+  }
+  return parts.join('&');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { create } from 'zustand';
-import { configToHash, type Config } from '../../core/config.ts';
+import { configToHash, configToShortHash, type Config } from '../../core/config.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
 import type { SimRow, SimSummary } from '../../sim/simulation.ts';
 import { colorFor, withAlpha } from '../palette.ts';
@@ -172,13 +172,13 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
   });
 
   const shareBase = { ...base, hide: formatHide(hidden) };
-  const hash = configToHash(shareBase);
+  const hash = configToShortHash(shareBase);
   const link = compareUrl(hash, variants.map((v) => v.id), location.origin);
   const focus = store.runs[store.focus];
 
   return (
     <div className="app">
-      <TopBar view="compare" liveHref={`/#${configToHash({ ...shareBase, algo: variants[0]?.overrides.algo as Config['algo'] ?? base.algo })}`} compareHref={compareUrl(hash, variants.map((v) => v.id))}>
+      <TopBar view="compare" liveHref={`/#${configToShortHash({ ...shareBase, algo: variants[0]?.overrides.algo as Config['algo'] ?? base.algo })}`} compareHref={compareUrl(hash, variants.map((v) => v.id))}>
         <span className="badge">simulated · tfjs cpu in a worker</span>
       </TopBar>
       {setupError && (
@@ -187,7 +187,7 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
         </div>
       )}
       <main className="layout">
-        <SetupPanel mode="compare" config={base} runs={variants.map((v) => v.id)} shareLink={link} onApply={(c, runs) => (location.href = compareUrl(configToHash(c), runs))} />
+        <SetupPanel mode="compare" config={base} runs={variants.map((v) => v.id)} shareLink={link} onApply={(c, runs) => (location.href = compareUrl(configToShortHash(c), runs))} />
         <section className="main-column">
           <div className="card status" data-testid="compare-status">
             <div className="controls" role="toolbar" aria-label="simulation controls">

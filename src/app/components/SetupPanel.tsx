@@ -1,9 +1,11 @@
-import { useMemo, useState, type FormEvent, type MouseEvent, type ReactNode } from 'react';
-import { ALGOS, BACKENDS, DATASETS, MODELS, configToHash, parseConfig, ConfigError, type Config, type ConfigInput } from '../../core/config.ts';
+import { useId, useMemo, useRef, useState, type ChangeEvent, type FormEvent, type MouseEvent, type ReactNode } from 'react';
+import { ALGOS, BACKENDS, CONFIG_KEYS, DATASETS, KEY_NAMES, MODELS, configToStrings, errorSentence, parseConfigByKey, type Config, type ConfigErrors } from '../../core/config.ts';
 import { PRESETS, VARIANTS, MAX_RUNS, presetUrl, variantById } from '../lib/presets.ts';
 import { SECTIONS, type Section } from '../lib/hide.ts';
 import { useUi } from '../store.ts';
 import { PartitionPreviewView } from './PartitionPreview.tsx';
+import { ShareBox } from './ShareBox.tsx';
+import { useLinkState } from '../linkState.ts';
 
 type Key = keyof Config;
 interface Field {
@@ -22,33 +24,44 @@ interface Field {
 const SYNTH: Config['dataset'][] = ['blobs', 'moons', 'spirals'];
 
 const FIELDS: Field[] = [
-  { key: 'room', label: 'Room', modes: ['live'], help: 'Tabs with the same room learn together' },
-  { key: 'algo', label: 'Algorithm', options: ALGOS, modes: ['live'] },
-  { key: 'dataset', label: 'Dataset', options: DATASETS },
-  { key: 'samples', label: 'Samples', datasets: SYNTH },
-  { key: 'classes', label: 'Classes', datasets: ['blobs', 'spirals'] },
-  { key: 'noise', label: 'Noise', datasets: SYNTH },
-  { key: 'model', label: 'Model', options: MODELS },
-  { key: 'partition', label: 'Partition', help: 'iid, dirichlet:<alpha> (smaller = more skewed), shards:<k> (k label shards per node)', suggest: ['iid', 'dirichlet:0.1', 'dirichlet:0.5', 'dirichlet:1', 'shards:1', 'shards:2'] },
-  { key: 'nodes', label: 'Nodes' },
-  { key: 'rounds', label: 'Rounds' },
-  { key: 'seed', label: 'Seed' },
-  { key: 'lr', label: 'Learning rate' },
-  { key: 'batch', label: 'Batch (inf = full)' },
-  { key: 'epochs', label: 'Local epochs' },
-  { key: 'steps', label: 'Local steps (0 = epochs)' },
-  { key: 'init', label: 'Initialisation', options: ['auto', 'shared', 'independent'] },
-  { key: 'fraction', label: 'Client fraction C', algos: ['fedavg'] },
-  { key: 's', label: 'Sample size s', algos: ['modest'] },
-  { key: 'a', label: 'Aggregators a', algos: ['modest'] },
-  { key: 'sf', label: 'Success fraction sf', algos: ['modest'] },
-  { key: 'merge', label: 'Merge rule', options: ['mean', 'age', 'vca', 'mu'], algos: ['gossip'], modes: ['live'] },
-  { key: 'period', label: 'Period Δ (ms)', algos: ['gossip'] },
-  { key: 'topology', label: 'Topology', algos: ['dpsgd', 'gossip'], help: 'ring, full, exp, kregular:<k>', suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'] },
-  { key: 'evalSize', label: 'Eval set size' },
-  { key: 'churn', label: 'Churn', help: '0.5@10 fails half the nodes at round 10; join:4@20; rejoin@30', modes: ['compare'] },
-  { key: 'backend', label: 'Backend', options: BACKENDS, modes: ['live'], help: 'auto: the fastest for this model on this device (small models: CPU; bigger ones: a short timed probe, cached)' },
-  { key: 'autostart', label: 'Start when all joined', options: ['0', '1'], modes: ['live'] },
+  { key: 'room', label: 'Room', modes: ['live'], help: 'Tabs with the same room learn together. Pick any name, then share the link.' },
+  {
+    key: 'algo',
+    label: 'Algorithm',
+    options: ALGOS,
+    modes: ['live'],
+    help: 'fedavg: a coordinator averages everyone\'s models each round. modest: small random groups take turns averaging. gossip: nodes swap models with random peers, no coordinator. dpsgd: each node averages with its neighbours every round.',
+  },
+  { key: 'dataset', label: 'Dataset', options: DATASETS, help: 'blobs, moons and spirals are small clouds of 2-D points made on the spot; mnist is handwritten digits (bigger and slower).' },
+  { key: 'samples', label: 'Samples', datasets: SYNTH, help: 'How many points the whole room has; they are split among the nodes.' },
+  { key: 'classes', label: 'Classes', datasets: ['blobs', 'spirals'], help: 'How many groups (colours) of points there are to tell apart.' },
+  { key: 'noise', label: 'Noise', datasets: SYNTH, help: 'How much the groups overlap: 0 is clean, bigger is harder.' },
+  { key: 'model', label: 'Model', options: MODELS, help: 'mlp: a small network for the 2-D points. 2nn: two hidden layers of 200 units. cnn and cnn-small: convolutional networks for images.' },
+  {
+    key: 'partition',
+    label: 'Partition',
+    help: 'How the data is split among the nodes. iid: every node gets a fair mix. dirichlet:<alpha>: skewed, smaller alpha is more skewed (alpha above 0). shards:<k>: each node gets k slices of sorted labels (k at least 1).',
+    suggest: ['iid', 'dirichlet:0.1', 'dirichlet:0.5', 'dirichlet:1', 'shards:1', 'shards:2'],
+  },
+  { key: 'nodes', label: 'Nodes', help: 'How many learning nodes (tabs or devices) the room expects.' },
+  { key: 'rounds', label: 'Rounds', help: 'How many rounds of training and sharing to run.' },
+  { key: 'seed', label: 'Seed', help: 'Same seed, same data and same starting model: a run can be repeated.' },
+  { key: 'lr', label: 'Learning rate', help: 'How big a step each training update takes. Too big and accuracy jumps around; too small and it barely moves.' },
+  { key: 'batch', label: 'Batch (inf = full)', help: 'Samples per training step; inf uses a node\'s whole slice at once.' },
+  { key: 'epochs', label: 'Local epochs', help: 'How many passes over its own data each node makes per round.' },
+  { key: 'steps', label: 'Local steps (0 = epochs)', help: 'Above 0: each node trains this many steps per round instead of whole epochs.' },
+  { key: 'init', label: 'Initialisation', options: ['auto', 'shared', 'independent'], help: 'shared: all nodes start from the same model; independent: each from its own. auto: independent for gossip, shared for the others.' },
+  { key: 'fraction', label: 'Client fraction C', algos: ['fedavg'], help: 'The share of nodes the coordinator picks each round (1 = all of them).' },
+  { key: 's', label: 'Sample size s', algos: ['modest'], help: 'How many nodes MoDeST picks to train each round.' },
+  { key: 'a', label: 'Aggregators a', algos: ['modest'], help: 'How many nodes average the trained models each round.' },
+  { key: 'sf', label: 'Success fraction sf', algos: ['modest'], help: 'The share of picked nodes that must answer before a round can finish.' },
+  { key: 'merge', label: 'Merge rule', options: ['mean', 'age', 'vca', 'mu'], algos: ['gossip'], modes: ['live'], help: 'How a node combines a model it receives with its own: mean averages them, age weights by experience, vca also keeps the models from shrinking towards each other too fast, mu averages the arrival with the previous arrival.' },
+  { key: 'period', label: 'Period Δ (ms)', algos: ['gossip'], help: 'How often, in milliseconds, each node sends its model to a peer.' },
+  { key: 'topology', label: 'Topology', algos: ['dpsgd', 'gossip'], help: 'Who talks to whom: ring, full (everyone), exp, or kregular:<k> (k neighbours each, k at least 1).', suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'] },
+  { key: 'evalSize', label: 'Eval set size', help: 'How many test samples accuracy is measured on.' },
+  { key: 'churn', label: 'Churn', help: '0.5@10 fails half the nodes at round 10; join:4@20 adds 4 nodes at round 20; rejoin@30 brings failed nodes back.', modes: ['compare'] },
+  { key: 'backend', label: 'Backend', options: BACKENDS, modes: ['live'], help: 'Where this tab computes. auto: the fastest for this model on this device (small models: CPU; bigger ones: a short timed probe, cached).' },
+  { key: 'autostart', label: 'Start when all joined', options: ['0', '1'], modes: ['live'], help: '1: training starts by itself once all nodes have joined.' },
 ];
 
 export const FIELD_KEYS = FIELDS.map((f) => f.key);
@@ -63,63 +76,84 @@ interface Props {
   onApply: (config: Config, runs: string[]) => void;
   /** Live mode: node count for "open N tabs". */
   extra?: ReactNode;
+  /**
+   * The room's settings belong to someone else: show `config` (the room's) read-only, with a
+   * banner "This room runs <summary>, set by <owner>.", and no Apply or Teacher-mode button.
+   */
+  lockedBy?: { owner: string; summary: string };
 }
 
 /** Edits the experiment; applying writes the link, which restarts the view in the new experiment. */
-export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra }: Props) {
-  const [draft, setDraft] = useState<Record<string, string>>(() => toStrings(config));
+export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra, lockedBy }: Props) {
+  const link = useLinkState();
+  const linkBroken = Object.keys(link.errors).length > 0;
+  // A bad link's bad values stay in the form, marked, so the student sees what to fix.
+  const [draft, setDraft] = useState<Record<string, string>>(() => ({ ...configToStrings(config), ...badLinkValues(link.input, link.errors) }));
   const [draftRuns, setDraftRuns] = useState<string[]>(() => [...runs, ...Array(MAX_RUNS).fill('')].slice(0, MAX_RUNS));
-  const [error, setError] = useState<string | null>(null);
-  const [copied, setCopied] = useState<'' | 'ok' | 'fail'>('');
-  const { hidden, teacher, setTeacher, toggleHidden } = useUi();
+  const [tried, setTried] = useState(false);
+  const [helpOpen, setHelpOpen] = useState<ReadonlySet<string>>(() => new Set());
+  const { hidden, teacher: teacherOn, setTeacher, toggleHidden } = useUi();
+  const locked = !!lockedBy;
+  const teacher = teacherOn && !locked;
   const visible = (key: string) => teacher || !hidden.has(key);
+  const idBase = useId();
+  const formRef = useRef<HTMLFormElement>(null);
 
-  const parsed = useMemo(() => {
-    try {
-      return { config: parseConfig({ ...toStrings(config), ...draft } as ConfigInput), error: null };
-    } catch (e) {
-      return { config: null, error: e instanceof ConfigError ? e.message : String(e) };
-    }
-  }, [config, draft]);
+  // Locked: always the room's values, never an edit.
+  const values = locked ? configToStrings(config) : draft;
+  const checked = useMemo(() => parseConfigByKey({ ...configToStrings(config), ...values }), [config, values]);
+  const errors = locked ? {} : checked.errors;
+  const valid = Object.keys(errors).length === 0;
 
-  const algos = mode === 'live' ? [draft.algo as Config['algo']] : draftRuns.map((r) => variantById(r)?.overrides.algo as Config['algo']).filter(Boolean);
+  const algos = mode === 'live' ? [values.algo as Config['algo']] : draftRuns.map((r) => variantById(r)?.overrides.algo as Config['algo']).filter(Boolean);
   const fields = FIELDS.filter(
-    (f) => (!f.modes || f.modes.includes(mode)) && (!f.algos || f.algos.some((a) => algos.includes(a))) && (!f.datasets || f.datasets.includes(draft.dataset as Config['dataset'])) && visible(f.key),
+    (f) => (!f.modes || f.modes.includes(mode)) && (!f.algos || f.algos.some((a) => algos.includes(a))) && (!f.datasets || f.datasets.includes(values.dataset as Config['dataset'])) && visible(f.key),
   );
+  // Bad values the form does not show (another algorithm's key, a hidden control): say them in words.
+  const unshown = Object.entries(errors).filter(([k]) => !fields.some((f) => f.key === k));
+  const chosen = draftRuns.filter(Boolean);
+  const noRuns = mode === 'compare' && chosen.length === 0;
 
+  const edit = (key: string, value: string) => setDraft({ ...draft, [key]: value });
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    if (!parsed.config) {
-      setError(parsed.error);
+    if (locked) return;
+    setTried(true);
+    if (!valid) {
+      formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
       return;
     }
-    const chosen = draftRuns.filter(Boolean);
-    if (mode === 'compare' && chosen.length === 0) {
-      setError('Choose at least one algorithm to compare.');
-      return;
-    }
-    setError(null);
-    onApply({ ...parsed.config, hide: [...hidden].sort().join(',') }, chosen);
+    if (noRuns) return;
+    onApply({ ...checked.config, hide: [...hidden].sort().join(',') }, chosen);
+  };
+  const toggleHelp = (key: string) => {
+    const next = new Set(helpOpen);
+    if (next.has(key)) next.delete(key);
+    else next.add(key);
+    setHelpOpen(next);
   };
 
-  const share = async () => {
-    try {
-      await navigator.clipboard.writeText(shareLink);
-      setCopied('ok');
-    } catch {
-      setCopied('fail');
-    }
-    setTimeout(() => setCopied(''), 2000);
-  };
+  const summary = [
+    ...unshown.map(([k, problem]) => errorSentence(k, problem!)),
+    ...(tried && !valid ? ['Fix the marked settings first.'] : []),
+    ...(tried && noRuns ? ['Choose at least one algorithm to compare.'] : []),
+  ];
 
   return (
     <aside className="card setup" aria-label="Experiment setup">
       <div className="setup-head">
         <h2>Experiment</h2>
-        <button type="button" className={`small${teacher ? ' pressed' : ''}`} aria-pressed={teacher} onClick={() => setTeacher(!teacher)} data-testid="teacher-toggle" title="Choose controls to hide from students; the choice goes into the share link">
-          Teacher mode
-        </button>
+        {!locked && (
+          <button type="button" className={`small${teacher ? ' pressed' : ''}`} aria-pressed={teacher} onClick={() => setTeacher(!teacher)} data-testid="teacher-toggle" title="Choose controls to hide from students; the choice goes into the share link">
+            Teacher mode
+          </button>
+        )}
       </div>
+      {lockedBy && (
+        <p className="locked-banner" role="status" data-testid="locked-banner">
+          This room runs {lockedBy.summary}, set by {lockedBy.owner}. Its settings are shown read-only.
+        </p>
+      )}
       {teacher && (
         <p className="teacher-note" data-testid="teacher-note">
           Tick <b>hide</b> next to the controls students should not see; the share link below keeps that choice (<code>hide=</code>).
@@ -128,7 +162,7 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra 
 
       {visible('presets') && (
         <Section name="presets" teacher={teacher} hidden={hidden} onToggle={toggleHidden}>
-          <details className="presets" open={mode === 'live' && !config.hide}>
+          <details className="presets" open={mode === 'live' && !config.hide && !locked}>
             <summary>Presets</summary>
             <ul>
               {PRESETS.map((p) => (
@@ -143,81 +177,127 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra 
         </Section>
       )}
 
-      <form onSubmit={apply} className="fields">
-        {mode === 'compare' && (
-          <fieldset className="runs">
-            <legend>Algorithms (up to {MAX_RUNS})</legend>
-            {draftRuns.map((r, i) => (
-              <label key={i} className="field">
-                <span>Run {i + 1}</span>
-                <select value={r} onChange={(e) => setDraftRuns(draftRuns.map((x, j) => (j === i ? e.target.value : x)))} name={`run${i}`} data-testid={`run-${i}`}>
-                  <option value="">—</option>
-                  {VARIANTS.map((v) => (
-                    <option key={v.id} value={v.id}>
-                      {v.label}
-                    </option>
-                  ))}
-                </select>
-              </label>
-            ))}
-          </fieldset>
-        )}
-        {fields.map((f) => (
-          <div key={f.key} className={`field-row${hidden.has(f.key) ? ' is-hidden' : ''}`}>
-            <label className="field" title={f.help}>
-              <span>{f.label}</span>
-              {f.options ? (
-                <select value={draft[f.key]} onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })} name={f.key}>
-                  {f.options.map((o) => (
-                    <option key={o}>{o}</option>
-                  ))}
-                </select>
-              ) : (
-                <input value={draft[f.key] ?? ''} onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })} name={f.key} list={f.suggest ? `suggest-${f.key}` : undefined} autoComplete="off" spellCheck={false} />
-              )}
-            </label>
-            {f.suggest && (
-              <datalist id={`suggest-${f.key}`}>
-                {f.suggest.map((s) => (
-                  <option key={s} value={s} />
-                ))}
-              </datalist>
-            )}
-            {teacher && <HideBox name={f.key} label={f.label} hidden={hidden} onToggle={toggleHidden} />}
-          </div>
-        ))}
-        <pre role="alert" className="error-text" data-testid="setup-error">
-          {error ?? (parsed.error && JSON.stringify(draft) !== JSON.stringify(toStrings(config)) ? parsed.error : '')}
-        </pre>
-        <div className="buttons">
-          <button type="submit" className="primary" data-testid="apply">
-            {mode === 'live' ? 'Apply & join' : 'Apply & restart'}
-          </button>
+      <form onSubmit={apply} className="fields" ref={formRef} noValidate>
+        <div className="fields-set" data-testid="setup-fields">
+          {mode === 'compare' && (
+            <fieldset className="runs">
+              <legend>Algorithms (up to {MAX_RUNS})</legend>
+              {draftRuns.map((r, i) => (
+                <label key={i} className="field">
+                  <span>Run {i + 1}</span>
+                  <select value={r} onChange={(e) => setDraftRuns(draftRuns.map((x, j) => (j === i ? e.target.value : x)))} name={`run${i}`} data-testid={`run-${i}`}>
+                    <option value="">—</option>
+                    {VARIANTS.map((v) => (
+                      <option key={v.id} value={v.id}>
+                        {v.label}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              ))}
+            </fieldset>
+          )}
+          {fields.map((f) => {
+            const id = `${idBase}-${f.key}`;
+            const problem = errors[f.key];
+            const showHelp = !!f.help && helpOpen.has(f.key);
+            const describedBy = [problem ? `${id}-error` : '', showHelp ? `${id}-help` : ''].filter(Boolean).join(' ') || undefined;
+            const control = {
+              id,
+              name: f.key,
+              value: values[f.key] ?? '',
+              onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => edit(f.key, e.target.value),
+              'aria-invalid': problem ? true : undefined,
+              'aria-describedby': describedBy,
+              className: problem ? 'invalid' : undefined,
+            };
+            return (
+              <div key={f.key} className={`field-row${hidden.has(f.key) ? ' is-hidden' : ''}`}>
+                <div className="field">
+                  <span className="field-label">
+                    <label htmlFor={id}>{f.label}</label>
+                    {f.help && (
+                      <button
+                        type="button"
+                        className="help-button"
+                        aria-expanded={showHelp}
+                        aria-controls={`${id}-help`}
+                        aria-label={`What is ${KEY_NAMES[f.key]}?`}
+                        title={f.help}
+                        onClick={() => toggleHelp(f.key)}
+                        data-testid={`help-${f.key}`}
+                      >
+                        <span className="help-i" aria-hidden>
+                          i
+                        </span>
+                      </button>
+                    )}
+                  </span>
+                  {f.options ? (
+                    <select {...control} disabled={locked}>
+                      {/* A bad value from the link stays visible (and marked) until it is changed. */}
+                      {!f.options.includes(control.value) && <option value={control.value}>{control.value}</option>}
+                      {f.options.map((o) => (
+                        <option key={o}>{o}</option>
+                      ))}
+                    </select>
+                  ) : (
+                    <input {...control} list={f.suggest ? `${id}-suggest` : undefined} autoComplete="off" spellCheck={false} readOnly={locked} />
+                  )}
+                </div>
+                {teacher && <HideBox name={f.key} label={f.label} hidden={hidden} onToggle={toggleHidden} />}
+                {f.suggest && (
+                  <datalist id={`${id}-suggest`}>
+                    {f.suggest.map((s) => (
+                      <option key={s} value={s} />
+                    ))}
+                  </datalist>
+                )}
+                {showHelp && (
+                  <p id={`${id}-help`} className="field-help" data-testid={`help-text-${f.key}`}>
+                    {f.help}
+                  </p>
+                )}
+                {problem && (
+                  <p id={`${id}-error`} className="field-error" data-testid={`error-${f.key}`}>
+                    {errorSentence(f.key, problem)}
+                  </p>
+                )}
+              </div>
+            );
+          })}
         </div>
+        <p role="alert" className="error-text" data-testid="setup-error">
+          {summary.join(' ')}
+        </p>
+        {!locked && (
+          <div className="buttons">
+            <button type="submit" className="primary" data-testid="apply">
+              {mode === 'live' ? 'Apply & join' : 'Apply & restart'}
+            </button>
+          </div>
+        )}
       </form>
 
       {visible('preview') && (
         <Section name="preview" teacher={teacher} hidden={hidden} onToggle={toggleHidden}>
-          <PartitionPreviewView config={parsed.config ?? config} />
+          <PartitionPreviewView config={valid ? checked.config : config} />
         </Section>
       )}
 
       {visible('share') && (
         <Section name="share" teacher={teacher} hidden={hidden} onToggle={toggleHidden}>
-          <div className="share">
-            <label htmlFor="share-link">Share link (reproduces this experiment)</label>
-            <div className="share-row">
-              <input id="share-link" readOnly value={shareLink} data-testid="share-link" onFocus={(e) => e.target.select()} />
-              <button type="button" onClick={share} data-testid="share">
-                {copied === 'ok' ? 'Copied!' : copied === 'fail' ? 'Select & copy' : 'Copy'}
-              </button>
-            </div>
-          </div>
+          <ShareBox link={shareLink} blocked={linkBroken ? 'This page\'s link has invalid settings, so there is nothing right to share yet. Fix the marked fields and press Apply; the share link appears then.' : undefined} />
         </Section>
       )}
       {extra}
     </aside>
   );
+}
+
+/** The link's raw values for its bad keys (only keys the config has; unknown ones cannot be edited). */
+function badLinkValues(input: Record<string, string>, errors: ConfigErrors): Record<string, string> {
+  return Object.fromEntries(Object.keys(errors).filter((k) => (CONFIG_KEYS as string[]).includes(k) && input[k] !== undefined).map((k) => [k, input[k]]));
 }
 
 function navigate(e: MouseEvent, url: string) {
@@ -243,8 +323,4 @@ export function HideBox({ name, label, hidden, onToggle, section }: { name: stri
       hide{section ? ` ${label.toLowerCase()}` : ''}
     </label>
   );
-}
-
-function toStrings(c: Config): Record<string, string> {
-  return Object.fromEntries(new URLSearchParams(configToHash(c)).entries());
 }

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { fmtPct } from '../format.ts';
 import { nextRoomName } from '../../live/swarmSummary.ts';
+import { useLinkBroken } from '../linkState.ts';
 import { displayName } from '../lib/names.ts';
 import type { FinishSummary } from '../../core/signaling/messages.ts';
 
@@ -64,11 +65,20 @@ export function freshRoomHref(s: Snapshot): string {
 function StatusLine({ snapshot: s, onStart, onReset }: { snapshot: Snapshot; onStart: () => void; onReset: () => void }) {
   const joined = s.roster.length;
   const want = s.config.nodes;
+  // A link with a bad value does not join, and loads nothing: say why, not "loading…".
+  const linkBroken = useLinkBroken();
   const notice = s.notice ? (
     <span className="error-text" role="status" data-testid="notice">
       {s.notice}
     </span>
   ) : null;
+  if (linkBroken) {
+    return (
+      <span className="muted" data-testid="not-joined">
+        Not joined: this link has invalid settings. Fix the marked fields in the setup panel and press Apply.
+      </span>
+    );
+  }
   if (s.state === 'error') {
     return (
       <span role="alert" className="error-text" data-testid="node-error">

@@ -1,4 +1,4 @@
-import { configToHash, parseConfig, type Config, type ConfigInput } from '../../core/config.ts';
+import { configToShortHash, configToStrings, parseConfig, type Config, type ConfigInput } from '../../core/config.ts';
 
 /** A compare-mode run: the shared base config with a few algorithm keys overridden. */
 export interface Variant {
@@ -24,7 +24,7 @@ export const variantById = (id: string): Variant | undefined => VARIANTS.find((v
 
 /** The config of one compare run: base config, then the variant's overrides, validated. */
 export function variantConfig(base: Config, variant: Variant): Config {
-  return parseConfig({ ...Object.fromEntries(new URLSearchParams(configToHash(base))), ...variant.overrides } as ConfigInput);
+  return parseConfig({ ...configToStrings(base), ...variant.overrides } as ConfigInput);
 }
 
 export interface Preset {
@@ -83,7 +83,7 @@ const suffix = () => Math.random().toString(36).slice(2, 6);
 /** The URL a preset opens: live presets get a fresh room so a class does not collide with another. */
 export function presetUrl(p: Preset, keep: Pick<Config, 'backend' | 'hide'>): string {
   const config = parseConfig({ ...p.input, room: `${p.id}-${suffix()}`, backend: keep.backend, hide: keep.hide });
-  const hash = configToHash(config);
+  const hash = configToShortHash(config);
   return p.view === 'compare' ? compareUrl(hash, p.runs ?? DEFAULT_RUNS) : `${location.pathname}#${hash}`;
 }
 

@@ -1,0 +1,44 @@
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/core/config.ts';
+import { SetupPanel } from '../../src/app/components/SetupPanel.tsx';
+
+/**
+ * Server-rendered markup of the setup form: enough to check what it shows, without a browser.
+ * (Stores render their initial state here; the bad-link marks are tested in e2e/forms.spec.ts.)
+ */
+beforeAll(() => {
+  (globalThis as { location?: unknown }).location = { pathname: '/', hostname: 'example.org', origin: 'http://example.org', hash: '' };
+});
+
+const room = parseConfig({ room: 'class-7', algo: 'fedavg', dataset: 'blobs', nodes: 12, lr: 0.05 });
+const render = (props: Partial<Parameters<typeof SetupPanel>[0]> = {}) =>
+  renderToStaticMarkup(createElement(SetupPanel, { mode: 'live', config: room, shareLink: 'http://example.org/#v=1&room=class-7', onApply: () => undefined, ...props }));
+
+/** The opening tag of the control named `name`. */
+const tag = (html: string, element: string, name: string) => html.match(new RegExp(`<${element}[^>]*name="${name}"[^>]*>`))?.[0] ?? '';
+
+describe('SetupPanel', () => {
+  it('lockedBy: a banner, the room\'s values read-only, no Apply and no Teacher mode', () => {
+    const html = render({ lockedBy: { owner: 'its owner', summary: 'fedavg on blobs' } });
+    expect(html).toContain('This room runs fedavg on blobs, set by its owner.');
+    expect(html).not.toContain('data-testid="apply"');
+    expect(html).not.toContain('data-testid="teacher-toggle"');
+    expect(tag(html, 'input', 'nodes')).toMatch(/value="12"/);
+    expect(tag(html, 'input', 'nodes')).toMatch(/readonly=""/i);
+    expect(tag(html, 'input', 'room')).toMatch(/readonly=""/i);
+    expect(tag(html, 'select', 'algo')).toMatch(/disabled=""/);
+    // Help still opens: the ⓘ buttons stay enabled.
+    expect(html).toMatch(/<button[^>]*data-testid="help-nodes"(?![^>]*disabled)/);
+  });
+
+  it('without lockedBy: editable, with Apply and Teacher mode', () => {
+    const html = render();
+    expect(html).not.toContain('data-testid="locked-banner"');
+    expect(html).toContain('data-testid="apply"');
+    expect(html).toContain('data-testid="teacher-toggle"');
+    expect(tag(html, 'input', 'nodes')).not.toMatch(/readonly/i);
+    expect(tag(html, 'select', 'algo')).not.toMatch(/disabled/);
+  });
+});
