@@ -5,7 +5,7 @@ import { parseFlags } from '../../src/sim/flags.ts';
 describe('parseConfigByKey', () => {
   it('keeps the good values, the room included, and defaults only the bad keys', () => {
     const { config, errors } = parseConfigByKey(hashToInput('#room=class-7&algo=gossip&nodes=abc&lr=0.05&partition=dirichlet:0&dataset=moons'));
-    expect(config).toEqual({ ...defaultConfig(), room: 'class-7', algo: 'gossip', lr: 0.05, dataset: 'moons' });
+    expect(config).toEqual({ ...parseConfig({ dataset: 'moons' }), room: 'class-7', algo: 'gossip', lr: 0.05 });
     expect(Object.keys(errors).sort()).toEqual(['nodes', 'partition']);
     expect(errors.nodes).toBe('must be a whole number from 1 to 100,000');
   });

@@ -58,9 +58,9 @@ describe('short share links', () => {
   });
 
   it('hold only the version, the room and the non-default keys', () => {
-    expect(configToShortHash(defaultConfig())).toBe('v=1&room=lobby');
-    const c = parseConfig({ room: 'class-7', algo: 'gossip', nodes: 4, partition: 'dirichlet:0.5', lr: 0.1, backend: 'cpu' });
-    expect(configToShortHash(c)).toBe('v=1&room=class-7&algo=gossip&partition=dirichlet:0.5&nodes=4&backend=cpu');
+    expect(configToShortHash(defaultConfig())).toBe(`v=${LINK_VERSION}&room=lobby`);
+    const c = parseConfig({ room: 'class-7', algo: 'gossip', nodes: 6, partition: 'iid', lr: 0.2, backend: 'cpu' });
+    expect(configToShortHash(c)).toBe(`v=${LINK_VERSION}&room=class-7&algo=gossip&partition=iid&nodes=6&backend=cpu`);
     const keys = [...new URLSearchParams(configToShortHash(c)).keys()];
     expect(keys).toEqual(['v', 'room', 'algo', 'partition', 'nodes', 'backend']);
   });
@@ -68,7 +68,7 @@ describe('short share links', () => {
   it('are much shorter than the canonical hash, which stays available', () => {
     const c = parseConfig({ room: 'ui-share', algo: 'gossip', merge: 'mean', dataset: 'moons', nodes: 3, rounds: 7, seed: 42, lr: 0.05, batch: 'inf', partition: 'dirichlet:0.3', period: 700, hide: 'seed' });
     expect(configToHash(c).length).toBeGreaterThan(480);
-    expect(configToShortHash(c).length).toBeLessThan(150);
+    expect(configToShortHash(c).length).toBeLessThan(200);
     expect(parseHash(configToHash(c))).toEqual(c);
     expect(CONFIG_KEYS.every((k) => new URLSearchParams(configToHash(c)).has(k))).toBe(true);
   });
@@ -84,5 +84,18 @@ describe('short share links', () => {
 
   it('report an unknown link version instead of guessing', () => {
     expect(() => parseHash('v=99&room=r')).toThrow(/link version/);
+  });
+});
+
+describe('the default experiment', () => {
+  it('is non-IID 2-class spirals on 4 tabs; blobs keep their own defaults', () => {
+    expect(defaultConfig()).toMatchObject({ dataset: 'spirals', classes: 2, lr: 0.2, partition: 'dirichlet:0.5', nodes: 4 });
+    expect(parseConfig({ dataset: 'blobs' })).toMatchObject({ dataset: 'blobs', classes: 3, lr: 0.1 });
+    // An explicit value beats the dataset's default.
+    expect(parseConfig({ dataset: 'spirals', classes: 3, lr: 0.05 })).toMatchObject({ classes: 3, lr: 0.05 });
+  });
+
+  it('old version-1 short links keep meaning blobs on 8 tabs', () => {
+    expect(parseHash('v=1&room=r')).toMatchObject({ room: 'r', dataset: 'blobs', classes: 3, lr: 0.1, partition: 'iid', nodes: 8 });
   });
 });

@@ -36,7 +36,7 @@ interface Run {
 
 function simulate(input: ConfigInput, which: 'easy' | 'hard' = 'easy', learner?: Learner): Run {
   const data = which === 'easy' ? easy : hard;
-  const config = parseConfig({ algo: 'modest', dataset: 'blobs', model: 'mlp', seed: 5, steps: 5, batch: 20, lr: 0.1, ...(which === 'easy' ? EASY : HARD), ...input });
+  const config = parseConfig({ algo: 'modest', dataset: 'blobs', partition: 'iid', model: 'mlp', seed: 5, steps: 5, batch: 20, lr: 0.1, ...(which === 'easy' ? EASY : HARD), ...input });
   const sim = new Simulation(config, data, learner ?? (which === 'easy' ? mlpEasy : mlpHard), data.test);
   const run: Run = { sim, trains: new Map(), modelSends: 0 };
   sim.onAction = (node: NodeId, a: ProtocolAction) => {

@@ -52,7 +52,7 @@ describe('churn schedule', () => {
   });
 
   it('fails, adds and brings back nodes at the rounds it names', () => {
-    const config = parseConfig({ algo: 'fedavg', nodes: 10, rounds: 7, samples: 600, churn: '0.5@2,join:3@4,rejoin@6', roundTimeout: 2000 });
+    const config = parseConfig({ algo: 'fedavg', dataset: 'blobs', partition: 'iid', nodes: 10, rounds: 7, samples: 600, churn: '0.5@2,join:3@4,rejoin@6', roundTimeout: 2000 });
     const sim = new Simulation(config, dataset, learner, dataset.test);
     sim.run();
     // An event `@r` happens once round r is done, so row r+1 is the first to show it.

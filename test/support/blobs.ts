@@ -21,6 +21,6 @@ export async function blobsWorld(samples: number, base: ConfigInput = {}, seed =
   return {
     dataset,
     learner,
-    simulation: (input) => new Simulation(parseConfig({ dataset: 'blobs', model: 'mlp', samples, seed, ...base, ...input }), dataset, learner, dataset.test),
+    simulation: (input) => new Simulation(parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples, seed, ...base, ...input }), dataset, learner, dataset.test),
   };
 }
