@@ -1,3 +1,4 @@
+import '../src/protocols/index.ts';
 import { header, log, type BenchOptions, type Suite } from './common.ts';
 import { cnnKernels } from './cnnKernels.ts';
 import { fedavgLr } from './fedavgLr.ts';

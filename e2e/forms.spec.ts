@@ -1,6 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { encode } from 'uqr';
 import { configToStrings, defaultConfig, parseHash } from '../src/core/config.ts';
+import '../src/protocols/index.ts';
 
 /**
  * The setup form, the share link and the first-visit panel. No test starts a run: the cpu

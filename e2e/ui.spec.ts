@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
 import { configToShortHash, parseHash } from '../src/core/config.ts';
+import '../src/protocols/index.ts';
 
 /** UI tests: small synthetic data and the cpu backend keep each test to seconds. */
 

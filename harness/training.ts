@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
+import '../src/protocols/index.ts';
 import { parseConfig } from '../src/core/config.ts';
 import { loadNodeShard } from '../src/core/data/index.ts';
 import type { Split } from '../src/core/data/types.ts';

@@ -61,16 +61,26 @@ export function validTopology(text: string): boolean {
   return !text.startsWith('kregular:') || Number(text.slice('kregular:'.length)) >= 1;
 }
 
-export const ALGOS = ['fedavg', 'modest', 'gossip', 'dpsgd'] as const;
 export const DATASETS = ['blobs', 'moons', 'spirals', 'mnist'] as const;
 export const MODELS = ['mlp', '2nn', 'cnn', 'cnn-small'] as const;
 export const BACKENDS = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
-export const configSchema = z
+/** Names of the registered algorithms (`registerAlgorithm`, called by src/protocols/registry.ts). */
+const algorithms = new Set<string>();
+
+/**
+ * The experiment's own keys. Each algorithm's keys are not here: a protocol module owns them and
+ * registers them (src/protocols/registry.ts → `registerConfigKeys`), so adding an algorithm needs
+ * no edit in this file.
+ */
+const baseSchema = z
   .object({
     // experiment
     room: z.string({ error: 'must be text' }).regex(/^[\w-]{1,64}$/, { error: 'must be 1 to 64 letters, digits, - or _ (no spaces)' }).default('lobby'),
-    algo: oneOf(ALGOS).default('fedavg'),
+    algo: z
+      .string({ error: 'must be text' })
+      .refine((a) => algorithms.has(a), { error: () => `must be one of ${[...algorithms].join(', ') || '(no algorithm is registered: import src/protocols/index.ts)'}` })
+      .default('fedavg'),
     // The default experiment shows learning over several rounds (non-IID 2-class spirals climb from
     // about 55% to above 90% in 10–20 FedAvg rounds); blobs reach 100% in round 1.
     dataset: oneOf(DATASETS).default('spirals'),
@@ -96,26 +106,6 @@ export const configSchema = z
     evalSize: int(10, 100000).default(1000),
     evalEvery: int(1, 100000).default(1),
     target: real(0, 1).default(0),
-    // FedAvg
-    fraction: real(0, 1).default(1),
-    minClients: int(1, 100000).default(1),
-    roundTimeout: real(1, 1e9).default(30000),
-    // MoDeST
-    s: int(1, 10000).default(10),
-    a: int(1, 100).default(1),
-    sf: real(0.01, 1).default(1),
-    aggTimeout: real(1, 1e9).default(30000),
-    pingTimeout: real(1, 1e9).default(5000),
-    inactivity: int(1, 100000).default(50),
-    weighting: oneOf(['mean', 'samples']).default('mean'),
-    // gossip
-    merge: oneOf(['mean', 'age', 'vca', 'mu']).default('vca'),
-    vca: oneOf(['others', 'self', 'conservative']).default('conservative'),
-    c: real(0, 1).default(0.5),
-    eps: real(0, 1).default(1e-8),
-    period: real(1, 1e9).default(1000),
-    // D-PSGD (and gossip peer choice)
-    topology: z.string({ error: 'must be text' }).refine(validTopology, { error: 'must be ring, full, exp, or kregular:<k> with k at least 1' }).default('kregular:4'),
     // simulated network and compute
     latency: real(0, 1e7).default(20),
     bandwidth: real(0, 1e12).default(0),
@@ -135,12 +125,60 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.output<typeof configSchema>;
+export type BaseConfig = z.output<typeof baseSchema>;
+/**
+ * The algorithms' keys, typed by the modules themselves: each protocol folder augments this
+ * interface (`declare module '…/core/config.ts' { interface AlgoConfig { fraction: number } }`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface AlgoConfig {}
+export type Config = BaseConfig & AlgoConfig;
 export type ConfigInput = Partial<Record<keyof Config, string | number | boolean>>;
-export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
+
+/** Every key's validator: the base keys, then the registered algorithms' keys in registration order. */
+const shape: Record<string, z.ZodType> = { ...baseSchema.shape };
+/** All keys in link order. Grows as algorithms register (a live array: importers see new keys). */
+export const CONFIG_KEYS = Object.keys(shape) as (keyof Config)[];
+
+/** How an algorithm describes one of its keys: the validator (with its default) and what the setup form shows. */
+export interface ConfigKeySpec {
+  schema: z.ZodType;
+  label: string;
+  help?: string;
+  options?: readonly string[];
+  suggest?: readonly string[];
+}
+
+export function registerAlgorithm(name: string): void {
+  if (!/^[a-z][\w-]{0,31}$/.test(name)) throw new Error(`bad algorithm name '${name}'`);
+  algorithms.add(name);
+}
+
+export function registeredAlgorithms(): string[] {
+  return [...algorithms];
+}
+
+/**
+ * Adds an algorithm's keys to the config (URL, CLI, setup form). Two algorithms may share a key
+ * (D-PSGD's and gossip's `topology`) only by passing the very same validator.
+ */
+export function registerConfigKeys(keys: Readonly<Record<string, ConfigKeySpec>>): void {
+  for (const [key, spec] of Object.entries(keys)) {
+    const existing = shape[key];
+    if (existing && existing !== spec.schema) throw new Error(`config key '${key}' is already defined differently`);
+    if (!existing) {
+      shape[key] = spec.schema;
+      (CONFIG_KEYS as string[]).push(key);
+    }
+    (KEY_NAMES as Record<string, string>)[key] = spec.label;
+  }
+}
+
+/** Shared validators for algorithm keys (so modules that share a key share its rule). */
+export const keyTypes = { int, real, oneOf, text };
 
 /** A plain name per key, for messages a student reads ("Nodes must be …"). */
-export const KEY_NAMES: Record<keyof Config, string> = {
+export const KEY_NAMES: Record<string, string> = {
   room: 'Room',
   algo: 'Algorithm',
   dataset: 'Dataset',
@@ -160,22 +198,6 @@ export const KEY_NAMES: Record<keyof Config, string> = {
   evalSize: 'Eval set size',
   evalEvery: 'Eval every',
   target: 'Target accuracy',
-  fraction: 'Client fraction',
-  minClients: 'Minimum clients',
-  roundTimeout: 'Round timeout',
-  s: 'Sample size s',
-  a: 'Aggregators a',
-  sf: 'Success fraction sf',
-  aggTimeout: 'Aggregation timeout',
-  pingTimeout: 'Ping timeout',
-  inactivity: 'Inactivity limit',
-  weighting: 'Weighting',
-  merge: 'Merge rule',
-  vca: 'VCA variant',
-  c: 'VCA c',
-  eps: 'VCA eps',
-  period: 'Period',
-  topology: 'Topology',
   latency: 'Latency',
   bandwidth: 'Bandwidth',
   loss: 'Packet loss',
@@ -212,7 +234,6 @@ export const UNKNOWN_KEY = 'is not a known setting';
 export function parseConfigByKey(input: Readonly<Record<string, unknown>>): { config: Config; errors: ConfigErrors } {
   const values: Record<string, unknown> = {};
   const errors: ConfigErrors = {};
-  const shape = configSchema.shape as Record<keyof Config, z.ZodType>;
   for (const key of CONFIG_KEYS) {
     const result = shape[key].safeParse(input[key]);
     if (result.success) values[key] = result.data;
@@ -228,7 +249,7 @@ export function parseConfigByKey(input: Readonly<Record<string, unknown>>): { co
   // Dataset-specific defaults, for keys the input left out.
   const perDataset = DATASET_DEFAULTS[values.dataset as Config['dataset']] ?? {};
   for (const [key, value] of Object.entries(perDataset)) if (input[key] === undefined && errors[key] === undefined) values[key] = value;
-  return { config: values as Config, errors };
+  return { config: values as unknown as Config, errors };
 }
 
 /**
@@ -355,15 +376,6 @@ export function configToShortHash(config: Config): string {
     if (key === 'room' || value !== base[key]) parts.push(`${key}=${encodeValue(value)}`);
   }
   return parts.join('&');
-}
-
-/**
- * Resolved initialization: gossip learning starts every node from its own init (as the
- * gossip and VCA papers do); FedAvg, MoDeST and D-PSGD (Lian et al. 2017) from one shared init.
- */
-export function initMode(config: Config): 'shared' | 'independent' {
-  if (config.init !== 'auto') return config.init;
-  return config.algo === 'gossip' ? 'independent' : 'shared';
 }
 
 export type ChurnEvent =

@@ -1,9 +1,9 @@
-import { parseConfig, configToHash, hashToInput, initMode, type Config } from '../core/config.ts';
+import { parseConfig, configToHash, hashToInput, type Config } from '../core/config.ts';
 import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
 import { initialParams, type ModelSpec } from '../core/learn/models.ts';
 import type { Split } from '../core/data/types.ts';
 import { Rng } from '../core/rng.ts';
-import { protocolFor } from '../protocols/index.ts';
+import { initMode, protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost } from '../runtime/host.ts';
 import type { Trainer } from '../runtime/ports.ts';
@@ -329,8 +329,8 @@ export class LiveNode {
           sendSignal: (to, data) => this.signaling.send({ type: 'signal', to, data: data as Record<string, unknown> }),
           onSignal: (handler) => (this.signalHandler = handler),
         },
-        // FedAvg's coordinator talks to every sampled client each round; the others need a few links only.
-        { ...DEFAULT_WEBRTC, iceServers: this.iceServers, maxConnections: this.snap.config.algo === 'fedavg' ? Math.max(DEFAULT_WEBRTC.maxConnections, this.snap.config.nodes) : DEFAULT_WEBRTC.maxConnections },
+        // The algorithm says how many links a tab needs (FedAvg's coordinator talks to every sampled client).
+        { ...DEFAULT_WEBRTC, iceServers: this.iceServers, maxConnections: protocolFor(this.snap.config.algo).linkBudget(this.snap.config) },
       );
       // Frames can arrive before this tab has built its protocol (the coordinator starts at once); keep them.
       this.transport.onFrame((from, frame) => {

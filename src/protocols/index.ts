@@ -1,14 +1,13 @@
-import { ConfigError, type Config } from '../core/config.ts';
-import { dpsgd } from './dpsgd/dpsgd.ts';
-import { fedavg } from './fedavg/fedavg.ts';
-import { gossip } from './gossip/gossip.ts';
-import { modest } from './modest/modest.ts';
-import type { ProtocolModule } from './protocol.ts';
+import { dpsgd } from './dpsgd/module.ts';
+import { fedavg } from './fedavg/module.ts';
+import { gossip } from './gossip/module.ts';
+import { modest } from './modest/module.ts';
+import { registerProtocol } from './registry.ts';
 
-const modules: Partial<Record<Config['algo'], ProtocolModule>> = { fedavg, gossip, dpsgd, modest };
+/** The built-in algorithms: adding one is its folder plus one line here. */
+registerProtocol(fedavg);
+registerProtocol(modest);
+registerProtocol(gossip);
+registerProtocol(dpsgd);
 
-export function protocolFor(algo: Config['algo']): ProtocolModule {
-  const m = modules[algo];
-  if (!m) throw new ConfigError(`algorithm ${algo} is not available yet`);
-  return m;
-}
+export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';

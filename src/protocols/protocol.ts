@@ -1,4 +1,4 @@
-import type { Config } from '../core/config.ts';
+import type { Config, ConfigKeySpec } from '../core/config.ts';
 import type { Rng } from '../core/rng.ts';
 import type { Message, SchemaRegistry } from '../core/wire/codec.ts';
 import type { ModelSpec } from '../core/learn/models.ts';
@@ -61,10 +61,46 @@ export interface Protocol {
   readonly round: number;
 }
 
+/** A compare-mode run of this algorithm: the shared base config with a few keys overridden. */
+export interface ProtocolVariant {
+  id: string;
+  label: string;
+  overrides: Record<string, string | number>;
+}
+
+/**
+ * Everything about one algorithm, in its own folder: its config keys, its messages, how drivers
+ * run it and how the UI explains it. Drivers, the CLI, the URL schema, the setup panel, compare
+ * mode and presets read these fields; none of them names an algorithm.
+ */
 export interface ProtocolModule {
-  name: Config['algo'];
+  name: string;
+  /** Its config keys (URL, CLI flags, setup form): validator with default, label and help. */
+  config: Readonly<Record<string, ConfigKeySpec>>;
   schemas: SchemaRegistry;
-  create(ctx: ProtocolContext): Protocol;
   /** Whether accuracy is that of one global model (FedAvg, MoDeST) or the mean over nodes. */
   evaluates: 'global' | 'nodes';
+  /** The starting model with `init=auto`: one shared init, or each node its own. */
+  init: 'shared' | 'independent';
+  /** Whether the room's coordinator (the tab that started the run; n0 in the simulator) runs the rounds. */
+  coordinator: boolean;
+  /** How many WebRTC links a tab may keep open for this algorithm. */
+  linkBudget(config: Config): number;
+  /** Virtual time one round may take at most (the simulator stops a run at rounds × 10 × this). */
+  roundBudgetMs(config: Config): number;
+  ui: {
+    label: string;
+    /** For students: what the algorithm does, in two plain sentences. */
+    explain: string;
+    paper: string;
+    /** What the ★ next to the coordinator means, if there is one. */
+    coordinatorLegend?: string;
+    /** The compare-mode topology caption. */
+    topologyCaption: string;
+    /** Compare-mode runs (default: one run named after the algorithm). */
+    variants?: ProtocolVariant[];
+    /** A short tag for History and exports, when a key changes the algorithm's behaviour (gossip-vca). */
+    tag?(config: Config): string;
+  };
+  create(ctx: ProtocolContext): Protocol;
 }

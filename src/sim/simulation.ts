@@ -1,10 +1,10 @@
-import { initMode, parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
+import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
 import type { Learner } from '../core/learn/learner.ts';
 import { initialParams } from '../core/learn/models.ts';
 import { Rng } from '../core/rng.ts';
-import { protocolFor } from '../protocols/index.ts';
+import { initMode, protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost } from '../runtime/host.ts';
 import type { Trainer } from '../runtime/ports.ts';
@@ -186,7 +186,8 @@ export class Simulation {
 
   private timeLimit(): number {
     const c = this.config;
-    const perRound = Math.max(c.roundTimeout, c.aggTimeout, c.period * 2, c.pingTimeout * 4);
+    // A safety net against a run that never ends, not a schedule: generous on purpose.
+    const perRound = Math.max(this.module.roundBudgetMs(c), 30_000);
     return c.rounds * perRound * 10 + 60_000;
   }
 
@@ -220,7 +221,7 @@ export class Simulation {
     node.host = new NodeHost(node.id, protocol, this.module.schemas, this.learner.spec.size, this.clock, this.network.attach(node.id), trainer, {
       onAction: (host, action) => this.observe(host, action),
     });
-    node.host.roster(bootstrap.filter((p) => p !== node.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
+    node.host.roster(bootstrap.filter((p) => p !== node.id), this.module.coordinator ? this.coordinator : undefined);
   }
 
   private observe(host: NodeHost, action: ProtocolAction): void {
@@ -291,7 +292,7 @@ export class Simulation {
     for (const event of this.churn.filter((e) => e.round === round)) {
       if (event.kind === 'fail') {
         // The FedAvg coordinator plays the server and is kept; every other node may fail.
-        const candidates = this.liveNodes().filter((n) => !(this.config.algo === 'fedavg' && n.id === this.coordinator));
+        const candidates = this.liveNodes().filter((n) => !(this.module.coordinator && n.id === this.coordinator));
         const count = Math.round(event.fraction * this.liveNodes().length);
         for (const n of rng.sample(candidates, count)) n.host!.kill();
       } else if (event.kind === 'join') {
@@ -314,7 +315,7 @@ export class Simulation {
       this.boot(n, [...rosterIds(), ...nodes.map((x) => x.id)]);
     }
     const ids = rosterIds();
-    for (const n of this.liveNodes()) n.host!.roster(ids.filter((p) => p !== n.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
+    for (const n of this.liveNodes()) n.host!.roster(ids.filter((p) => p !== n.id), this.module.coordinator ? this.coordinator : undefined);
     for (const n of nodes) n.host!.start();
   }
 }

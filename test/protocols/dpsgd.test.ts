@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initMode, parseConfig, type ConfigInput } from '../../src/core/config.ts';
+import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
+import { initMode } from '../../src/protocols/index.ts';
 import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';

@@ -1,3 +1,4 @@
+import { protocolFor } from '../../protocols/index.ts';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { create } from 'zustand';
 import { configToHash, configToShortHash, type Config } from '../../core/config.ts';
@@ -409,12 +410,6 @@ function SimTopology({ run, histograms }: { run: RunState; histograms: number[][
     throughput: `${n.throughput.toFixed(0)} samples per simulated s`,
     histogram: histograms[i],
   }));
-  const algo = run.config.algo;
-  const caption =
-    algo === 'modest'
-      ? 'Ringed: this round’s sample; thick orange ring: aggregators.'
-      : algo === 'fedavg'
-        ? 'Ringed: the clients picked this round; orange ring: the coordinator (server).'
-        : 'Arrows: models gossiped during the current round.';
+  const caption = protocolFor(run.config.algo).ui.topologyCaption;
   return <Topology nodes={nodes} edges={t?.edges ?? []} round={t?.round ?? 0} title={`${run.label}: round ${t?.round ?? 0}`} caption={caption} testId="topology" />;
 }

@@ -1,3 +1,4 @@
+import { protocolFor } from '../../protocols/index.ts';
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs';
 import { parseHash, type Config } from '../../core/config.ts';
@@ -164,7 +165,8 @@ function postTopo(i: number): void {
   const t = run.track;
   const now = run.sim.clock.now();
   const latest = t.samples.size ? Math.max(...t.samples.keys()) : -1;
-  const sample = run.config.algo === 'gossip' || run.config.algo === 'dpsgd' ? new Set<string>() : (t.samples.get(latest) ?? new Set<string>());
+  // Per-node algorithms sample nobody: every node trains every round.
+  const sample = protocolFor(run.config.algo).evaluates === 'nodes' ? new Set<string>() : (t.samples.get(latest) ?? new Set<string>());
   const aggs = t.aggregators.size ? t.aggregators : t.prevAggregators;
   const nodes: NodeView[] = run.sim.nodes.map((n) => {
     const s = t.state.get(n.id);

@@ -1,6 +1,7 @@
 import { useId, useMemo, useRef, useState, type ChangeEvent, type FormEvent, type MouseEvent, type ReactNode } from 'react';
-import { ALGOS, BACKENDS, CONFIG_KEYS, DATASETS, KEY_NAMES, MODELS, configToStrings, errorSentence, parseConfigByKey, type Config, type ConfigErrors } from '../../core/config.ts';
+import { BACKENDS, CONFIG_KEYS, DATASETS, KEY_NAMES, MODELS, configToStrings, errorSentence, parseConfigByKey, type Config, type ConfigErrors } from '../../core/config.ts';
 import { PRESETS, VARIANTS, MAX_RUNS, presetUrl, variantById } from '../lib/presets.ts';
+import { allProtocols } from '../../protocols/index.ts';
 import { SECTIONS, type Section } from '../lib/hide.ts';
 import { useUi } from '../store.ts';
 import { PartitionPreviewView } from './PartitionPreview.tsx';
@@ -13,7 +14,7 @@ interface Field {
   label: string;
   options?: readonly string[];
   /** Shown only for these algorithms (live: the chosen one; compare: any chosen run's). */
-  algos?: Config['algo'][];
+  algos?: string[];
   /** Shown only for these datasets. */
   datasets?: Config['dataset'][];
   help?: string;
@@ -23,15 +24,10 @@ interface Field {
 
 const SYNTH: Config['dataset'][] = ['blobs', 'moons', 'spirals'];
 
-const FIELDS: Field[] = [
+/** The experiment's own fields; each algorithm's fields come from its module (`algorithmFields`). */
+const BASE_FIELDS: Field[] = [
   { key: 'room', label: 'Room', modes: ['live'], help: 'Tabs with the same room learn together. Pick any name, then share the link.' },
-  {
-    key: 'algo',
-    label: 'Algorithm',
-    options: ALGOS,
-    modes: ['live'],
-    help: 'fedavg: a coordinator averages everyone\'s models each round. modest: small random groups take turns averaging. gossip: nodes swap models with random peers, no coordinator. dpsgd: each node averages with its neighbours every round.',
-  },
+  { key: 'algo', label: 'Algorithm', modes: ['live'] },
   { key: 'dataset', label: 'Dataset', options: DATASETS, help: 'blobs, moons and spirals are small clouds of 2-D points made on the spot; mnist is handwritten digits (bigger and slower).' },
   { key: 'samples', label: 'Samples', datasets: SYNTH, help: 'How many points the whole room has; they are split among the nodes.' },
   { key: 'classes', label: 'Classes', datasets: ['blobs', 'spirals'], help: 'How many groups (colours) of points there are to tell apart.' },
@@ -51,20 +47,40 @@ const FIELDS: Field[] = [
   { key: 'epochs', label: 'Local epochs', help: 'How many passes over its own data each node makes per round.' },
   { key: 'steps', label: 'Local steps (0 = epochs)', help: 'Above 0: each node trains this many steps per round instead of whole epochs.' },
   { key: 'init', label: 'Initialisation', options: ['auto', 'shared', 'independent'], help: 'shared: all nodes start from the same model; independent: each from its own. auto: independent for gossip, shared for the others.' },
-  { key: 'fraction', label: 'Client fraction C', algos: ['fedavg'], help: 'The share of nodes the coordinator picks each round (1 = all of them).' },
-  { key: 's', label: 'Sample size s', algos: ['modest'], help: 'How many nodes MoDeST picks to train each round.' },
-  { key: 'a', label: 'Aggregators a', algos: ['modest'], help: 'How many nodes average the trained models each round.' },
-  { key: 'sf', label: 'Success fraction sf', algos: ['modest'], help: 'The share of picked nodes that must answer before a round can finish.' },
-  { key: 'merge', label: 'Merge rule', options: ['mean', 'age', 'vca', 'mu'], algos: ['gossip'], modes: ['live'], help: 'How a node combines a model it receives with its own: mean averages them, age weights by experience, vca also keeps the models from shrinking towards each other too fast, mu averages the arrival with the previous arrival.' },
-  { key: 'period', label: 'Period Δ (ms)', algos: ['gossip'], help: 'How often, in milliseconds, each node sends its model to a peer.' },
-  { key: 'topology', label: 'Topology', algos: ['dpsgd', 'gossip'], help: 'Who talks to whom: ring, full (everyone), exp, or kregular:<k> (k neighbours each, k at least 1).', suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'] },
   { key: 'evalSize', label: 'Eval set size', help: 'How many test samples accuracy is measured on.' },
   { key: 'churn', label: 'Churn', help: '0.5@10 fails half the nodes at round 10; join:4@20 adds 4 nodes at round 20; rejoin@30 brings failed nodes back.', modes: ['compare'] },
   { key: 'backend', label: 'Backend', options: BACKENDS, modes: ['live'], help: 'Where this tab computes. auto: the fastest for this model on this device (small models: CPU; bigger ones: a short timed probe, cached).' },
   { key: 'autostart', label: 'Start when all joined', options: ['0', '1'], modes: ['live'], help: '1: training starts by itself once all nodes have joined.' },
 ];
 
-export const FIELD_KEYS = FIELDS.map((f) => f.key);
+/** The registered algorithms' keys, each shown when an algorithm that reads it is chosen. */
+function algorithmFields(): Field[] {
+  const fields = new Map<string, Field>();
+  for (const m of allProtocols()) {
+    for (const [key, spec] of Object.entries(m.config)) {
+      const f = fields.get(key) ?? { key: key as Key, label: spec.label, help: spec.help, options: spec.options, suggest: spec.suggest ? [...spec.suggest] : undefined, algos: [] };
+      f.algos!.push(m.name);
+      fields.set(key, f);
+    }
+  }
+  return [...fields.values()];
+}
+
+/** All fields in form order: the algorithm's keys after the training keys. */
+function formFields(): Field[] {
+  const protocols = allProtocols();
+  const algo: Field = {
+    key: 'algo',
+    label: 'Algorithm',
+    modes: ['live'],
+    options: protocols.map((m) => m.name),
+    help: protocols.map((m) => `${m.name}: ${m.ui.explain.split('. ')[0].replace(/\.$/, '')}.`).join(' '),
+  };
+  const at = BASE_FIELDS.findIndex((f) => f.key === 'init') + 1;
+  return [...BASE_FIELDS.slice(0, at).map((f) => (f.key === 'algo' ? algo : f)), ...algorithmFields(), ...BASE_FIELDS.slice(at)];
+}
+
+export const FIELD_KEYS = (): Key[] => formFields().map((f) => f.key);
 
 interface Props {
   mode: 'live' | 'compare';
@@ -105,9 +121,17 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra,
   const errors = locked ? {} : checked.errors;
   const valid = Object.keys(errors).length === 0;
 
-  const algos = mode === 'live' ? [values.algo as Config['algo']] : draftRuns.map((r) => variantById(r)?.overrides.algo as Config['algo']).filter(Boolean);
-  const fields = FIELDS.filter(
-    (f) => (!f.modes || f.modes.includes(mode)) && (!f.algos || f.algos.some((a) => algos.includes(a))) && (!f.datasets || f.datasets.includes(values.dataset as Config['dataset'])) && visible(f.key),
+  const chosenVariants = draftRuns.map((r) => variantById(r)).filter((v) => v !== undefined);
+  const algos = mode === 'live' ? [values.algo] : chosenVariants.map((v) => String(v.overrides.algo));
+  // In compare mode a key the chosen runs set themselves (gossip's merge rule) is not a form field.
+  const setByRuns = new Set(mode === 'compare' ? chosenVariants.flatMap((v) => Object.keys(v.overrides)) : []);
+  const fields = formFields().filter(
+    (f) =>
+      (!f.modes || f.modes.includes(mode)) &&
+      (!f.algos || f.algos.some((a) => algos.includes(a))) &&
+      !setByRuns.has(f.key) &&
+      (!f.datasets || f.datasets.includes(values.dataset as Config['dataset'])) &&
+      visible(f.key),
   );
   // Bad values the form does not show (another algorithm's key, a hidden control): say them in words.
   const unshown = Object.entries(errors).filter(([k]) => !fields.some((f) => f.key === k));

@@ -1,3 +1,4 @@
+import { protocolFor } from '../../protocols/index.ts';
 import type { ReactNode } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { fmtPct } from '../format.ts';
@@ -160,7 +161,7 @@ function StatusLine({ snapshot: s, onStart, onReset }: { snapshot: Snapshot; onS
   return (
     <span>
       {s.algo} running
-      {s.coordinator && s.algo === 'fedavg' ? `, coordinator ${nameOf(s, s.coordinator)}${s.coordinator === s.nodeId ? ' (this tab)' : ''}` : ''}; shard {s.nodeIndex} with {s.shardSize} samples
+      {s.coordinator && protocolFor(s.algo).coordinator ? `, coordinator ${nameOf(s, s.coordinator)}${s.coordinator === s.nodeId ? ' (this tab)' : ''}` : ''}; shard {s.nodeIndex} with {s.shardSize} samples
       {s.inWorker ? ', training in a worker' : ', training in the page'}
       {notice}
     </span>

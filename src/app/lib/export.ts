@@ -36,7 +36,7 @@ export function publicHash(hash: string): string {
  * `fedavg-moons-dirichlet0.5-6tabs-seed1`; `variant` replaces the algorithm (compare runs).
  */
 export function exportBaseName(
-  c: Pick<Config, 'algo' | 'merge' | 'dataset' | 'model' | 'partition' | 'nodes' | 'seed'>,
+  c: Pick<Config, 'algo' | 'dataset' | 'model' | 'partition' | 'nodes' | 'seed'> & Partial<Config>,
   opts: { unit?: 'tabs' | 'nodes'; variant?: string; suffix?: string } = {},
 ): string {
   const part = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '').replace(/^\.+|\.+$/g, '');

@@ -1,3 +1,5 @@
+import { algoTag as registryTag } from '../../protocols/index.ts';
+import type { Config } from '../../core/config.ts';
 /**
  * Finished runs kept in IndexedDB (database `murmuration`, store `runs`), so they survive a
  * reload and can be overlaid on the charts of the next run. A ~40-line promise wrapper over
@@ -48,7 +50,7 @@ export const liveRunKey = (room: string, runId: string): string => `${room}/${ru
 
 /** One short label with the experiment's key settings: "fedavg · moons · dirichlet:0.5 · 6 tabs · lr 0.1 · 20 rounds · seed 1". */
 export function runLabel(
-  c: { algo: string; merge: string; dataset: string; model: string; partition: string; nodes: number; lr: number; rounds: number; seed: number },
+  c: { algo: string; dataset: string; model: string; partition: string; nodes: number; lr: number; rounds: number; seed: number },
   opts: { unit?: 'tab' | 'node'; variant?: string } = {},
 ): string {
   const unit = opts.unit ?? 'tab';
@@ -63,8 +65,8 @@ export function runLabel(
   ].join(' · ');
 }
 
-/** The algorithm with the variant that changes its behaviour (gossip's merge rule). */
-export const algoTag = (c: { algo: string; merge: string }): string => (c.algo === 'gossip' ? `gossip-${c.merge}` : c.algo);
+/** The algorithm with the variant that changes its behaviour (gossip's merge rule): the algorithm's module says. */
+export const algoTag = (c: { algo: string }): string => registryTag(c as Config);
 
 /**
  * The run's rows from its tabs' rows. One tab: its rows. Several: per round, the mean

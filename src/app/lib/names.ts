@@ -1,3 +1,4 @@
+import { allProtocols } from '../../protocols/index.ts';
 /**
  * Friendly names for the tabs of a room ("Tab 3"), one rule for the legend, the topology and
  * the peers table. The signaling server names every member (join order in the room, stable);
@@ -24,13 +25,9 @@ export function displayNameSelf(s: NameSource & { nodeId: string | null }, id: s
   return id === s.nodeId ? `${displayName(s, id)} (this tab)` : displayName(s, id);
 }
 
-/**
- * What the room's ★ means, or null where nothing deserves one. Only FedAvg has a coordinator
- * (it samples clients and averages their models every round). MoDeST's starter only started
- * the run: its aggregators change every round; gossip and D-PSGD have no central node.
- */
+/** What the room's ★ means, or null where nothing deserves one: the algorithm's module says (only FedAvg has a coordinator). */
 export function coordinatorLegend(algo: string): string | null {
-  return algo === 'fedavg' ? '★ coordinator (samples clients, averages their models each round)' : null;
+  return allProtocols().find((m) => m.name === algo)?.ui.coordinatorLegend ?? null;
 }
 
 /** Whether `id` gets the ★. */

@@ -1,3 +1,4 @@
+import { allVariants } from '../../protocols/index.ts';
 import { configToShortHash, configToStrings, parseConfig, type Config, type ConfigInput } from '../../core/config.ts';
 
 /** A compare-mode run: the shared base config with a few algorithm keys overridden. */
@@ -7,15 +8,8 @@ export interface Variant {
   overrides: ConfigInput;
 }
 
-export const VARIANTS: Variant[] = [
-  { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg' } },
-  { id: 'modest', label: 'MoDeST', overrides: { algo: 'modest' } },
-  { id: 'gossip-mean', label: 'gossip · mean', overrides: { algo: 'gossip', merge: 'mean' } },
-  { id: 'gossip-age', label: 'gossip · age', overrides: { algo: 'gossip', merge: 'age' } },
-  { id: 'gossip-vca', label: 'gossip · vca', overrides: { algo: 'gossip', merge: 'vca' } },
-  { id: 'gossip-mu', label: 'gossip · mu', overrides: { algo: 'gossip', merge: 'mu' } },
-  { id: 'dpsgd', label: 'D-PSGD', overrides: { algo: 'dpsgd' } },
-];
+/** Every registered algorithm's compare runs (gossip: one per merge rule). */
+export const VARIANTS: Variant[] = allVariants();
 
 export const DEFAULT_RUNS = ['fedavg', 'modest', 'gossip-mean', 'gossip-vca'];
 export const MAX_RUNS = 4;

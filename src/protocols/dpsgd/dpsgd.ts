@@ -192,9 +192,3 @@ export class DPSGD implements Protocol {
   }
 }
 
-export const dpsgd: ProtocolModule = {
-  name: 'dpsgd',
-  schemas: dpsgdSchemas,
-  evaluates: 'nodes',
-  create: (ctx) => new DPSGD(ctx),
-};

@@ -182,9 +182,3 @@ export class FedAvg implements Protocol {
   }
 }
 
-export const fedavg: ProtocolModule = {
-  name: 'fedavg',
-  schemas: fedavgSchemas,
-  evaluates: 'global',
-  create: (ctx) => new FedAvg(ctx),
-};

@@ -190,9 +190,3 @@ export class Gossip implements Protocol {
   }
 }
 
-export const gossip: ProtocolModule = {
-  name: 'gossip',
-  schemas: gossipSchemas,
-  evaluates: 'nodes',
-  create: (ctx) => new Gossip(ctx),
-};

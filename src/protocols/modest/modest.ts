@@ -598,9 +598,3 @@ export class Modest implements Protocol {
 const aggTimer = (round: number) => `agg:${round}`;
 const pingTimer = (search: number, peer: NodeId) => `ping:${search}:${peer}`;
 
-export const modest: ProtocolModule = {
-  name: 'modest',
-  schemas: modestSchemas,
-  evaluates: 'global',
-  create: (ctx) => new Modest(ctx),
-};

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { keyTypes, validTopology, type ConfigKeySpec } from '../../core/config.ts';
+
+/**
+ * Config keys that more than one algorithm reads. Each module lists the ones it uses; the config
+ * registry accepts a key from two modules only when it is this very validator.
+ */
+export const sharedKeys = {
+  roundTimeout: {
+    schema: keyTypes.real(1, 1e9).default(30000),
+    label: 'Round timeout (ms)',
+    help: 'How long a round waits for slow or departed nodes before it goes on without them.',
+  },
+  topology: {
+    schema: z.string({ error: 'must be text' }).refine(validTopology, { error: 'must be ring, full, exp, or kregular:<k> with k at least 1' }).default('kregular:4'),
+    label: 'Topology',
+    help: 'Who talks to whom: ring, full (everyone), exp, or kregular:<k> (k neighbours each, k at least 1).',
+    suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'],
+  },
+} satisfies Record<string, ConfigKeySpec>;
+
+/** The config type of a module's keys, for its `AlgoConfig` augmentation. */
+export type KeysConfig<K extends Readonly<Record<string, ConfigKeySpec>>> = { [P in keyof K]: z.output<K[P]['schema']> };

@@ -1,0 +1,36 @@
+import { keyTypes } from '../../core/config.ts';
+import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
+import { sharedKeys, type KeysConfig } from '../common/keys.ts';
+import type { ProtocolModule } from '../protocol.ts';
+import { FedAvg } from './fedavg.ts';
+import { fedavgSchemas } from './messages.ts';
+
+const keys = {
+  fraction: { schema: keyTypes.real(0, 1).default(1), label: 'Client fraction C', help: 'The share of nodes the coordinator picks each round (1 = all of them).' },
+  minClients: { schema: keyTypes.int(1, 100000).default(1), label: 'Minimum clients', help: 'A round that times out still counts if at least this many picked clients answered.' },
+  roundTimeout: sharedKeys.roundTimeout,
+};
+
+declare module '../../core/config.ts' {
+  interface AlgoConfig extends KeysConfig<typeof keys> {}
+}
+
+export const fedavg: ProtocolModule = {
+  name: 'fedavg',
+  config: keys,
+  schemas: fedavgSchemas,
+  evaluates: 'global',
+  init: 'shared',
+  coordinator: true,
+  // The coordinator talks to every sampled client each round.
+  linkBudget: (c) => Math.max(DEFAULT_LINK_BUDGET, c.nodes),
+  roundBudgetMs: (c) => c.roundTimeout,
+  ui: {
+    label: 'FedAvg',
+    explain: 'A coordinator sends the model to some of the nodes; each trains it on its own data, and the coordinator averages what comes back, weighted by how much data each node has.',
+    paper: 'McMahan et al., Communication-Efficient Learning of Deep Networks from Decentralized Data, AISTATS 2017',
+    coordinatorLegend: '★ coordinator (samples clients, averages their models each round)',
+    topologyCaption: 'Ringed: the clients picked this round; orange ring: the coordinator (server).',
+  },
+  create: (ctx) => new FedAvg(ctx),
+};
