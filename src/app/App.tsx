@@ -3,7 +3,8 @@ import { configToHash, configToShortHash, type Config } from '../core/config.ts'
 import type { LiveNode, Snapshot } from '../live/liveNode.ts';
 import { useLive, useUi } from './store.ts';
 import { overlaidRuns, useHistory } from './historyStore.ts';
-import { AccuracyChart, BytesChart, nodeLines } from './components/LiveCharts.tsx';
+import { AccuracyChart, BytesChart, ConsensusChart, nodeLines } from './components/LiveCharts.tsx';
+import { protocolFor } from '../protocols/index.ts';
 import { SetupPanel, HideBox } from './components/SetupPanel.tsx';
 import { StatusPanel } from './components/StatusPanel.tsx';
 import { Topology, type TopoEdge, type TopoNode } from './components/Topology.tsx';
@@ -126,6 +127,11 @@ function LiveCharts() {
       <div className="card">
         <BytesChart lines={lines} />
       </div>
+      {protocolFor(snapshot.algo).evaluates === 'nodes' && (
+        <div className="card">
+          <ConsensusChart points={snapshot.history} />
+        </div>
+      )}
     </div>
   );
 }

@@ -64,3 +64,20 @@ export function moments(v: ArrayLike<number>, start = 0, end = v.length): { mean
   for (let i = start; i < end; i++) q += (v[i] - m) * (v[i] - m);
   return { mean: m, variance: q / n };
 }
+
+/**
+ * Consensus distance: the mean over models of the squared L2 distance to their average,
+ * (1/n) Σ_i ‖x_i − x̄‖². 0 when all models are equal (or there is at most one).
+ */
+export function consensusDistance(models: readonly Params[]): number {
+  if (models.length < 2) return 0;
+  const avg = mean(models);
+  let total = 0;
+  for (const m of models) {
+    for (let j = 0; j < m.length; j++) {
+      const d = m[j] - avg[j];
+      total += d * d;
+    }
+  }
+  return total / models.length;
+}

@@ -12,6 +12,8 @@ import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.t
 import { SignalingClient } from './signaling/signalingClient.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
+import { consensusDistance } from '../core/vector.ts';
+import { decodeSketch, encodeSketch, sketch } from '../core/sketch.ts';
 import { finishSummary, summarizeSwarm, type MemberReport, type SwarmSummary } from './swarmSummary.ts';
 
 export interface HistoryPoint {
@@ -21,6 +23,11 @@ export interface HistoryPoint {
   bytesSent: number;
   /** ms since this tab started its run. */
   t: number;
+  /**
+   * The swarm's consensus distance as this tab saw it at this point: estimated from every
+   * member's last sketch (src/core/sketch.ts); 0 for algorithms with one global model.
+   */
+  consensus?: number;
 }
 
 export interface PeerMetrics {
@@ -126,6 +133,8 @@ export class LiveNode {
   /** The shard this tab loaded: re-partitioned when the run starts with a different count. */
   private preparedFor: { nodes: number; index: number } | null = null;
   private finishTimer: ReturnType<typeof setTimeout> | null = null;
+  private ownSketch: Float32Array | null = null;
+  private readonly peerSketches = new Map<string, Float32Array>();
   private finishSent = false;
 
   constructor(
@@ -358,6 +367,8 @@ export class LiveNode {
   /** A peer's report, as relayed by the server: a claim, kept as plain numbers and bounded when summarized. */
   private recordMetrics(from: string, d: Record<string, unknown>): void {
     if (from === this.snap.nodeId) return;
+    const sk = decodeSketch(d.sketch);
+    if (sk) this.peerSketches.set(from, sk);
     this.snap.swarm[from] = {
       round: Number(d.round ?? 0),
       accuracy: Number(d.accuracy ?? NaN),
@@ -521,7 +532,8 @@ export class LiveNode {
         const r = await this.training.evaluate(params);
         this.lastEvaluatedRound = round;
         this.refreshStats();
-        this.snap.history.push({ round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, t: Date.now() - this.startedAt });
+        this.ownSketch = sketch(params, this.snap.config.seed);
+        this.snap.history.push({ round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, t: Date.now() - this.startedAt, consensus: this.estimateConsensus() });
         this.update({ accuracy: r.accuracy, loss: r.loss });
         this.reportMetrics(round, r.accuracy, r.loss);
       } catch (e) {
@@ -544,8 +556,20 @@ export class LiveNode {
         bytesSent: this.snap.bytesSent,
         state: this.snap.state,
         backend: this.snap.backend ?? '',
+        ...(this.ownSketch ? { sketch: encodeSketch(this.ownSketch) } : {}),
       },
     });
+  }
+
+  /** Consensus distance over the members' latest sketches (this tab's included); 0 with one global model. */
+  private estimateConsensus(): number {
+    if (!this.module || this.module.evaluates === 'global' || !this.ownSketch) return 0;
+    const sketches = [this.ownSketch];
+    for (const id of this.otherPeers()) {
+      const sk = this.peerSketches.get(id);
+      if (sk) sketches.push(sk);
+    }
+    return consensusDistance(sketches);
   }
 
   /**
@@ -604,6 +628,8 @@ export class LiveNode {
     this.lastEvaluatedRound = -1;
     this.snap.history = [];
     this.snap.swarm = {};
+    this.ownSketch = null;
+    this.peerSketches.clear();
     this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, roomFinished: null, notice: null, trainedSamples: 0 });
     this.ensureTransport();
     this.log('the owner reset the room');

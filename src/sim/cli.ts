@@ -22,7 +22,7 @@ const pct = (a: number) => (a * 100).toFixed(2);
 
 function tableRow(r: SimRow): string {
   const spread = r.minAccuracy !== undefined ? `  [${pct(r.minAccuracy)}–${pct(r.maxAccuracy!)}]` : '';
-  return `${String(r.round).padStart(6)}  ${pct(r.accuracy).padStart(7)}%  ${r.loss.toFixed(4).padStart(8)}  ${mb(r.bytesSent).padStart(10)}  ${(r.simTimeMs / 1000).toFixed(1).padStart(9)}  ${String(r.liveNodes).padStart(5)}${spread}`;
+  return `${String(r.round).padStart(6)}  ${pct(r.accuracy).padStart(7)}%  ${r.loss.toFixed(4).padStart(8)}  ${mb(r.bytesSent).padStart(10)}  ${(r.simTimeMs / 1000).toFixed(1).padStart(9)}  ${String(r.liveNodes).padStart(5)}  ${r.consensus.toExponential(2).padStart(9)}${spread}`;
 }
 
 async function main(): Promise<number> {
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   const { config, json, quiet } = opts;
   if (!json && !quiet) {
     process.stdout.write(`# config: ${configToHash(config)}\n`);
-    process.stdout.write(' round   accuracy      loss     MB sent  sim time s  nodes\n');
+    process.stdout.write(' round   accuracy      loss     MB sent  sim time s  nodes  consensus\n');
   }
   const { summary } = await runNodeSimulation(config, (row) => {
     if (json) process.stdout.write(JSON.stringify(row) + '\n');

@@ -1,3 +1,4 @@
+import { consensusDistance } from '../core/vector.ts';
 import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
@@ -23,6 +24,8 @@ export interface SimRow {
   minAccuracy?: number;
   maxAccuracy?: number;
   liveNodes: number;
+  /** Mean squared L2 distance of the live nodes' models from their average; 0 with one global model. */
+  consensus: number;
   wallMs: number;
 }
 
@@ -258,12 +261,15 @@ export class Simulation {
     let loss: number;
     let minAccuracy: number | undefined;
     let maxAccuracy: number | undefined;
+    let consensus = 0;
     if (this.module.evaluates === 'global') {
       const r = this.learner.evaluate(this.lastGlobal!.params, this.evalSet);
       accuracy = r.accuracy;
       loss = r.loss;
     } else {
-      const results = live.map((n) => this.learner.evaluate(n.host!.protocol.currentParams() ?? this.sharedInit, this.evalSet));
+      const models = live.map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
+      consensus = consensusDistance(models);
+      const results = models.map((m) => this.learner.evaluate(m, this.evalSet));
       accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;
       loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
       minAccuracy = Math.min(...results.map((r) => r.accuracy));
@@ -277,6 +283,7 @@ export class Simulation {
       simTimeMs: this.clock.now(),
       ...(minAccuracy !== undefined ? { minAccuracy, maxAccuracy } : {}),
       liveNodes: live.length,
+      consensus,
       wallMs: Date.now() - this.startedAt,
     };
     this.rows.push(row);

@@ -110,3 +110,25 @@ export function BytesChart({ lines, testId = 'chart-bytes' }: { lines: NodeLine[
     />
   );
 }
+
+/**
+ * How far apart the swarm's models are: the mean squared distance of the members' models from
+ * their average, estimated by this tab from every member's 48-number sketch at each of its
+ * evaluated rounds. Falling towards 0 means the models agree.
+ */
+export function ConsensusChart({ points, testId = 'chart-consensus' }: { points: HistoryPoint[]; testId?: string }) {
+  const data = useMemo(() => align([points.filter((h) => h.consensus !== undefined).map((h) => ({ x: h.round, y: h.consensus! }))]), [points]);
+  return (
+    <LineChart
+      title="Consensus distance (how far apart the models are)"
+      xLabel="round"
+      yLabel="mean ‖x − x̄‖²"
+      series={[{ label: 'swarm (estimated from sketches)', color: MEAN, width: 2 }]}
+      data={data}
+      testId={testId}
+      emptyText="Appears with the first evaluated round."
+      xFormat={(v) => `round ${v}`}
+      yFormat={(v) => v.toExponential(2)}
+    />
+  );
+}
