@@ -9,7 +9,7 @@ import type { Snapshot } from '../src/live/liveNode.ts';
 
 const snapshot = (page: Page): Promise<Snapshot> => page.evaluate(() => window.murmuration.snapshot() as unknown as Snapshot);
 const uid = () => Math.random().toString(36).slice(2, 8);
-const SMALL = 'dataset=blobs&samples=300&model=mlp&batch=20&evalSize=200&autostart=1';
+const SMALL = 'dataset=blobs&partition=iid&samples=300&model=mlp&batch=20&evalSize=200&autostart=1';
 
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];

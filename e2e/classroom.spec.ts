@@ -46,7 +46,7 @@ test('after a run every tab shows every peer done at N/N and the swarm summary; 
 
 test('only the owner can start; a member sees the room settings and why; the owner starts short and the data is re-split', async ({ browser }) => {
   const room = `lock-${uid()}`;
-  const owner = await openTab(browser, `room=${room}&dataset=blobs&nodes=4&rounds=3`);
+  const owner = await openTab(browser, `room=${room}&dataset=blobs&partition=iid&nodes=4&rounds=3`);
   // The student's link asks for other settings: the room's win, and the tab says so.
   const student = await openTab(browser, `room=${room}&dataset=moons&nodes=4&rounds=9`);
   const tabs = [owner, student];

@@ -59,7 +59,7 @@ test('a link with one bad value keeps the room and the good values, and marks on
 test('editing a field to a bad value marks it with a plain sentence; fixing it clears the mark', async ({ page }) => {
   await page.goto(`/#room=forms-edit-${uid()}&backend=cpu`);
   const nodes = page.locator('input[name=nodes]');
-  await expect(nodes).toHaveValue('8');
+  await expect(nodes).toHaveValue('4');
   await expect(page.locator('[aria-invalid="true"]')).toHaveCount(0);
 
   await nodes.fill('0');
@@ -95,7 +95,7 @@ test('editing a field to a bad value marks it with a plain sentence; fixing it c
   await expect(page.getByTestId('setup-error')).toHaveText('');
 });
 
-test('dirichlet:0 and shards:0 are rejected; dirichlet:0.5 is applied', async ({ page }) => {
+test('dirichlet:0 and shards:0 are rejected; dirichlet:0.3 is applied', async ({ page }) => {
   await page.goto(`/#room=forms-partition-${uid()}&backend=cpu`);
   const partition = page.locator('input[name=partition]');
   const before = await hashOf(page);
@@ -107,11 +107,11 @@ test('dirichlet:0 and shards:0 are rejected; dirichlet:0.5 is applied', async ({
     await expect(page.getByTestId('setup-error')).toContainText('Fix the marked settings first.');
     expect(await hashOf(page)).toBe(before);
   }
-  await partition.fill('dirichlet:0.5');
+  await partition.fill('dirichlet:0.3');
   await expect(page.getByTestId('error-partition')).toHaveCount(0);
   await page.getByTestId('apply').click();
-  await expect.poll(() => hashOf(page)).toContain('partition=dirichlet:0.5');
-  await expect(page.locator('input[name=partition]')).toHaveValue('dirichlet:0.5');
+  await expect.poll(() => hashOf(page)).toContain('partition=dirichlet:0.3');
+  await expect(page.locator('input[name=partition]')).toHaveValue('dirichlet:0.3');
 });
 
 test('the share link holds only the non-default keys and reproduces the config', async ({ page, context }) => {
