@@ -88,7 +88,7 @@ export class NodeHost {
     if (!this.alive) return;
     switch (action.kind) {
       case 'send': {
-        const frame = encodeMessage(action.msg);
+        const frame = encodeMessage(action.msg, this.schemas);
         this.stats.bytesSent += frame.byteLength;
         this.stats.framesSent++;
         this.transport.send(action.to, frame);

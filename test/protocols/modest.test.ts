@@ -20,7 +20,7 @@ function make(id: NodeId, peers: NodeId[], input: ConfigInput = {}): Modest {
 
 /** Through the real codec and schemas, as the host would deliver it. */
 function wire(msg: Message): Message {
-  const r = decodeMessage(encodeMessage(msg), modestSchemas, P);
+  const r = decodeMessage(encodeMessage(msg, modestSchemas), modestSchemas, P);
   if (!r.ok) throw new Error(`${r.reason}: ${r.detail}`);
   return r.msg;
 }
@@ -376,7 +376,7 @@ describe('MoDeST view (oracle 3)', () => {
     const huge = { ids: Array.from({ length: n }, (_, i) => `${i}`), r: new Array(n).fill(0), c: new Array(n).fill(0), s: 'J'.repeat(n) };
     expect(wireViewSchema.safeParse(huge).success).toBe(false);
     // And the protocol never sees a bad one: the codec refuses the frame.
-    const frame = encodeMessage({ type: 'modest/model', kind: 'train', round: 2, samples: 1, view: { ids: ['a', 'a'], r: [0, 0], c: [0, 0], s: 'JJ' }, params: params(0) });
+    const frame = encodeMessage({ type: 'modest/model', kind: 'train', round: 2, samples: 1, view: { ids: ['a', 'a'], r: [0, 0], c: [0, 0], s: 'JJ' }, params: params(0) }, modestSchemas);
     expect(decodeMessage(frame, modestSchemas, P)).toMatchObject({ ok: false, reason: 'bad-header' });
   });
 });
