@@ -212,7 +212,7 @@ export class Simulation {
         // Train when the virtual compute time has passed, so a node that dies first costs nothing.
         this.clock.schedule(samplesSeen * node.costPerSample, () => {
           if (!node.host?.running) return;
-          const r = this.learner.train(params, node.shard, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, trainRng.split(seq));
+          const r = this.learner.trainSync(params, node.shard, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, trainRng.split(seq));
           done({ params: r.params, samples: node.shard.n, loss: r.loss });
         });
       },
@@ -258,11 +258,11 @@ export class Simulation {
     let minAccuracy: number | undefined;
     let maxAccuracy: number | undefined;
     if (this.module.evaluates === 'global') {
-      const r = this.learner.evaluate(this.lastGlobal!.params, this.evalSet);
+      const r = this.learner.evaluateSync(this.lastGlobal!.params, this.evalSet);
       accuracy = r.accuracy;
       loss = r.loss;
     } else {
-      const results = live.map((n) => this.learner.evaluate(n.host!.protocol.currentParams() ?? this.sharedInit, this.evalSet));
+      const results = live.map((n) => this.learner.evaluateSync(n.host!.protocol.currentParams() ?? this.sharedInit, this.evalSet));
       accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;
       loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
       minAccuracy = Math.min(...results.map((r) => r.accuracy));

@@ -60,7 +60,7 @@ describe('FedAvg oracles (real tfjs training)', () => {
       oy += s.n;
     }
     const init = sim.sharedInit;
-    const central = learner.train(init, merged, { epochs: 1, steps: 0, batch: 0, lr: 0.5 }, Rng.seed(0));
+    const central = learner.trainSync(init, merged, { epochs: 1, steps: 0, batch: 0, lr: 0.5 }, Rng.seed(0));
     const fed = globals.get(1)!;
     expect(fed).toBeDefined();
     expect(maxAbsDiff(fed, central.params)).toBeLessThan(1e-5);
@@ -74,7 +74,7 @@ describe('FedAvg oracles (real tfjs training)', () => {
     const { sim, globals } = captureGlobals({ nodes: 1, fraction: 1, epochs: 3, batch: 10, lr: 0.1, rounds: 1 });
     const init = sim.sharedInit;
     const rng = Rng.seed(5).split('node').split('n0').split('train').split(0);
-    const local = learner.train(init, sim.nodes[0].shard, { epochs: 3, steps: 0, batch: 10, lr: 0.1 }, rng);
+    const local = learner.trainSync(init, sim.nodes[0].shard, { epochs: 3, steps: 0, batch: 10, lr: 0.1 }, rng);
     expect(maxAbsDiff(globals.get(1)!, local.params)).toBe(0);
   });
 });

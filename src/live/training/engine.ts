@@ -40,12 +40,12 @@ export class Engine {
 
   async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
     const t0 = performance.now();
-    const r = await this.learner.trainAsync(params, this.setup.shard, opts, new Rng(rngKey));
+    const r = await this.learner.train(params, this.setup.shard, opts, new Rng(rngKey));
     return { params: r.params, loss: r.loss, samplesSeen: r.samplesSeen, ms: performance.now() - t0 };
   }
 
   evaluate(params: Float32Array): Promise<EvalResult> {
-    return this.learner.evaluateAsync(params, this.setup.evalSet);
+    return this.learner.evaluate(params, this.setup.evalSet);
   }
 
   get spec(): ModelSpec {
