@@ -6,10 +6,10 @@ import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost } from '../runtime/host.ts';
-import type { Trainer } from '../runtime/ports.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
+import { liveCompute } from './liveCompute.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
 import { finishSummary, summarizeSwarm, type MemberReport, type SwarmSummary } from './swarmSummary.ts';
@@ -114,7 +114,6 @@ export class LiveNode {
   private readonly clock = new WallClock();
   private listeners = new Set<(s: Snapshot) => void>();
   private startedAt = 0;
-  private trainCount = 0;
   private evaluating = false;
   private pendingEval: { round: number; params: Float32Array } | null = null;
   private lastEvaluatedRound = -1;
@@ -443,23 +442,24 @@ export class LiveNode {
       initialParams: init,
       peers: this.otherPeers(),
     });
-    const trainer: Trainer = {
-      train: (_round, params, done) => {
-        const key = `seed:${c.seed}/node/${id}/train/${this.trainCount++}`;
-        this.training!.train(params, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, key).then(
-          (r) => {
-            this.snap.trainedSamples += r.samplesSeen;
-            this.snap.samplesPerSecond = r.ms > 0 ? (r.samplesSeen / r.ms) * 1000 : 0;
-            done({ params: r.params, samples: this.shard!.dataset.train.n, loss: r.loss });
-          },
-          (e) => this.log(`training failed: ${(e as Error).message}`),
-        );
-      },
-    };
+    const compute = liveCompute(this.training, root.split('node').split(id).split('train'), (samplesSeen, ms) => {
+      this.snap.trainedSamples += samplesSeen;
+      this.snap.samplesPerSecond = ms > 0 ? (samplesSeen / ms) * 1000 : 0;
+    });
     this.startedAt = Date.now();
-    this.host = new NodeHost(id, protocol, this.module.schemas, spec.size, this.clock, this.ensureTransport(), trainer, {
-      onAction: (_h, a) => this.onAction(a),
-      onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),
+    this.host = new NodeHost({
+      id,
+      protocol,
+      schemas: this.module.schemas,
+      paramCount: spec.size,
+      clock: this.clock,
+      transport: this.ensureTransport(),
+      compute,
+      observer: {
+        onAction: (_h, a) => this.onAction(a),
+        onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),
+        onError: (_h, message) => this.fail(message),
+      },
     });
     this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
     this.host.start();

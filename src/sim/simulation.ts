@@ -1,13 +1,14 @@
 import { initMode, parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
+import { computeWork, type ComputeResult, type OptimizerStates } from '../core/learn/compute.ts';
 import type { Learner } from '../core/learn/learner.ts';
 import { initialParams } from '../core/learn/models.ts';
 import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost } from '../runtime/host.ts';
-import type { Trainer } from '../runtime/ports.ts';
+import type { Compute } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
 
@@ -42,6 +43,8 @@ export interface SimSummary {
   liveNodes: number;
   dropped: number;
   rejected: Record<string, number>;
+  /** Nodes stopped by a failed compute request, with the message (empty in a healthy run). */
+  errors: Record<NodeId, string>;
   stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
   wallMs: number;
 }
@@ -51,8 +54,9 @@ interface SimNode {
   index: number;
   shard: Split;
   host: NodeHost | null;
-  /** ms of compute per training sample (stragglers are slower). */
+  /** ms of compute per training sample (stragglers are slower); other work is charged in training samples (computeWork). */
   costPerSample: number;
+  /** Training requests so far: each one's batch order is the node's `train` stream split by this count. */
   trainCount: number;
 }
 
@@ -75,6 +79,7 @@ export class Simulation {
   private retiredBytes = 0;
   private lastGlobal: { round: number; params: Float32Array } | null = null;
   private readonly nodeRounds = new Map<NodeId, number>();
+  private readonly errors: Record<NodeId, string> = {};
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
   private readonly startedAt = Date.now();
@@ -173,6 +178,7 @@ export class Simulation {
       liveNodes: this.liveNodes().length,
       dropped: this.network.stats.dropped,
       rejected,
+      errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
       wallMs: Date.now() - this.startedAt,
     };
@@ -203,22 +209,36 @@ export class Simulation {
       peers: bootstrap.filter((p) => p !== node.id),
     });
     const trainRng = nodeRng.split('train');
-    const trainer: Trainer = {
-      train: (_round, params, done) => {
-        const seq = node.trainCount++;
-        const c = this.config;
-        const batch = c.batch > 0 ? Math.min(c.batch, node.shard.n) : node.shard.n;
-        const samplesSeen = c.steps > 0 ? c.steps * batch : c.epochs * node.shard.n;
-        // Train when the virtual compute time has passed, so a node that dies first costs nothing.
-        this.clock.schedule(samplesSeen * node.costPerSample, () => {
+    const states: OptimizerStates = new Map();
+    const compute: Compute = {
+      run: (request, done, fail) => {
+        const rng = request.kind === 'train' ? trainRng.split(node.trainCount++) : undefined;
+        // Compute when the virtual compute time has passed, so a node that dies first costs nothing.
+        this.clock.schedule(computeWork(request, node.shard.n) * node.costPerSample, () => {
           if (!node.host?.running) return;
-          const r = this.learner.trainSync(params, node.shard, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, trainRng.split(seq));
-          done({ params: r.params, samples: node.shard.n, loss: r.loss });
+          let result: ComputeResult;
+          try {
+            result = this.learner.computeSync(request, node.shard, { rng, states });
+          } catch (e) {
+            fail((e as Error).message);
+            return;
+          }
+          done(result);
         });
       },
     };
-    node.host = new NodeHost(node.id, protocol, this.module.schemas, this.learner.spec.size, this.clock, this.network.attach(node.id), trainer, {
-      onAction: (host, action) => this.observe(host, action),
+    node.host = new NodeHost({
+      id: node.id,
+      protocol,
+      schemas: this.module.schemas,
+      paramCount: this.learner.spec.size,
+      clock: this.clock,
+      transport: this.network.attach(node.id),
+      compute,
+      observer: {
+        onAction: (host, action) => this.observe(host, action),
+        onError: (host, message) => (this.errors[host.id] = message),
+      },
     });
     node.host.roster(bootstrap.filter((p) => p !== node.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
   }

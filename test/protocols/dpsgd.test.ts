@@ -85,7 +85,7 @@ function runByHand(n: number, topology: string, rounds: number): Map<number, Map
     const [id, event] = queue.shift()!;
     for (const a of nodes.get(id)!.handle(event, 0)) {
       if (a.kind === 'send') queue.push([a.to, { kind: 'message', from: id, msg: a.msg }]);
-      else if (a.kind === 'train') queue.push([id, { kind: 'trained', round: a.round, params: a.params, samples: 10, loss: 0 }]);
+      else if (a.kind === 'compute') queue.push([id, { kind: 'computed', id: a.id, result: { kind: 'train', params: a.request.params, loss: 0, steps: 1, samplesSeen: 10 } }]);
       else if (a.kind === 'model' && a.round > 0) (history.get(a.round) ?? history.set(a.round, new Map()).get(a.round)!).set(id, a.params);
       else if (a.kind === 'reject') throw new Error(`${id} rejected: ${a.reason}`);
     }

@@ -90,7 +90,7 @@ describe('FedAvg in the simulator', () => {
     const sim = world.simulation({ nodes: 20, fraction: 0.25, rounds: 3 });
     const trained = new Map<number, Set<string>>();
     sim.onAction = (node, a) => {
-      if (a.kind === 'train') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
+      if (a.kind === 'compute') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
     };
     sim.run();
     expect([...trained.values()].map((s) => s.size)).toEqual([5, 5, 5]);

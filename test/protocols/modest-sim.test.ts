@@ -40,7 +40,7 @@ function simulate(input: ConfigInput, which: 'easy' | 'hard' = 'easy', learner?:
   const sim = new Simulation(config, data, learner ?? (which === 'easy' ? mlpEasy : mlpHard), data.test);
   const run: Run = { sim, trains: new Map(), modelSends: 0 };
   sim.onAction = (node: NodeId, a: ProtocolAction) => {
-    if (a.kind === 'train') (run.trains.get(node) ?? run.trains.set(node, []).get(node)!).push(a.round);
+    if (a.kind === 'compute') (run.trains.get(node) ?? run.trains.set(node, []).get(node)!).push(a.round);
     if (a.kind === 'send' && a.msg.params) run.modelSends++;
   };
   sim.run();

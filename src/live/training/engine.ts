@@ -1,6 +1,7 @@
 import '@tensorflow/tfjs-backend-webgpu';
 import { backendOrder, useFirstBackend, type BackendName } from '../../core/learn/backend.ts';
-import { Learner, type EvalResult, type TrainOptions } from '../../core/learn/learner.ts';
+import type { ComputeRequest, ComputeResult, OptimizerStates } from '../../core/learn/compute.ts';
+import { Learner, type EvalResult } from '../../core/learn/learner.ts';
 import type { ModelName, ModelSpec } from '../../core/learn/models.ts';
 import type { Split } from '../../core/data/types.ts';
 import { Rng } from '../../core/rng.ts';
@@ -17,10 +18,9 @@ export interface EngineSetup {
   evalSet: Split;
 }
 
-export interface TrainReply {
-  params: Float32Array;
-  loss: number;
-  samplesSeen: number;
+export interface ComputeReply {
+  result: ComputeResult;
+  /** Wall time the request took here. */
   ms: number;
 }
 
@@ -32,16 +32,20 @@ export class Engine {
     private readonly setup: EngineSetup,
   ) {}
 
+  /** This tab's optimizer states by key (kept across requests, e.g. DiLoCo's inner AdamW). */
+  private readonly states: OptimizerStates = new Map();
+
   static async create(setup: EngineSetup): Promise<Engine> {
     const wanted = setup.backend === 'wasm' ? 'auto' : setup.backend;
     const backend = await useFirstBackend(backendOrder(wanted, BROWSER_BACKENDS));
     return new Engine(backend, new Learner(setup.model, setup.features, setup.numClasses), setup);
   }
 
-  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
+  /** Runs a compute request on this tab's shard; `rngKey` seeds a training request's batch order. */
+  async compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply> {
     const t0 = performance.now();
-    const r = await this.learner.train(params, this.setup.shard, opts, new Rng(rngKey));
-    return { params: r.params, loss: r.loss, samplesSeen: r.samplesSeen, ms: performance.now() - t0 };
+    const result = await this.learner.compute(request, this.setup.shard, { rng: new Rng(rngKey), states: this.states });
+    return { result, ms: performance.now() - t0 };
   }
 
   evaluate(params: Float32Array): Promise<EvalResult> {
