@@ -29,6 +29,12 @@ export interface NodeHostOptions {
   transport: Transport;
   compute: Compute;
   observer?: HostObserver;
+  /**
+   * Tests: fail loudly. A protocol exception, a message the codec cannot encode and a failed
+   * compute request are thrown to the caller instead of being counted (protocol-error) or
+   * stopping the node. Frames refused by the codec and `reject` actions are still counted.
+   */
+  strict?: boolean;
 }
 
 /**
@@ -50,6 +56,7 @@ export class NodeHost {
   private readonly transport: Transport;
   private readonly compute: Compute;
   private readonly observer: HostObserver;
+  private readonly strict: boolean;
 
   constructor(o: NodeHostOptions) {
     this.id = o.id;
@@ -60,6 +67,7 @@ export class NodeHost {
     this.transport = o.transport;
     this.compute = o.compute;
     this.observer = o.observer ?? {};
+    this.strict = o.strict ?? false;
     this.transport.onFrame((from, frame) => this.receive(from, frame));
   }
 
@@ -90,6 +98,7 @@ export class NodeHost {
    */
   fail(message: string): void {
     if (!this.alive) return;
+    if (this.strict) throw new Error(`${this.id}: ${message}`);
     this.error = message;
     this.kill();
     this.observer.onAction?.(this, { kind: 'state', state: 'error' });
@@ -114,6 +123,7 @@ export class NodeHost {
     try {
       actions = this.protocol.handle(event, this.clock.now());
     } catch (e) {
+      if (this.strict) throw e;
       // A protocol bug must not take the tab or the simulation down; it is reported and counted.
       this.reject(event.kind === 'message' ? event.from : this.id, 'protocol-error', (e as Error).message);
       return;
@@ -129,6 +139,7 @@ export class NodeHost {
         try {
           frame = encodeMessage(action.msg, this.schemas);
         } catch (e) {
+          if (this.strict) throw e;
           this.reject(this.id, 'protocol-error', (e as Error).message);
           return;
         }

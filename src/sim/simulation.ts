@@ -12,6 +12,13 @@ import type { Compute } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
 
+export interface SimulationOptions {
+  /** Fail loudly (tests): protocol exceptions and failed compute requests are thrown out of run()/advance() instead of counted. */
+  strict?: boolean;
+  /** Run this protocol module instead of the registry's for `config.algo` (tests; an algorithm not registered yet). */
+  module?: ProtocolModule;
+}
+
 /** One evaluated round. `wallMs` is the only field that differs between identical runs. */
 export interface SimRow {
   round: number;
@@ -92,8 +99,9 @@ export class Simulation {
     readonly dataset: Dataset,
     readonly learner: Learner,
     evalSet: Split,
+    private readonly options: SimulationOptions = {},
   ) {
-    this.module = protocolFor(config.algo);
+    this.module = options.module ?? protocolFor(config.algo);
     this.root = Rng.seed(config.seed);
     this.evalSet = evalSet;
     this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
@@ -235,6 +243,7 @@ export class Simulation {
       clock: this.clock,
       transport: this.network.attach(node.id),
       compute,
+      strict: this.options.strict,
       observer: {
         onAction: (host, action) => this.observe(host, action),
         onError: (host, message) => (this.errors[host.id] = message),

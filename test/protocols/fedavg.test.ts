@@ -17,9 +17,11 @@ beforeAll(async () => {
   ({ dataset, learner } = world);
 });
 
+/** Runs an honest simulation: nobody may refuse anything. */
 function simulate(input: ConfigInput): Simulation {
   const sim = world.simulation(input);
   sim.run();
+  expect(sim.summary().rejected).toEqual({});
   return sim;
 }
 
@@ -30,6 +32,7 @@ function captureGlobals(input: ConfigInput): { sim: Simulation; globals: Map<num
     if (node === sim.coordinator && a.kind === 'model' && a.scope === 'global') globals.set(a.round, a.params);
   };
   sim.run();
+  expect(sim.summary().rejected).toEqual({});
   return { sim, globals };
 }
 
@@ -93,6 +96,7 @@ describe('FedAvg in the simulator', () => {
       if (a.kind === 'compute') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
     };
     sim.run();
+    expect(sim.summary().rejected).toEqual({});
     expect([...trained.values()].map((s) => s.size)).toEqual([5, 5, 5]);
     expect(new Set([...trained.values()].map((s) => [...s].sort().join())).size).toBeGreaterThan(1);
   });
@@ -121,6 +125,7 @@ describe('FedAvg end of run', () => {
     sim.run();
     // The simulator stops counting at the last round; let the coordinator's goodbyes arrive.
     for (let i = 0; i < 1000 && sim.clock.step(); i++);
+    expect(sim.summary().rejected).toEqual({});
     expect(finalGlobal).not.toBeNull();
     expect(done.size).toBe(4);
     for (const n of sim.nodes) {

@@ -150,6 +150,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
       const sim = simulation({ nodes: 10, rounds: 10, merge, evalEvery: 5 });
       const summary = sim.run();
       expect(summary.stopReason).toBe('rounds');
+      expect(summary.rejected).toEqual({});
       expect(sim.rows.map((r) => r.round)).toEqual([5, 10]);
       expect(sim.rows.at(-1)!.accuracy).toBeGreaterThanOrEqual(0.95);
       expect(sim.rows.at(-1)!.minAccuracy).toBeDefined();
@@ -164,6 +165,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
       while (sim.advance(1000)) {
         /* run */
       }
+      expect(sim.summary().rejected).toEqual({});
       return { before, after: firstKernelVariance(sim) };
     };
     const mean = measure('mean');
@@ -179,6 +181,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
     const run = (seed: number) => {
       const sim = simulation({ nodes: 6, rounds: 4, seed, evalEvery: 2 });
       sim.run();
+      expect(sim.summary().rejected).toEqual({});
       return { rows: strip(sim.rows), params: sim.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!)) };
     };
     const a = run(5);

@@ -114,6 +114,43 @@ describe('NodeHost compute', () => {
   });
 });
 
+describe('NodeHost strict mode', () => {
+  class Throws extends Probe {
+    override handle(event: ProtocolEvent): ProtocolAction[] {
+      if (event.kind === 'timer') throw new Error('protocol bug');
+      return super.handle(event);
+    }
+  }
+  const start: ProtocolAction[] = [{ kind: 'setTimer', id: 't', afterMs: 5 }];
+
+  it('counts a protocol exception by default, and throws it in strict mode', () => {
+    const lenient = setup(new Throws(start), { run: () => undefined });
+    lenient.host.start();
+    run(lenient.clock);
+    expect(lenient.host.stats.rejected).toEqual({ 'protocol-error': 1 });
+
+    const strict = setup(new Throws(start), { run: () => undefined }, { strict: true });
+    strict.host.start();
+    expect(() => run(strict.clock)).toThrow('protocol bug');
+  });
+
+  it('throws an unencodable message and a failed compute in strict mode', () => {
+    const bad = setup(new Probe([{ kind: 'send', to: 'b', msg: { type: 'p/unknown' } }]), { run: () => undefined }, { strict: true });
+    expect(() => bad.host.start()).toThrow(/unknown message type/);
+    let clock!: VirtualClock;
+    const failing = setup(new Probe([{ kind: 'compute', id: 'x', round: 1, request: trainReq(new Float32Array(2)) }]), { run: (_r, _d, fail) => clock.schedule(1, () => fail('nope')) }, { strict: true });
+    clock = failing.clock;
+    failing.host.start();
+    expect(() => run(failing.clock)).toThrow('a: train failed: nope');
+  });
+
+  it('still counts frames the codec refuses (they come from peers, not from this protocol)', () => {
+    const s = setup(new Probe([]), { run: () => undefined }, { strict: true });
+    s.host.receive('b', Uint8Array.from([1, 2, 3]));
+    expect(s.host.stats.rejected).toEqual({ malformed: 1 });
+  });
+});
+
 describe('live compute port', () => {
   const trainRng = Rng.seed(3).split('node').split('p1').split('train');
   const result: ComputeResult = { kind: 'train', params: new Float32Array(2), loss: 0.5, steps: 2, samplesSeen: 20 };
