@@ -1,11 +1,11 @@
-import { parseConfig, configToHash, hashToInput, initMode, type Config } from '../core/config.ts';
+import { parseConfig, configToHash, hashToInput, type Config } from '../core/config.ts';
 import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
-import { initialParams, type ModelSpec } from '../core/learn/models.ts';
+import type { ModelSpec } from '../core/learn/models.ts';
 import type { Split } from '../core/data/types.ts';
-import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
-import { NodeHost } from '../runtime/host.ts';
+import { bootNode } from '../runtime/bootstrap.ts';
+import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
@@ -430,31 +430,22 @@ export class LiveNode {
     const c = this.snap.config;
     const id = this.snap.nodeId!;
     this.module = protocolFor(c.algo);
-    const spec = this.training.spec;
-    const root = Rng.seed(c.seed);
-    const init = initMode(c) === 'shared' ? initialParams(spec, root.split('init')) : initialParams(spec, root.split('init').split(id));
-    const protocol = this.module.create({
-      id,
-      config: c,
-      spec,
-      samples: this.shard.dataset.train.n,
-      rng: root.split('node').split(id).split('protocol'),
-      initialParams: init,
-      peers: this.otherPeers(),
-    });
-    const compute = liveCompute(this.training, root.split('node').split(id).split('train'), (samplesSeen, ms) => {
-      this.snap.trainedSamples += samplesSeen;
-      this.snap.samplesPerSecond = ms > 0 ? (samplesSeen / ms) * 1000 : 0;
-    });
+    const training = this.training;
     this.startedAt = Date.now();
-    this.host = new NodeHost({
+    this.host = bootNode({
+      module: this.module,
+      config: c,
       id,
-      protocol,
-      schemas: this.module.schemas,
-      paramCount: spec.size,
+      spec: training.spec,
+      samples: this.shard.dataset.train.n,
+      peers: this.otherPeers(),
       clock: this.clock,
       transport: this.ensureTransport(),
-      compute,
+      compute: (trainRng) =>
+        liveCompute(training, trainRng, (samplesSeen, ms) => {
+          this.snap.trainedSamples += samplesSeen;
+          this.snap.samplesPerSecond = ms > 0 ? (samplesSeen / ms) * 1000 : 0;
+        }),
       observer: {
         onAction: (_h, a) => this.onAction(a),
         onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),

@@ -1,13 +1,13 @@
-import { initMode, parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
+import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
 import { computeWork, type ComputeResult, type OptimizerStates } from '../core/learn/compute.ts';
 import type { Learner } from '../core/learn/learner.ts';
-import { initialParams } from '../core/learn/models.ts';
 import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
-import { NodeHost } from '../runtime/host.ts';
+import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
+import type { NodeHost } from '../runtime/host.ts';
 import type { Compute } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
@@ -106,7 +106,7 @@ export class Simulation {
     this.evalSet = evalSet;
     this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
     this.network = new InMemoryNetwork(this.clock, { latency: config.latency, bandwidth: config.bandwidth, loss: config.loss }, this.root.split('network'));
-    this.sharedInit = initialParams(learner.spec, this.root.split('init'));
+    this.sharedInit = sharedInit(config, learner.spec);
 
     const joins = this.churn.reduce((s, e) => s + (e.kind === 'join' ? e.count : 0), 0);
     const total = config.nodes + joins;
@@ -205,20 +205,34 @@ export class Simulation {
   }
 
   private boot(node: SimNode, bootstrap: NodeId[]): void {
-    const nodeRng = this.root.split('node').split(node.id);
-    const init = initMode(this.config) === 'shared' ? this.sharedInit : initialParams(this.learner.spec, this.root.split('init').split(node.id));
-    const protocol = this.module.create({
-      id: node.id,
+    node.host = bootNode({
+      module: this.module,
       config: this.config,
+      id: node.id,
       spec: this.learner.spec,
       samples: node.shard.n,
-      rng: nodeRng.split('protocol'),
-      initialParams: init,
-      peers: bootstrap.filter((p) => p !== node.id),
+      peers: bootstrap,
+      sharedInit: this.sharedInit,
+      clock: this.clock,
+      transport: this.network.attach(node.id),
+      compute: (trainRng) => this.computeFor(node, trainRng),
+      strict: this.options.strict,
+      observer: {
+        onAction: (host, action) => this.observe(host, action),
+        onError: (host, message) => (this.errors[host.id] = message),
+      },
     });
-    const trainRng = nodeRng.split('train');
+    node.host.roster(bootstrap.filter((p) => p !== node.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
+  }
+
+  /**
+   * A virtual node's compute: each request runs on the shared learner after its virtual time,
+   * computeWork(request) × the node's ms per training sample. The node's optimizer states live
+   * here, one map per boot (a rebooted node starts fresh); batch orders continue across reboots.
+   */
+  private computeFor(node: SimNode, trainRng: Rng): Compute {
     const states: OptimizerStates = new Map();
-    const compute: Compute = {
+    return {
       run: (request, done, fail) => {
         const rng = request.kind === 'train' ? trainRng.split(node.trainCount++) : undefined;
         // Compute when the virtual compute time has passed, so a node that dies first costs nothing.
@@ -235,21 +249,6 @@ export class Simulation {
         });
       },
     };
-    node.host = new NodeHost({
-      id: node.id,
-      protocol,
-      schemas: this.module.schemas,
-      paramCount: this.learner.spec.size,
-      clock: this.clock,
-      transport: this.network.attach(node.id),
-      compute,
-      strict: this.options.strict,
-      observer: {
-        onAction: (host, action) => this.observe(host, action),
-        onError: (host, message) => (this.errors[host.id] = message),
-      },
-    });
-    node.host.roster(bootstrap.filter((p) => p !== node.id), this.config.algo === 'fedavg' ? this.coordinator : undefined);
   }
 
   private observe(host: NodeHost, action: ProtocolAction): void {
