@@ -155,6 +155,7 @@ describe('Learner compute requests', () => {
     expect(() => learner.computeSync(train(theta, SGD, 1, { lr: -1 }), shard, { rng: Rng.seed(0) })).toThrow(/lr/);
     expect(() => learner.computeSync(train(theta, adamw({ beta1: 1 }), 1), shard, { rng: Rng.seed(0) })).toThrow(/betas/);
     expect(() => learner.computeSync(train(theta, SGD, 1), shard)).toThrow(/rng/);
+    expect(() => learner.computeSync(train(theta, { name: 'lion' } as unknown as Optimizer, 1), shard, { rng: Rng.seed(0) })).toThrow(/unknown optimizer lion/);
     expect(() => learner.computeSync({ kind: 'gradient', params: theta, batch: 5 }, shard)).toThrow(/batchSeed/);
     const states = new Map<string, AdamState>([['k', { step: 1, m: new Float32Array(2), v: new Float32Array(2) }]]);
     expect(() => learner.computeSync(train(theta, adamw(), 1, { stateKey: 'k' }), shard, { rng: Rng.seed(0), states })).toThrow(/optimizer state/);

@@ -146,11 +146,12 @@ export function checkRequest(req: ComputeRequest, size: number): void {
     if (!Number.isInteger(req.steps) || req.steps < 0 || !Number.isInteger(req.epochs) || req.epochs < 0) fail('steps and epochs must be integers ≥ 0');
     if (!(req.lr > 0) || !Number.isFinite(req.lr)) fail(`lr ${req.lr}`);
     const o = req.optimizer;
+    if (!['sgd', 'adam', 'adamw'].includes(o?.name)) fail(`unknown optimizer ${(o as { name?: string } | undefined)?.name}`);
     if (o.name !== 'sgd') {
       if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) fail('betas must be in [0, 1)');
       if (!(o.eps > 0) || !Number.isFinite(o.eps)) fail(`eps ${o.eps}`);
       if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) fail(`weightDecay ${o.weightDecay}`);
-    } else if (o.name !== 'sgd') fail(`unknown optimizer ${(o as { name: string }).name}`);
+    }
   }
   if (req.kind === 'loss' && req.perturb && !Number.isFinite(req.perturb.eps)) fail(`eps ${req.perturb.eps}`);
 }

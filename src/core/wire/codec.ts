@@ -144,6 +144,7 @@ export function encodeMessage(msg: Message, registry: SchemaRegistry): Uint8Arra
   const header: Record<string, unknown> = {};
   const bodies: Body[] = [];
   const names = Object.keys(schema.vectors);
+  if (names.length > 255) throw new Error(`${msg.type}: at most 255 vectors per message type`);
   for (const [k, v] of Object.entries(msg)) if (!Object.hasOwn(schema.vectors, k)) header[k] = v;
   names.forEach((name, index) => {
     const value = msg[name];
