@@ -86,7 +86,7 @@ export async function runPaperSetting(partition: string, lr: number, evalSize: n
     if (row.accuracy >= TARGET && run.firstSubsetHit === null) run.firstSubsetHit = row.round;
     let full = '';
     if (fullTest && global && row.accuracy >= TARGET - 0.01 && run.firstFullHit === null) {
-      const acc = sim.learner.evaluate(global, fullTest).accuracy;
+      const acc = sim.learner.evaluateSync(global, fullTest).accuracy;
       run.fullChecks.set(row.round, acc);
       full = `, full test ${fmt.pct(acc)}`;
       if (acc >= TARGET) {

@@ -96,7 +96,7 @@ async function runCase(c: Case, opts: BenchOptions, reps: number, simReps: numbe
   let seq = 0;
   const ours = () => {
     const t = now();
-    const r = learner.train(init, split, trainOpts, rng.split('batches').split(seq++));
+    const r = learner.trainSync(init, split, trainOpts, rng.split('batches').split(seq++));
     return { ms: now() - t, loss: r.loss };
   };
   const fit = async () => {
@@ -113,7 +113,7 @@ async function runCase(c: Case, opts: BenchOptions, reps: number, simReps: numbe
   const warmFit = conv ? learner.upload(warmSplit) : { x, y };
   const warm = opts.quick || conv ? 1 : 2;
   for (let i = 0; i < warm; i++) {
-    learner.train(init, warmSplit, trainOpts, rng.split('warm'));
+    learner.trainSync(init, warmSplit, trainOpts, rng.split('warm'));
     await model.fit(warmFit.x, warmFit.y, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 });
   }
 
@@ -182,10 +182,10 @@ async function simPath(
   const sim = new Simulation(config, subset, learner, subset.test);
   // Count what the simulator actually trains (wrapping the shared learner).
   let trained = 0;
-  const train = learner.train.bind(learner);
-  learner.train = (...args: Parameters<Learner['train']>) => {
-    const r = train(...args);
-    trained += r.samplesSeen;
+  const computeSync = learner.computeSync.bind(learner);
+  learner.computeSync = (...args: Parameters<Learner['computeSync']>) => {
+    const r = computeSync(...args);
+    if (r.kind === 'train') trained += r.samplesSeen;
     return r;
   };
   let closed = 0;
@@ -226,7 +226,7 @@ async function simPath(
     out.roundMs.push(a.ms);
     log(`  sim rep ${i + 1}/${reps}: round ${a.ms.toFixed(0)} ms (${a.samples} samples), 10× fit ${bMs.toFixed(0)} ms`);
   }
-  learner.train = train;
+  learner.computeSync = computeSync;
   return out;
 }
 

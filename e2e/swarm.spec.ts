@@ -1,5 +1,7 @@
 import { expect, test } from '@playwright/test';
+import { z } from 'zod';
 import { encodeMessage } from '../src/core/wire/codec.ts';
+import { fedavgSchemas } from '../src/protocols/fedavg/messages.ts';
 import { closeAll, coordinatorTab, openTab, openTabs, snapshot } from './helpers.ts';
 
 // Small synthetic data keeps six tabs on two cores quick. No backend= here: tabs run on what
@@ -85,9 +87,9 @@ test.describe('live swarm over WebRTC', () => {
       nan[7] = Number.NaN;
       const frames = [
         Array.from(Uint8Array.from({ length: 300 }, (_, i) => (i * 97) & 255)), // garbage
-        Array.from(encodeMessage({ type: 'fedavg/update', round: victim.round + 1, samples: 100, loss: 0, params: new Float32Array(paramCount - 5) })), // wrong length
-        Array.from(encodeMessage({ type: 'fedavg/update', round: victim.round + 1, samples: 100, loss: 0, params: nan })), // NaN weights
-        Array.from(encodeMessage({ type: 'no/such', round: 1 })), // unknown type
+        Array.from(encodeMessage({ type: 'fedavg/update', round: victim.round + 1, samples: 100, loss: 0, params: new Float32Array(paramCount - 5) }, fedavgSchemas)), // wrong length
+        Array.from(encodeMessage({ type: 'fedavg/update', round: victim.round + 1, samples: 100, loss: 0, params: nan }, fedavgSchemas)), // NaN weights
+        Array.from(encodeMessage({ type: 'no/such', round: 1 }, { 'no/such': { header: z.object({}), vectors: {} } })), // unknown type
       ];
       await attacker.page.evaluate(
         ({ to, frames }) => frames.forEach((f) => window.murmuration.sendRaw(to, Uint8Array.from(f))),

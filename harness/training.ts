@@ -27,14 +27,14 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.
 
 async function timeOurs(learner: Learner, params: Float32Array, data: Split, rep: number): Promise<number> {
   const t0 = performance.now();
-  const r = await learner.trainAsync(params, data, { epochs: 1, steps: 0, batch: 10, lr: 0.05 }, Rng.seed(rep));
+  const r = await learner.train(params, data, { epochs: 1, steps: 0, batch: 10, lr: 0.05 }, Rng.seed(rep));
   return r.samplesSeen / ((performance.now() - t0) / 1000);
 }
 
 async function timeFit(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, n: number): Promise<number> {
   const t0 = performance.now();
   await model.fit(x, y, { batchSize: 10, epochs: 1, shuffle: true, verbose: 0 });
-  await (model.weights[0].read() as tf.Tensor).data(); // wait for the device, as trainAsync does
+  await (model.weights[0].read() as tf.Tensor).data(); // wait for the device, as Learner.train does
   return n / ((performance.now() - t0) / 1000);
 }
 

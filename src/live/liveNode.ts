@@ -1,15 +1,15 @@
 import { parseConfig, configToHash, hashToInput, type Config } from '../core/config.ts';
 import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
-import { initialParams, type ModelSpec } from '../core/learn/models.ts';
+import type { ModelSpec } from '../core/learn/models.ts';
 import type { Split } from '../core/data/types.ts';
-import { Rng } from '../core/rng.ts';
-import { initMode, protocolFor } from '../protocols/index.ts';
+import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
-import { NodeHost } from '../runtime/host.ts';
-import type { Trainer } from '../runtime/ports.ts';
+import { bootNode } from '../runtime/bootstrap.ts';
+import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
+import { liveCompute } from './liveCompute.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
 import { consensusDistance } from '../core/vector.ts';
@@ -123,7 +123,6 @@ export class LiveNode {
   private readonly clock = new WallClock();
   private listeners = new Set<(s: Snapshot) => void>();
   private startedAt = 0;
-  private trainCount = 0;
   private evaluating = false;
   private pendingEval: { round: number; params: Float32Array } | null = null;
   private lastEvaluatedRound = -1;
@@ -446,35 +445,27 @@ export class LiveNode {
     const c = this.snap.config;
     const id = this.snap.nodeId!;
     this.module = protocolFor(c.algo);
-    const spec = this.training.spec;
-    const root = Rng.seed(c.seed);
-    const init = initMode(c) === 'shared' ? initialParams(spec, root.split('init')) : initialParams(spec, root.split('init').split(id));
-    const protocol = this.module.create({
-      id,
-      config: c,
-      spec,
-      samples: this.shard.dataset.train.n,
-      rng: root.split('node').split(id).split('protocol'),
-      initialParams: init,
-      peers: this.otherPeers(),
-    });
-    const trainer: Trainer = {
-      train: (_round, params, done) => {
-        const key = `seed:${c.seed}/node/${id}/train/${this.trainCount++}`;
-        this.training!.train(params, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, key).then(
-          (r) => {
-            this.snap.trainedSamples += r.samplesSeen;
-            this.snap.samplesPerSecond = r.ms > 0 ? (r.samplesSeen / r.ms) * 1000 : 0;
-            done({ params: r.params, samples: this.shard!.dataset.train.n, loss: r.loss });
-          },
-          (e) => this.log(`training failed: ${(e as Error).message}`),
-        );
-      },
-    };
+    const training = this.training;
     this.startedAt = Date.now();
-    this.host = new NodeHost(id, protocol, this.module.schemas, spec.size, this.clock, this.ensureTransport(), trainer, {
-      onAction: (_h, a) => this.onAction(a),
-      onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),
+    this.host = bootNode({
+      module: this.module,
+      config: c,
+      id,
+      spec: training.spec,
+      samples: this.shard.dataset.train.n,
+      peers: this.otherPeers(),
+      clock: this.clock,
+      transport: this.ensureTransport(),
+      compute: (trainRng) =>
+        liveCompute(training, trainRng, (samplesSeen, ms) => {
+          this.snap.trainedSamples += samplesSeen;
+          this.snap.samplesPerSecond = ms > 0 ? (samplesSeen / ms) * 1000 : 0;
+        }),
+      observer: {
+        onAction: (_h, a) => this.onAction(a),
+        onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),
+        onError: (_h, message) => this.fail(message),
+      },
     });
     this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
     this.host.start();

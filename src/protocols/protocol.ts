@@ -2,6 +2,9 @@ import type { Config, ConfigKeySpec } from '../core/config.ts';
 import type { Rng } from '../core/rng.ts';
 import type { Message, SchemaRegistry } from '../core/wire/codec.ts';
 import type { ModelSpec } from '../core/learn/models.ts';
+import type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
+
+export type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
 
 export type NodeId = string;
 
@@ -10,7 +13,8 @@ export type ProtocolEvent =
   | { kind: 'start' }
   | { kind: 'timer'; id: string }
   | { kind: 'message'; from: NodeId; msg: Message }
-  | { kind: 'trained'; round: number; params: Float32Array; samples: number; loss: number }
+  /** The answer to this node's `compute` action with the same id. */
+  | { kind: 'computed'; id: string; result: ComputeResult }
   /** The room's membership as the signaling server (or simulator) sees it. */
   | { kind: 'roster'; peers: NodeId[]; coordinator?: NodeId }
   | { kind: 'stop' };
@@ -20,8 +24,13 @@ export type ProtocolAction =
   | { kind: 'send'; to: NodeId; msg: Message }
   | { kind: 'setTimer'; id: string; afterMs: number }
   | { kind: 'clearTimer'; id: string }
-  /** Train locally from `params`; the driver answers with a `trained` event. */
-  | { kind: 'train'; round: number; params: Float32Array }
+  /**
+   * Work for this node's learner (train, loss, gradient); the driver answers with a `computed`
+   * event carrying the same id, later (after virtual compute time, or when the worker is done).
+   * Ids are the protocol's own: the driver does not interpret them. `round` labels the work for
+   * observers (UI, tests); the driver ignores it too.
+   */
+  | { kind: 'compute'; id: string; round: number; request: ComputeRequest }
   /** A new model. `global`: an aggregate that stands for the whole run (FedAvg, MoDeST). */
   | { kind: 'model'; round: number; params: Float32Array; scope: 'global' | 'local' }
   /** This node finished its round `round`. */

@@ -1,6 +1,6 @@
 import { decodeMessage, encodeMessage, type SchemaRegistry } from '../core/wire/codec.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolEvent } from '../protocols/protocol.ts';
-import type { Clock, Trainer, Transport } from './ports.ts';
+import type { Clock, Compute, Transport } from './ports.ts';
 
 export interface HostStats {
   bytesSent: number;
@@ -12,31 +12,63 @@ export interface HostStats {
 }
 
 export interface HostObserver {
-  /** Every action the protocol emits, after the host has carried out sends, timers and training. */
+  /** Every action the protocol emits, after the host has carried out sends, timers and compute. */
   onAction?(host: NodeHost, action: ProtocolAction): void;
   onReject?(host: NodeHost, from: NodeId, reason: string, detail: string): void;
+  /** The node failed (a compute request failed) and stopped; `host.error` says why. */
+  onError?(host: NodeHost, message: string): void;
+}
+
+export interface NodeHostOptions {
+  id: NodeId;
+  protocol: Protocol;
+  schemas: SchemaRegistry;
+  /** The model's parameter count, for `length: 'model'` vectors. */
+  paramCount: number;
+  clock: Clock;
+  transport: Transport;
+  compute: Compute;
+  observer?: HostObserver;
+  /**
+   * Tests: fail loudly. A protocol exception, a message the codec cannot encode and a failed
+   * compute request are thrown to the caller instead of being counted (protocol-error) or
+   * stopping the node. Frames refused by the codec and `reject` actions are still counted.
+   */
+  strict?: boolean;
 }
 
 /**
- * Runs one sans-I/O protocol against a clock, a transport and a trainer. Both drivers use
- * it, so framing, validation and rejection counting are the same live and simulated.
+ * Runs one sans-I/O protocol against a clock, a transport and a compute port. Both drivers
+ * use it, so framing, validation, rejection counting and compute ids are the same live and
+ * simulated.
  */
 export class NodeHost {
   readonly stats: HostStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: {} };
+  readonly id: NodeId;
+  readonly protocol: Protocol;
+  /** Why this node stopped with an error (a failed compute), or null. */
+  error: string | null = null;
   private alive = true;
   private readonly timers = new Set<string>();
+  private readonly schemas: SchemaRegistry;
+  private readonly paramCount: number;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly compute: Compute;
+  private readonly observer: HostObserver;
+  private readonly strict: boolean;
 
-  constructor(
-    readonly id: NodeId,
-    readonly protocol: Protocol,
-    private readonly schemas: SchemaRegistry,
-    private readonly paramCount: number,
-    private readonly clock: Clock,
-    private readonly transport: Transport,
-    private readonly trainer: Trainer,
-    private readonly observer: HostObserver = {},
-  ) {
-    transport.onFrame((from, frame) => this.receive(from, frame));
+  constructor(o: NodeHostOptions) {
+    this.id = o.id;
+    this.protocol = o.protocol;
+    this.schemas = o.schemas;
+    this.paramCount = o.paramCount;
+    this.clock = o.clock;
+    this.transport = o.transport;
+    this.compute = o.compute;
+    this.observer = o.observer ?? {};
+    this.strict = o.strict ?? false;
+    this.transport.onFrame((from, frame) => this.receive(from, frame));
   }
 
   get running(): boolean {
@@ -51,12 +83,26 @@ export class NodeHost {
     this.dispatch({ kind: 'roster', peers, coordinator });
   }
 
-  /** Stops abruptly: pending timers, trainings and frames are ignored from now on. */
+  /** Stops abruptly: pending timers, computations and frames are ignored from now on. */
   kill(): void {
     this.alive = false;
     for (const id of this.timers) this.clock.clearTimer(id);
     this.timers.clear();
     this.transport.close();
+  }
+
+  /**
+   * Stops this node with an error instead of leaving it waiting for a result that will never
+   * come: it leaves the swarm (as a crashed node does, which every protocol survives) and the
+   * observer is told, so the tab shows the error and the simulator counts it.
+   */
+  fail(message: string): void {
+    if (!this.alive) return;
+    if (this.strict) throw new Error(`${this.id}: ${message}`);
+    this.error = message;
+    this.kill();
+    this.observer.onAction?.(this, { kind: 'state', state: 'error' });
+    this.observer.onError?.(this, message);
   }
 
   receive(from: NodeId, frame: Uint8Array): void {
@@ -77,6 +123,7 @@ export class NodeHost {
     try {
       actions = this.protocol.handle(event, this.clock.now());
     } catch (e) {
+      if (this.strict) throw e;
       // A protocol bug must not take the tab or the simulation down; it is reported and counted.
       this.reject(event.kind === 'message' ? event.from : this.id, 'protocol-error', (e as Error).message);
       return;
@@ -88,7 +135,14 @@ export class NodeHost {
     if (!this.alive) return;
     switch (action.kind) {
       case 'send': {
-        const frame = encodeMessage(action.msg);
+        let frame: Uint8Array;
+        try {
+          frame = encodeMessage(action.msg, this.schemas);
+        } catch (e) {
+          if (this.strict) throw e;
+          this.reject(this.id, 'protocol-error', (e as Error).message);
+          return;
+        }
         this.stats.bytesSent += frame.byteLength;
         this.stats.framesSent++;
         this.transport.send(action.to, frame);
@@ -107,9 +161,15 @@ export class NodeHost {
         this.timers.delete(action.id);
         this.clock.clearTimer(`${this.id}:${action.id}`);
         break;
-      case 'train':
-        this.trainer.train(action.round, action.params, (o) => this.dispatch({ kind: 'trained', round: action.round, ...o }));
+      case 'compute': {
+        const { id, request } = action;
+        this.compute.run(
+          request,
+          (result) => this.dispatch({ kind: 'computed', id, result }),
+          (message) => this.fail(`${request.kind} failed: ${message}`),
+        );
         break;
+      }
       case 'reject':
         this.reject(action.from, 'protocol', action.reason);
         break;

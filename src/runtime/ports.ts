@@ -1,3 +1,4 @@
+import type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
 import type { NodeId } from '../protocols/protocol.ts';
 
 /** Timers on whatever clock the driver keeps: the wall clock live, a virtual one in the simulator. */
@@ -19,13 +20,11 @@ export interface Transport {
   close(): void;
 }
 
-export interface TrainOutcome {
-  params: Float32Array;
-  samples: number;
-  loss: number;
-}
-
-/** Local training, possibly asynchronous (a worker live, virtual compute time in the simulator). */
-export interface Trainer {
-  train(round: number, params: Float32Array, done: (outcome: TrainOutcome) => void): void;
+/**
+ * Runs a node's compute requests on its own data: in a worker live, after virtual compute time
+ * in the simulator. Answers later, never from inside `run`: with `done` and the result, or with
+ * `fail` and a message (a request the learner refused, a backend that broke), at most once.
+ */
+export interface Compute {
+  run(request: ComputeRequest, done: (result: ComputeResult) => void, fail: (message: string) => void): void;
 }

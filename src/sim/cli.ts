@@ -55,6 +55,8 @@ async function main(): Promise<number> {
       `done: ${summary.rounds} rounds (${summary.stopReason}), accuracy ${pct(summary.accuracy)}%, ${mb(summary.bytesSent)} MB sent, ` +
         `${(summary.simTimeMs / 1000).toFixed(1)} s simulated, backend ${summary.backend}, ${(summary.wallMs / 1000).toFixed(1)} s wall\n`,
     );
+    const failed = Object.entries(summary.errors);
+    if (failed.length > 0) process.stdout.write(`${failed.length} node(s) stopped with an error: ${failed.map(([id, m]) => `${id}: ${m}`).join('; ')}\n`);
     if (summary.roundsToTarget !== null)
       process.stdout.write(`target ${pct(summary.target!)}% reached at round ${summary.roundsToTarget}, ${mb(summary.bytesToTarget!)} MB, ${(summary.simTimeToTarget! / 1000).toFixed(1)} s\n`);
   }

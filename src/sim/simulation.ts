@@ -2,15 +2,23 @@ import { consensusDistance } from '../core/vector.ts';
 import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
+import { computeWork, type ComputeResult, type OptimizerStates } from '../core/learn/compute.ts';
 import type { Learner } from '../core/learn/learner.ts';
-import { initialParams } from '../core/learn/models.ts';
 import { Rng } from '../core/rng.ts';
 import { initMode, protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
-import { NodeHost } from '../runtime/host.ts';
-import type { Trainer } from '../runtime/ports.ts';
+import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
+import type { NodeHost } from '../runtime/host.ts';
+import type { Compute } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
+
+export interface SimulationOptions {
+  /** Fail loudly (tests): protocol exceptions and failed compute requests are thrown out of run()/advance() instead of counted. */
+  strict?: boolean;
+  /** Run this protocol module instead of the registry's for `config.algo` (tests; an algorithm not registered yet). */
+  module?: ProtocolModule;
+}
 
 /** One evaluated round. `wallMs` is the only field that differs between identical runs. */
 export interface SimRow {
@@ -45,6 +53,8 @@ export interface SimSummary {
   liveNodes: number;
   dropped: number;
   rejected: Record<string, number>;
+  /** Nodes stopped by a failed compute request, with the message (empty in a healthy run). */
+  errors: Record<NodeId, string>;
   stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
   wallMs: number;
 }
@@ -54,8 +64,9 @@ interface SimNode {
   index: number;
   shard: Split;
   host: NodeHost | null;
-  /** ms of compute per training sample (stragglers are slower). */
+  /** ms of compute per training sample (stragglers are slower); other work is charged in training samples (computeWork). */
   costPerSample: number;
+  /** Training requests so far: each one's batch order is the node's `train` stream split by this count. */
   trainCount: number;
 }
 
@@ -78,6 +89,7 @@ export class Simulation {
   private retiredBytes = 0;
   private lastGlobal: { round: number; params: Float32Array } | null = null;
   private readonly nodeRounds = new Map<NodeId, number>();
+  private readonly errors: Record<NodeId, string> = {};
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
   private readonly startedAt = Date.now();
@@ -90,13 +102,14 @@ export class Simulation {
     readonly dataset: Dataset,
     readonly learner: Learner,
     evalSet: Split,
+    private readonly options: SimulationOptions = {},
   ) {
-    this.module = protocolFor(config.algo);
+    this.module = options.module ?? protocolFor(config.algo);
     this.root = Rng.seed(config.seed);
     this.evalSet = evalSet;
     this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
     this.network = new InMemoryNetwork(this.clock, { latency: config.latency, bandwidth: config.bandwidth, loss: config.loss }, this.root.split('network'));
-    this.sharedInit = initialParams(learner.spec, this.root.split('init'));
+    this.sharedInit = sharedInit(config, learner.spec);
 
     const joins = this.churn.reduce((s, e) => s + (e.kind === 'join' ? e.count : 0), 0);
     const total = config.nodes + joins;
@@ -176,6 +189,7 @@ export class Simulation {
       liveNodes: this.liveNodes().length,
       dropped: this.network.stats.dropped,
       rejected,
+      errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
       wallMs: Date.now() - this.startedAt,
     };
@@ -195,36 +209,50 @@ export class Simulation {
   }
 
   private boot(node: SimNode, bootstrap: NodeId[]): void {
-    const nodeRng = this.root.split('node').split(node.id);
-    const init = initMode(this.config) === 'shared' ? this.sharedInit : initialParams(this.learner.spec, this.root.split('init').split(node.id));
-    const protocol = this.module.create({
-      id: node.id,
+    node.host = bootNode({
+      module: this.module,
       config: this.config,
+      id: node.id,
       spec: this.learner.spec,
       samples: node.shard.n,
-      rng: nodeRng.split('protocol'),
-      initialParams: init,
-      peers: bootstrap.filter((p) => p !== node.id),
+      peers: bootstrap,
+      sharedInit: this.sharedInit,
+      clock: this.clock,
+      transport: this.network.attach(node.id),
+      compute: (trainRng) => this.computeFor(node, trainRng),
+      strict: this.options.strict,
+      observer: {
+        onAction: (host, action) => this.observe(host, action),
+        onError: (host, message) => (this.errors[host.id] = message),
+      },
     });
-    const trainRng = nodeRng.split('train');
-    const trainer: Trainer = {
-      train: (_round, params, done) => {
-        const seq = node.trainCount++;
-        const c = this.config;
-        const batch = c.batch > 0 ? Math.min(c.batch, node.shard.n) : node.shard.n;
-        const samplesSeen = c.steps > 0 ? c.steps * batch : c.epochs * node.shard.n;
-        // Train when the virtual compute time has passed, so a node that dies first costs nothing.
-        this.clock.schedule(samplesSeen * node.costPerSample, () => {
+    node.host.roster(bootstrap.filter((p) => p !== node.id), this.module.coordinator ? this.coordinator : undefined);
+  }
+
+  /**
+   * A virtual node's compute: each request runs on the shared learner after its virtual time,
+   * computeWork(request) × the node's ms per training sample. The node's optimizer states live
+   * here, one map per boot (a rebooted node starts fresh); batch orders continue across reboots.
+   */
+  private computeFor(node: SimNode, trainRng: Rng): Compute {
+    const states: OptimizerStates = new Map();
+    return {
+      run: (request, done, fail) => {
+        const rng = request.kind === 'train' ? trainRng.split(node.trainCount++) : undefined;
+        // Compute when the virtual compute time has passed, so a node that dies first costs nothing.
+        this.clock.schedule(computeWork(request, node.shard.n) * node.costPerSample, () => {
           if (!node.host?.running) return;
-          const r = this.learner.train(params, node.shard, { epochs: c.epochs, steps: c.steps, batch: c.batch, lr: c.lr }, trainRng.split(seq));
-          done({ params: r.params, samples: node.shard.n, loss: r.loss });
+          let result: ComputeResult;
+          try {
+            result = this.learner.computeSync(request, node.shard, { rng, states });
+          } catch (e) {
+            fail((e as Error).message);
+            return;
+          }
+          done(result);
         });
       },
     };
-    node.host = new NodeHost(node.id, protocol, this.module.schemas, this.learner.spec.size, this.clock, this.network.attach(node.id), trainer, {
-      onAction: (host, action) => this.observe(host, action),
-    });
-    node.host.roster(bootstrap.filter((p) => p !== node.id), this.module.coordinator ? this.coordinator : undefined);
   }
 
   private observe(host: NodeHost, action: ProtocolAction): void {
@@ -263,13 +291,13 @@ export class Simulation {
     let maxAccuracy: number | undefined;
     let consensus = 0;
     if (this.module.evaluates === 'global') {
-      const r = this.learner.evaluate(this.lastGlobal!.params, this.evalSet);
+      const r = this.learner.evaluateSync(this.lastGlobal!.params, this.evalSet);
       accuracy = r.accuracy;
       loss = r.loss;
     } else {
       const models = live.map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
       consensus = consensusDistance(models);
-      const results = models.map((m) => this.learner.evaluate(m, this.evalSet));
+      const results = models.map((m) => this.learner.evaluateSync(m, this.evalSet));
       accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;
       loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
       minAccuracy = Math.min(...results.map((r) => r.accuracy));

@@ -86,7 +86,7 @@ function runByHand(n: number, topology: string, rounds: number): Map<number, Map
     const [id, event] = queue.shift()!;
     for (const a of nodes.get(id)!.handle(event, 0)) {
       if (a.kind === 'send') queue.push([a.to, { kind: 'message', from: id, msg: a.msg }]);
-      else if (a.kind === 'train') queue.push([id, { kind: 'trained', round: a.round, params: a.params, samples: 10, loss: 0 }]);
+      else if (a.kind === 'compute') queue.push([id, { kind: 'computed', id: a.id, result: { kind: 'train', params: a.request.params, loss: 0, steps: 1, samplesSeen: 10 } }]);
       else if (a.kind === 'model' && a.round > 0) (history.get(a.round) ?? history.set(a.round, new Map()).get(a.round)!).set(id, a.params);
       else if (a.kind === 'reject') throw new Error(`${id} rejected: ${a.reason}`);
     }
@@ -137,6 +137,7 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
   it('learns on blobs (k-regular graph), deterministically', () => {
     const a = simulate({ nodes: 8, rounds: 10, evalEvery: 5, topology: 'kregular:4' });
     expect(a.summary().stopReason).toBe('rounds');
+    expect(a.summary().rejected).toEqual({});
     expect(a.rows.map((r) => r.round)).toEqual([5, 10]);
     expect(a.rows.at(-1)!.accuracy).toBeGreaterThanOrEqual(0.95);
     const b = simulate({ nodes: 8, rounds: 10, evalEvery: 5, topology: 'kregular:4' });
@@ -161,6 +162,7 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
 
   it('averages the trained models: on the full graph every node ends a round with their mean', () => {
     const sim = simulate({ nodes: 5, rounds: 2, topology: 'full', init: 'shared', steps: 10 });
+    expect(sim.summary().rejected).toEqual({});
     const models = sim.nodes.map((n) => n.host!.protocol.currentParams()!);
     for (const m of models.slice(1)) expect(maxAbsDiff(m, models[0])).toBeLessThan(1e-6);
     expect(maxAbsDiff(models[0], sim.sharedInit)).toBeGreaterThan(1e-3);
@@ -169,6 +171,9 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
   it('survives failed nodes: rounds go on after one timeout', () => {
     const sim = simulate({ nodes: 10, rounds: 10, evalEvery: 1, churn: '0.3@3', roundTimeout: 3000, topology: 'ring' });
     expect(sim.summary().stopReason).toBe('rounds');
+    // Honest, yet refused: after the failure some live nodes wait out a timeout, their neighbours
+    // close those rounds without them, and their models for those rounds then arrive stale.
+    expect(sim.summary().rejected).toEqual({ protocol: 6 });
     expect(sim.rows.map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(sim.rows.at(-1)!.liveNodes).toBe(7);
     // Round 4 waits for the failed neighbours once; later rounds do not wait for them again.
@@ -181,6 +186,9 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
   it('lets late joiners catch up', () => {
     const sim = simulate({ nodes: 6, rounds: 8, evalEvery: 4, churn: 'join:2@3', roundTimeout: 3000, topology: 'ring' });
     expect(sim.summary().stopReason).toBe('rounds');
+    // Honest, yet refused: a joiner starts at round 1, and its round-1 models reach neighbours
+    // already in round 4 or 5 as stale, before it learns the room's round and jumps.
+    expect(sim.summary().rejected).toEqual({ protocol: 2 });
     expect(sim.rows.at(-1)!.liveNodes).toBe(8);
     expect(sim.rows.at(-1)!.round).toBe(8);
     // They jumped ahead instead of waiting a timeout per round: 5 rounds after joining take far less than one timeout.

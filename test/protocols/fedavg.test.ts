@@ -17,9 +17,11 @@ beforeAll(async () => {
   ({ dataset, learner } = world);
 });
 
+/** Runs an honest simulation: nobody may refuse anything. */
 function simulate(input: ConfigInput): Simulation {
   const sim = world.simulation(input);
   sim.run();
+  expect(sim.summary().rejected).toEqual({});
   return sim;
 }
 
@@ -30,6 +32,7 @@ function captureGlobals(input: ConfigInput): { sim: Simulation; globals: Map<num
     if (node === sim.coordinator && a.kind === 'model' && a.scope === 'global') globals.set(a.round, a.params);
   };
   sim.run();
+  expect(sim.summary().rejected).toEqual({});
   return { sim, globals };
 }
 
@@ -60,7 +63,7 @@ describe('FedAvg oracles (real tfjs training)', () => {
       oy += s.n;
     }
     const init = sim.sharedInit;
-    const central = learner.train(init, merged, { epochs: 1, steps: 0, batch: 0, lr: 0.5 }, Rng.seed(0));
+    const central = learner.trainSync(init, merged, { epochs: 1, steps: 0, batch: 0, lr: 0.5 }, Rng.seed(0));
     const fed = globals.get(1)!;
     expect(fed).toBeDefined();
     expect(maxAbsDiff(fed, central.params)).toBeLessThan(1e-5);
@@ -74,7 +77,7 @@ describe('FedAvg oracles (real tfjs training)', () => {
     const { sim, globals } = captureGlobals({ nodes: 1, fraction: 1, epochs: 3, batch: 10, lr: 0.1, rounds: 1 });
     const init = sim.sharedInit;
     const rng = Rng.seed(5).split('node').split('n0').split('train').split(0);
-    const local = learner.train(init, sim.nodes[0].shard, { epochs: 3, steps: 0, batch: 10, lr: 0.1 }, rng);
+    const local = learner.trainSync(init, sim.nodes[0].shard, { epochs: 3, steps: 0, batch: 10, lr: 0.1 }, rng);
     expect(maxAbsDiff(globals.get(1)!, local.params)).toBe(0);
   });
 });
@@ -90,9 +93,10 @@ describe('FedAvg in the simulator', () => {
     const sim = world.simulation({ nodes: 20, fraction: 0.25, rounds: 3 });
     const trained = new Map<number, Set<string>>();
     sim.onAction = (node, a) => {
-      if (a.kind === 'train') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
+      if (a.kind === 'compute') (trained.get(a.round) ?? trained.set(a.round, new Set()).get(a.round)!).add(node);
     };
     sim.run();
+    expect(sim.summary().rejected).toEqual({});
     expect([...trained.values()].map((s) => s.size)).toEqual([5, 5, 5]);
     expect(new Set([...trained.values()].map((s) => [...s].sort().join())).size).toBeGreaterThan(1);
   });
@@ -121,6 +125,7 @@ describe('FedAvg end of run', () => {
     sim.run();
     // The simulator stops counting at the last round; let the coordinator's goodbyes arrive.
     for (let i = 0; i < 1000 && sim.clock.step(); i++);
+    expect(sim.summary().rejected).toEqual({});
     expect(finalGlobal).not.toBeNull();
     expect(done.size).toBe(4);
     for (const n of sim.nodes) {

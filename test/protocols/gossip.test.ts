@@ -41,7 +41,7 @@ function handDriven(input: ConfigInput, peers = ['n1', 'n2', 'n3', 'n4', 'n5']):
   return new Gossip(ctx);
 }
 const model = (from: string, params: Float32Array, age = 0) => ({ kind: 'message', from, msg: { type: 'gossip/model', round: 1, age, params } }) as const;
-const trainOf = (actions: ProtocolAction[]) => actions.find((a) => a.kind === 'train') as Extract<ProtocolAction, { kind: 'train' }> | undefined;
+const trainOf = (actions: ProtocolAction[]) => (actions.find((a) => a.kind === 'compute') as Extract<ProtocolAction, { kind: 'compute' }> | undefined)?.request;
 
 describe('gossip protocol (driven by hand)', () => {
   it('merges on receipt, then trains; models arriving during training wait and are merged afterwards', () => {
@@ -56,7 +56,7 @@ describe('gossip protocol (driven by hand)', () => {
     expect(g.handle(model('n2', vec(100, 100, 100, 100)), 1)).toEqual([]);
     expect(g.handle(model('n3', vec(3, 3, 3, 3)), 2)).toEqual([]);
     expect(g.handle(model('n2', vec(6, 6, 6, 6)), 3)).toEqual([]);
-    const after = g.handle({ kind: 'trained', round: 0, params: vec(0, 0, 0, 0), samples: 10, loss: 0 }, 4);
+    const after = g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(0, 0, 0, 0), loss: 0, steps: 1, samplesSeen: 10 } }, 4);
     // One three-way mean of the trained model and the pending ones: (0 + 3 + 6)/3.
     expect(Array.from(trainOf(after)!.params)).toEqual([3, 3, 3, 3]);
     expect(g.modelAge).toBe(10);
@@ -67,7 +67,7 @@ describe('gossip protocol (driven by hand)', () => {
     g.handle({ kind: 'start' }, 0);
     g.handle(model('n1', vec(0, 0, 0, 0)), 0);
     for (const [i, p] of ['n1', 'n2', 'n3', 'n4', 'n5'].entries()) g.handle(model(p, vec(i, i, i, i)), 1);
-    const after = g.handle({ kind: 'trained', round: 0, params: vec(0, 0, 0, 0), samples: 10, loss: 0 }, 2);
+    const after = g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(0, 0, 0, 0), loss: 0, steps: 1, samplesSeen: 10 } }, 2);
     // n1's (0) was dropped: mean of 0 (trained), 1, 2, 3, 4.
     expect(Array.from(trainOf(after)!.params)).toEqual([2, 2, 2, 2]);
   });
@@ -116,7 +116,7 @@ describe('gossip protocol (driven by hand)', () => {
     // First arrival: merged with the last-seen model, which is still the init (0).
     expect(Array.from(trainOf(g.handle(model('n1', vec(2, 2, 2, 2), 30), 0))!.params)).toEqual([1, 1, 1, 1]);
     expect(g.modelAge).toBe(30);
-    g.handle({ kind: 'trained', round: 0, params: vec(10, 10, 10, 10), samples: 10, loss: 0 }, 1);
+    g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(10, 10, 10, 10), loss: 0, steps: 1, samplesSeen: 10 } }, 1);
     expect(Array.from(g.currentParams())).toEqual([10, 10, 10, 10]);
     // Next arrival: merged with n1's model (2), not with this node's trained model (10), which it replaces.
     expect(Array.from(trainOf(g.handle(model('n2', vec(4, 4, 4, 4), 5), 2))!.params)).toEqual([3, 3, 3, 3]);
@@ -124,10 +124,10 @@ describe('gossip protocol (driven by hand)', () => {
     // Arrivals during training are taken in order: the last two are averaged (n4's 8 with n3's 6).
     g.handle(model('n3', vec(6, 6, 6, 6)), 3);
     g.handle(model('n4', vec(8, 8, 8, 8)), 4);
-    const after = g.handle({ kind: 'trained', round: 0, params: vec(-1, -1, -1, -1), samples: 10, loss: 0 }, 5);
+    const after = g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(-1, -1, -1, -1), loss: 0, steps: 1, samplesSeen: 10 } }, 5);
     expect(Array.from(trainOf(after)!.params)).toEqual([7, 7, 7, 7]);
     // And the next arrival is merged with n4's.
-    g.handle({ kind: 'trained', round: 0, params: vec(0, 0, 0, 0), samples: 10, loss: 0 }, 6);
+    g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(0, 0, 0, 0), loss: 0, steps: 1, samplesSeen: 10 } }, 6);
     expect(Array.from(trainOf(g.handle(model('n5', vec(0, 0, 0, 0)), 7))!.params)).toEqual([4, 4, 4, 4]);
   });
 
@@ -150,6 +150,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
       const sim = simulation({ nodes: 10, rounds: 10, merge, evalEvery: 5 });
       const summary = sim.run();
       expect(summary.stopReason).toBe('rounds');
+      expect(summary.rejected).toEqual({});
       expect(sim.rows.map((r) => r.round)).toEqual([5, 10]);
       expect(sim.rows.at(-1)!.accuracy).toBeGreaterThanOrEqual(0.95);
       expect(sim.rows.at(-1)!.minAccuracy).toBeDefined();
@@ -164,6 +165,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
       while (sim.advance(1000)) {
         /* run */
       }
+      expect(sim.summary().rejected).toEqual({});
       return { before, after: firstKernelVariance(sim) };
     };
     const mean = measure('mean');
@@ -179,6 +181,7 @@ describe('gossip in the simulator (real tfjs training on blobs)', () => {
     const run = (seed: number) => {
       const sim = simulation({ nodes: 6, rounds: 4, seed, evalEvery: 2 });
       sim.run();
+      expect(sim.summary().rejected).toEqual({});
       return { rows: strip(sim.rows), params: sim.nodes.map((n) => Array.from(n.host!.protocol.currentParams()!)) };
     };
     const a = run(5);

@@ -37,13 +37,15 @@ interface Run {
 function simulate(input: ConfigInput, which: 'easy' | 'hard' = 'easy', learner?: Learner): Run {
   const data = which === 'easy' ? easy : hard;
   const config = parseConfig({ algo: 'modest', dataset: 'blobs', partition: 'iid', model: 'mlp', seed: 5, steps: 5, batch: 20, lr: 0.1, ...(which === 'easy' ? EASY : HARD), ...input });
-  const sim = new Simulation(config, data, learner ?? (which === 'easy' ? mlpEasy : mlpHard), data.test);
+  const sim = new Simulation(config, data, learner ?? (which === 'easy' ? mlpEasy : mlpHard), data.test, { strict: true });
   const run: Run = { sim, trains: new Map(), modelSends: 0 };
   sim.onAction = (node: NodeId, a: ProtocolAction) => {
-    if (a.kind === 'train') (run.trains.get(node) ?? run.trains.set(node, []).get(node)!).push(a.round);
+    if (a.kind === 'compute') (run.trains.get(node) ?? run.trains.set(node, []).get(node)!).push(a.round);
     if (a.kind === 'send' && a.msg.params) run.modelSends++;
   };
   sim.run();
+  // Every run here is honest (churn and loss included): nothing may be refused.
+  expect(sim.summary().rejected).toEqual({});
   return run;
 }
 

@@ -20,7 +20,7 @@ function make(id: NodeId, peers: NodeId[], input: ConfigInput = {}): Modest {
 
 /** Through the real codec and schemas, as the host would deliver it. */
 function wire(msg: Message): Message {
-  const r = decodeMessage(encodeMessage(msg), modestSchemas, P);
+  const r = decodeMessage(encodeMessage(msg, modestSchemas), modestSchemas, P);
   if (!r.ok) throw new Error(`${r.reason}: ${r.detail}`);
   return r.msg;
 }
@@ -80,7 +80,7 @@ describe('MoDeST ranking (oracle 2)', () => {
       const node = make(id, rng.shuffle(all.slice()) as string[], { s: 4 });
       node.handle({ kind: 'roster', peers: rng.shuffle(all.filter((p) => p !== id)) as string[] }, 0);
       const out = node.handle({ kind: 'start' }, 0);
-      if (out.some((a) => a.kind === 'train' && a.round === 1)) trainers.push(id);
+      if (out.some((a) => a.kind === 'compute' && a.round === 1)) trainers.push(id);
       expect(ranking(1, node.membership().active(1, 50))).toEqual(ranking(1, all));
     }
     expect(trainers.sort()).toEqual(nominalSample(1, all, 4).sort());
@@ -201,15 +201,15 @@ describe('MoDeST rounds and membership', () => {
     const node = make('n5', ids(12));
     node.handle({ kind: 'start' }, 0);
     const out = node.handle(msgEvent('n1', trainRequest(3, 7)), 0);
-    expect(out.filter((a) => a.kind === 'train').map((a) => (a as { round: number }).round)).toEqual([3]);
+    expect(out.filter((a) => a.kind === 'compute').map((a) => (a as { round: number }).round)).toEqual([3]);
     expect(out).toContainEqual({ kind: 'state', state: 'training', role: 'trainer' });
     expect(node.handle(msgEvent('n2', trainRequest(3)), 0)).toEqual([]);
     expect(node.handle(msgEvent('n2', trainRequest(2)), 0)).toEqual([]);
-    expect(node.handle(msgEvent('n3', trainRequest(5)), 0).filter((a) => a.kind === 'train')).toHaveLength(1);
+    expect(node.handle(msgEvent('n3', trainRequest(5)), 0).filter((a) => a.kind === 'compute')).toHaveLength(1);
     expect(node.round).toBe(5);
     // The abandoned round's training result is dropped; the current one is handed to aggregators.
-    expect(node.handle({ kind: 'trained', round: 3, params: params(1), samples: 10, loss: 0 }, 0)).toEqual([]);
-    const after = node.handle({ kind: 'trained', round: 5, params: params(1), samples: 10, loss: 0 }, 0);
+    expect(node.handle({ kind: 'computed', id: 'train:3', result: { kind: 'train', params: params(1), loss: 0, steps: 1, samplesSeen: 10 } }, 0)).toEqual([]);
+    const after = node.handle({ kind: 'computed', id: 'train:5', result: { kind: 'train', params: params(1), loss: 0, steps: 1, samplesSeen: 10 } }, 0);
     expect(pingsTo(after).length + sends(after, 'modest/model').length + after.filter((a) => a.kind === 'setTimer' && a.id === 'agg:5').length).toBeGreaterThan(0);
   });
 
@@ -223,13 +223,13 @@ describe('MoDeST rounds and membership', () => {
     const withoutJ = ranking(2, all)[0];
     const a = nominalSample(1, all, 3).find((id) => id !== withoutJ)!;
     const node = make(a, all);
-    expect(node.handle({ kind: 'start' }, 0).some((x) => x.kind === 'train' && x.round === 1)).toBe(true);
+    expect(node.handle({ kind: 'start' }, 0).some((x) => x.kind === 'compute' && x.round === 1)).toBe(true);
 
     node.handle(msgEvent(joiner, { type: 'modest/join', round: 1, view: oneEntry(joiner, { round: 1, counter: 1, status: 'join' }) }), 0);
     expect(node.pendingMembers()).toEqual([joiner]);
     expect(node.membership().has(joiner)).toBe(false);
 
-    const search = node.handle({ kind: 'trained', round: 1, params: params(1), samples: 10, loss: 0 }, 0);
+    const search = node.handle({ kind: 'computed', id: 'train:1', result: { kind: 'train', params: params(1), loss: 0, steps: 1, samplesSeen: 10 } }, 0);
     expect(pingsTo(search)).toEqual([withoutJ]); // with J applied it would have been J
     const sent = pong(node, search);
     expect(sends(sent, 'modest/model').map((x) => x.to)).toEqual([withoutJ]);
@@ -251,7 +251,7 @@ describe('MoDeST rounds and membership', () => {
     const setup = () => {
       const node = make(trainer, all);
       node.handle({ kind: 'start' }, 0);
-      const search = node.handle({ kind: 'trained', round: 1, params: params(5), samples: 10, loss: 0 }, 0);
+      const search = node.handle({ kind: 'computed', id: 'train:1', result: { kind: 'train', params: params(5), loss: 0, steps: 1, samplesSeen: 10 } }, 0);
       expect(pingsTo(search)).toEqual([r2[0]]);
       const sent = pong(node, search);
       expect(sends(sent, 'modest/model').map((a) => a.to)).toEqual([r2[0]]);
@@ -376,7 +376,7 @@ describe('MoDeST view (oracle 3)', () => {
     const huge = { ids: Array.from({ length: n }, (_, i) => `${i}`), r: new Array(n).fill(0), c: new Array(n).fill(0), s: 'J'.repeat(n) };
     expect(wireViewSchema.safeParse(huge).success).toBe(false);
     // And the protocol never sees a bad one: the codec refuses the frame.
-    const frame = encodeMessage({ type: 'modest/model', kind: 'train', round: 2, samples: 1, view: { ids: ['a', 'a'], r: [0, 0], c: [0, 0], s: 'JJ' }, params: params(0) });
+    const frame = encodeMessage({ type: 'modest/model', kind: 'train', round: 2, samples: 1, view: { ids: ['a', 'a'], r: [0, 0], c: [0, 0], s: 'JJ' }, params: params(0) }, modestSchemas);
     expect(decodeMessage(frame, modestSchemas, P)).toMatchObject({ ok: false, reason: 'bad-header' });
   });
 });

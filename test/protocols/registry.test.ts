@@ -3,7 +3,8 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { z } from 'zod';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, configToShortHash, keyTypes, parseConfig, parseHash, type Config, type ConfigInput } from '../../src/core/config.ts';
-import { round } from '../../src/core/wire/codec.ts';
+import { MODEL_PARAMS, round } from '../../src/core/wire/codec.ts';
+import { roomTraining, trainId } from '../../src/protocols/compute.ts';
 import { allProtocols, protocolFor, registerProtocol } from '../../src/protocols/index.ts';
 import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../../src/protocols/protocol.ts';
 import { SetupPanel } from '../../src/app/components/SetupPanel.tsx';
@@ -26,27 +27,32 @@ class Relay implements Protocol {
   currentParams(): Float32Array {
     return this.params;
   }
+  private train(r: number): ProtocolAction {
+    return { kind: 'compute', id: trainId(r), round: r, request: roomTraining(this.ctx.config, this.params) };
+  }
   handle(e: ProtocolEvent): ProtocolAction[] {
     const mix = (this.ctx.config as Config & { relayMix: number }).relayMix;
     switch (e.kind) {
       case 'start':
-        return [{ kind: 'train', round: 1, params: this.params }];
+        return [this.train(1)];
       case 'roster':
         this.peers = e.peers.filter((p) => p !== this.ctx.id);
         return [];
       case 'message':
         this.handed = e.msg.params as Float32Array;
         return [];
-      case 'trained': {
-        this.params = e.params;
+      case 'computed': {
+        if (e.result.kind !== 'train') return [];
+        const r = Number(e.id.slice('train:'.length));
+        this.params = e.result.params;
         if (this.handed) this.params = this.params.map((v, i) => (1 - mix) * v + mix * this.handed![i]);
-        this.round = e.round;
+        this.round = r;
         const ring = [...this.peers, this.ctx.id].sort();
         const next = ring[(ring.indexOf(this.ctx.id) + 1) % ring.length];
-        const out: ProtocolAction[] = next === this.ctx.id ? [] : [{ kind: 'send', to: next, msg: { type: 'relay/model', round: e.round, params: this.params } }];
-        out.push({ kind: 'round', round: e.round });
-        if (e.round >= this.ctx.config.rounds) return [...out, { kind: 'state', state: 'done' }, { kind: 'done' }];
-        return [...out, { kind: 'train', round: e.round + 1, params: this.params }];
+        const out: ProtocolAction[] = next === this.ctx.id ? [] : [{ kind: 'send', to: next, msg: { type: 'relay/model', round: r, params: this.params } }];
+        out.push({ kind: 'round', round: r });
+        if (r >= this.ctx.config.rounds) return [...out, { kind: 'state', state: 'done' }, { kind: 'done' }];
+        return [...out, this.train(r + 1)];
       }
       default:
         return [];
@@ -57,7 +63,7 @@ class Relay implements Protocol {
 const relay: ProtocolModule = {
   name: 'relay',
   config: { relayMix: { schema: keyTypes.real(0, 1).default(0.5), label: 'Relay mix', help: 'How much of the handed model to take.' } },
-  schemas: { 'relay/model': { header: z.object({ round }), params: true } },
+  schemas: { 'relay/model': { header: z.object({ round }), vectors: MODEL_PARAMS } },
   evaluates: 'nodes',
   init: 'shared',
   coordinator: false,

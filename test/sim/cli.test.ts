@@ -22,7 +22,7 @@ describe('simulator CLI', () => {
     const rows = la.slice(0, -1).map(strip);
     for (const r of rows) expect(Object.keys(r)).toEqual(expect.arrayContaining(['round', 'accuracy', 'loss', 'bytesSent', 'simTimeMs']));
     const summary = strip(la.at(-1)!);
-    expect(summary).toMatchObject({ summary: true, rounds: 4 });
+    expect(summary).toMatchObject({ summary: true, rounds: 4, rejected: {}, errors: {} });
     // Another seed is another experiment.
     const c = await cli(args.map((x) => (x === '3' ? '4' : x)));
     expect(c.stdout.trim().split('\n').map(strip)).not.toEqual(la.map(strip));

@@ -53,10 +53,11 @@ describe('churn schedule', () => {
 
   it('fails, adds and brings back nodes at the rounds it names', () => {
     const config = parseConfig({ algo: 'fedavg', dataset: 'blobs', partition: 'iid', nodes: 10, rounds: 7, samples: 600, churn: '0.5@2,join:3@4,rejoin@6', roundTimeout: 2000 });
-    const sim = new Simulation(config, dataset, learner, dataset.test);
+    const sim = new Simulation(config, dataset, learner, dataset.test, { strict: true });
     sim.run();
     // An event `@r` happens once round r is done, so row r+1 is the first to show it.
     expect(sim.rows.map((r) => r.liveNodes)).toEqual([10, 10, 5, 5, 8, 8, 13]);
     expect(sim.summary().nodes).toBe(13);
+    expect(sim.summary().rejected).toEqual({});
   });
 });

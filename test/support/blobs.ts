@@ -10,7 +10,7 @@ import { Simulation } from '../../src/sim/simulation.ts';
 export interface BlobsWorld {
   dataset: Dataset;
   learner: Learner;
-  /** A simulation of this world (not started); `base` and `input` are config keys. */
+  /** A strict simulation of this world (not started); `base` and `input` are config keys. */
   simulation(input: ConfigInput): Simulation;
 }
 
@@ -21,6 +21,6 @@ export async function blobsWorld(samples: number, base: ConfigInput = {}, seed =
   return {
     dataset,
     learner,
-    simulation: (input) => new Simulation(parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples, seed, ...base, ...input }), dataset, learner, dataset.test),
+    simulation: (input) => new Simulation(parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples, seed, ...base, ...input }), dataset, learner, dataset.test, { strict: true }),
   };
 }

@@ -3,6 +3,7 @@ import { protocolFor } from '../../protocols/index.ts';
 import * as tf from '@tensorflow/tfjs';
 import { parseHash, type Config } from '../../core/config.ts';
 import { labelHistogram, loadDataset, testSubset, evalRng, type Dataset } from '../../core/data/index.ts';
+import { plannedSamples } from '../../core/learn/compute.ts';
 import { Learner } from '../../core/learn/learner.ts';
 import { Simulation, type SimRow } from '../../sim/simulation.ts';
 import type { ProtocolAction } from '../../protocols/protocol.ts';
@@ -144,15 +145,14 @@ function observe(run: Run, node: string, a: ProtocolAction): void {
       t.state.set(node, { state: a.state, role: a.role ?? t.state.get(node)?.role ?? '' });
       if (a.role === 'aggregator' || a.role === 'coordinator') t.aggregators.add(node);
       break;
-    case 'train': {
+    case 'compute': {
+      if (a.request.kind !== 'train') break;
       let s = t.samples.get(a.round);
       if (!s) t.samples.set(a.round, (s = new Set()));
       s.add(node);
       if (t.samples.size > 4) t.samples.delete(Math.min(...t.samples.keys()));
-      const c = run.config;
       const shard = run.sim.nodes.find((n) => n.id === node)?.shard.n ?? 0;
-      const batch = c.batch > 0 ? Math.min(c.batch, shard) : shard;
-      t.trained.set(node, (t.trained.get(node) ?? 0) + (c.steps > 0 ? c.steps * batch : c.epochs * shard));
+      t.trained.set(node, (t.trained.get(node) ?? 0) + plannedSamples(a.request, shard));
       break;
     }
     default:

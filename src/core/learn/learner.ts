@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Split } from '../data/types.ts';
 import { buildModel, modelSpec, type ModelName, type ModelSpec } from './models.ts';
-import { readParams, readParamsAsync, writeParams } from './params.ts';
+import { writeParams } from './params.ts';
+import { addNoise } from './perturb.ts';
+import { checkRequest, chooseBatch, SGD, type AdamState, type ComputeRequest, type ComputeResult, type GradientRequest, type LossRequest, type OptimizerStates, type TrainRequest } from './compute.ts';
 
 export interface TrainOptions {
   /** Local epochs; ignored when `steps` > 0. */
@@ -28,15 +30,70 @@ export interface EvalResult {
   n: number;
 }
 
+/** What a request may need besides its data: the batch order for training, and the node's optimizer states. */
+export interface ComputeContext {
+  /** Batch order of a training request. */
+  rng?: Rng;
+  /** Where `stateKey` optimizer states live (per node). Without it, every request starts fresh. */
+  states?: OptimizerStates;
+}
+
 interface SplitTensors {
   x: tf.Tensor2D;
   y: tf.Tensor2D; // one-hot
 }
 
 /**
+ * A computation that hands each tensor it needs on the host to its runner (`yield t`, which
+ * gives back t's values and disposes t). One implementation serves both readers: `runSync`
+ * (dataSync, for the simulator on cpu/wasm) and `runAsync` (await data(), which WebGPU needs
+ * in a worker).
+ */
+type Job<R> = Generator<tf.Tensor, R, Float32Array>;
+
+function runSync<R>(job: Job<R>): R {
+  let step = job.next(undefined as unknown as Float32Array);
+  while (!step.done) {
+    const t = step.value;
+    let values: Float32Array;
+    try {
+      values = t.dataSync() as Float32Array;
+    } catch (e) {
+      t.dispose();
+      step = job.throw(e);
+      continue;
+    }
+    t.dispose();
+    step = job.next(values);
+  }
+  return step.value;
+}
+
+async function runAsync<R>(job: Job<R>): Promise<R> {
+  let step = job.next(undefined as unknown as Float32Array);
+  while (!step.done) {
+    const t = step.value;
+    let values: Float32Array;
+    try {
+      values = (await t.data()) as Float32Array;
+    } catch (e) {
+      t.dispose();
+      step = job.throw(e);
+      continue;
+    }
+    t.dispose();
+    step = job.next(values);
+  }
+  return step.value;
+}
+
+/** Rows of a split fed through the model this many at a time when only forward passes or gradient sums are needed. */
+const CHUNK = 1000;
+
+/**
  * One tfjs model used as a stateless function of (params, data): the caller owns the
- * parameters as flat vectors. The simulator shares one Learner between all its virtual
- * nodes; a live tab has one. Plain SGD keeps it stateless, as in FedAvg and MoDeST.
+ * parameters as flat vectors, and optimizer state lives in the caller's `states` map as flat
+ * vectors too. The simulator shares one Learner between all its virtual nodes; a live tab has one.
  */
 export class Learner {
   readonly spec: ModelSpec;
@@ -49,68 +106,220 @@ export class Learner {
     this.spec = modelSpec(name, this.model, features, numClasses);
   }
 
-  /** Trains from `params` on `data`; returns new params. Batch order comes from `rng`. */
-  train(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): TrainResult {
-    const run = this.runTraining(params, data, opts, rng);
-    if (!run) return { params: params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
-    const loss = run.lossSum.dataSync()[0] / run.steps;
-    run.lossSum.dispose();
-    return { params: readParams(this.model, this.spec), loss, steps: run.steps, samplesSeen: run.samplesSeen };
+  /** Runs a compute request on `data` (this node's shard). Throws on a malformed request. */
+  compute(req: ComputeRequest, data: Split, ctx: ComputeContext = {}): Promise<ComputeResult> {
+    return runAsync(this.job(req, data, ctx));
   }
 
-  /** As `train`, but reads results back asynchronously: WebGPU cannot read synchronously in a worker. */
-  async trainAsync(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): Promise<TrainResult> {
-    const run = this.runTraining(params, data, opts, rng);
-    if (!run) return { params: params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
-    const loss = (await run.lossSum.data())[0] / run.steps;
-    run.lossSum.dispose();
-    return { params: await readParamsAsync(this.model, this.spec), loss, steps: run.steps, samplesSeen: run.samplesSeen };
+  /** As `compute`, reading results synchronously (the simulator, on the cpu and wasm backends). */
+  computeSync(req: ComputeRequest, data: Split, ctx: ComputeContext = {}): ComputeResult {
+    return runSync(this.job(req, data, ctx));
   }
 
-  private runTraining(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): { lossSum: tf.Scalar; steps: number; samplesSeen: number } | null {
-    if (data.n === 0) return null;
+  /** Plain SGD training, as the room's config describes it. Batch order comes from `rng`. */
+  async train(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): Promise<TrainResult> {
+    return asTrain(await this.compute(sgdRequest(params, opts), data, { rng }));
+  }
+
+  trainSync(params: Float32Array, data: Split, opts: TrainOptions, rng: Rng): TrainResult {
+    return asTrain(this.computeSync(sgdRequest(params, opts), data, { rng }));
+  }
+
+  evaluate(params: Float32Array, data: Split, chunk = CHUNK): Promise<EvalResult> {
+    return runAsync(this.evalJob(params, data, chunk));
+  }
+
+  evaluateSync(params: Float32Array, data: Split, chunk = CHUNK): EvalResult {
+    return runSync(this.evalJob(params, data, chunk));
+  }
+
+  private *job(req: ComputeRequest, data: Split, ctx: ComputeContext): Job<ComputeResult> {
+    checkRequest(req, this.spec.size);
+    switch (req.kind) {
+      case 'train':
+        return yield* this.trainJob(req, data, ctx);
+      case 'loss':
+        return yield* this.lossJob(req, data);
+      case 'gradient':
+        return yield* this.gradientJob(req, data);
+    }
+  }
+
+  private *trainJob(req: TrainRequest, data: Split, ctx: ComputeContext): Job<ComputeResult> {
+    if (data.n === 0) return { kind: 'train', params: req.params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
+    if (!ctx.rng) throw new Error('a training request needs a batch order (rng)');
+    writeParams(this.model, this.spec, req.params);
+    const { x, y } = this.upload(data);
+    const batch = req.batch > 0 ? Math.min(req.batch, data.n) : data.n;
+    const plan = batchPlan(data.n, batch, req, ctx.rng);
+    const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
+    const lossOf = (idx: Int32Array) => {
+      const ids = tf.tensor1d(idx, 'int32');
+      const bx = tf.gather(x, ids);
+      const by = tf.gather(y, ids);
+      return tf.losses.softmaxCrossEntropy(by, this.model.apply(bx) as tf.Tensor) as tf.Scalar;
+    };
+    let lossSum: tf.Scalar | null = null;
+    try {
+      if (req.optimizer.name === 'sgd') {
+        lossSum = tf.scalar(0);
+        const optimizer = tf.train.sgd(req.lr);
+        // Without an explicit list, minimize() differentiates every variable in the engine, other models' too.
+        const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+        try {
+          for (const idx of plan) {
+            const sum: tf.Scalar = lossSum;
+            const next = tf.tidy(() => sum.add(optimizer.minimize(() => lossOf(idx), true, vars)!) as tf.Scalar);
+            sum.dispose();
+            lossSum = next;
+          }
+        } finally {
+          optimizer.dispose();
+        }
+      } else {
+        lossSum = yield* this.adamSteps(req, plan, lossOf, ctx.states);
+      }
+      const loss = (yield lossSum)[0] / plan.length;
+      const params = yield this.flat((w) => w.read());
+      return { kind: 'train', params, loss, steps: plan.length, samplesSeen };
+    } finally {
+      if (lossSum && !lossSum.isDisposed) lossSum.dispose();
+    }
+  }
+
+  /**
+   * Adam or AdamW steps on the model's variables, with the moments kept per tensor during the
+   * request and as flat vectors between requests. Follows torch.optim.Adam/AdamW:
+   * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − (lr/(1−β₁ᵗ))·m/(√v/√(1−β₂ᵗ) + ε),
+   * with decay as g += wd·θ (Adam) or θ ← θ(1 − lr·wd) first (AdamW). Returns the loss sum.
+   */
+  private *adamSteps(req: TrainRequest, plan: Int32Array[], lossOf: (idx: Int32Array) => tf.Scalar, states: OptimizerStates | undefined): Generator<tf.Tensor, tf.Scalar, Float32Array> {
+    const o = req.optimizer;
+    if (o.name === 'sgd') throw new Error('unreachable');
+    const size = this.spec.size;
+    let state: AdamState | undefined = req.stateKey !== undefined ? states?.get(req.stateKey) : undefined;
+    if (state && (state.m.length !== size || state.v.length !== size)) throw new Error(`optimizer state ${req.stateKey} has ${state.m.length} values, the model has ${size}`);
+    state ??= { step: 0, m: new Float32Array(size), v: new Float32Array(size) };
+    const weights = this.model.weights;
+    const trainable = weights.map((w, i) => ({ w, t: this.spec.tensors[i] })).filter(({ w }) => w.trainable);
+    const vars = trainable.map(({ w }) => w.read() as tf.Variable);
+    let m = trainable.map(({ t }) => tf.tensor(state.m.subarray(t.offset, t.offset + t.size), t.shape));
+    let v = trainable.map(({ t }) => tf.tensor(state.v.subarray(t.offset, t.offset + t.size), t.shape));
+    let step = state.step;
+    let lossSum: tf.Scalar = tf.scalar(0);
+    try {
+      for (const idx of plan) {
+        step++;
+        const c1 = 1 - o.beta1 ** step;
+        const sqrtC2 = Math.sqrt(1 - o.beta2 ** step);
+        const next = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => lossOf(idx), vars);
+          const m2: tf.Tensor[] = [];
+          const v2: tf.Tensor[] = [];
+          vars.forEach((x, j) => {
+            let g = grads[x.name];
+            if (o.name === 'adam' && o.weightDecay > 0) g = g.add(x.mul(o.weightDecay));
+            const mj = m[j].mul(o.beta1).add(g.mul(1 - o.beta1));
+            const vj = v[j].mul(o.beta2).add(g.square().mul(1 - o.beta2));
+            const denom = vj.sqrt().div(sqrtC2).add(o.eps);
+            const decayed = o.name === 'adamw' && o.weightDecay > 0 ? x.mul(1 - req.lr * o.weightDecay) : x;
+            x.assign(decayed.sub(mj.div(denom).mul(req.lr / c1)));
+            m2.push(mj);
+            v2.push(vj);
+          });
+          return { loss: lossSum.add(value) as tf.Scalar, m: m2, v: v2 };
+        });
+        for (const t of [lossSum, ...m, ...v]) t.dispose();
+        lossSum = next.loss;
+        m = next.m;
+        v = next.v;
+      }
+      const flatOf = (parts: tf.Tensor[]) => {
+        const byIndex = new Map(trainable.map(({ w }, j) => [w, parts[j]]));
+        return this.flat((w, t) => byIndex.get(w) ?? tf.zeros(t.shape));
+      };
+      const mFlat = yield flatOf(m);
+      const vFlat = yield flatOf(v);
+      if (req.stateKey !== undefined && states) states.set(req.stateKey, { step, m: mFlat, v: vFlat });
+      return lossSum;
+    } catch (e) {
+      lossSum.dispose();
+      throw e;
+    } finally {
+      for (const t of [...m, ...v]) t.dispose();
+    }
+  }
+
+  private *lossJob(req: LossRequest, data: Split): Job<ComputeResult> {
+    const idx = chooseBatch(data.n, req.batch, req.batchSeed);
+    if (idx.length === 0) return { kind: 'loss', loss: NaN, ...(req.perturb?.both ? { lossMinus: NaN } : {}), samples: 0 };
+    const at = (params: Float32Array) => this.lossSum(params, data, idx);
+    const p = req.perturb;
+    if (!p) return { kind: 'loss', loss: (yield at(req.params))[0] / idx.length, samples: idx.length };
+    const loss = (yield at(addNoise(req.params, p.seed, p.eps)))[0] / idx.length;
+    if (!p.both) return { kind: 'loss', loss, samples: idx.length };
+    const lossMinus = (yield at(addNoise(req.params, p.seed, -p.eps)))[0] / idx.length;
+    return { kind: 'loss', loss, lossMinus, samples: idx.length };
+  }
+
+  /** Σ loss over the rows `idx`, forward only, one device scalar. */
+  private lossSum(params: Float32Array, data: Split, idx: Int32Array): tf.Scalar {
     writeParams(this.model, this.spec, params);
     const { x, y } = this.upload(data);
-    const batch = opts.batch > 0 ? Math.min(opts.batch, data.n) : data.n;
-    const plan = batchPlan(data.n, batch, opts, rng);
-    const optimizer = tf.train.sgd(opts.lr);
-    // Without an explicit list, minimize() differentiates every variable in the engine, other models' too.
-    const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
-    let lossSum: tf.Scalar = tf.scalar(0);
-    for (const idx of plan) {
+    let sum: tf.Scalar = tf.scalar(0);
+    for (let start = 0; start < idx.length; start += CHUNK) {
       const next = tf.tidy(() => {
-        const ids = tf.tensor1d(idx, 'int32');
-        const bx = tf.gather(x, ids);
+        const ids = tf.tensor1d(idx.subarray(start, Math.min(idx.length, start + CHUNK)), 'int32');
         const by = tf.gather(y, ids);
-        const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(by, this.model.apply(bx) as tf.Tensor) as tf.Scalar, true, vars);
-        return lossSum.add(cost!) as tf.Scalar;
+        const logits = this.model.predict(tf.gather(x, ids)) as tf.Tensor;
+        return sum.add(tf.losses.softmaxCrossEntropy(by, logits, undefined, undefined, tf.Reduction.SUM)) as tf.Scalar;
       });
-      lossSum.dispose();
-      lossSum = next;
+      sum.dispose();
+      sum = next;
     }
-    optimizer.dispose();
-    return { lossSum, steps: plan.length, samplesSeen: plan.reduce((s, b) => s + b.length, 0) };
+    return sum;
   }
 
-  evaluate(params: Float32Array, data: Split, chunk = 1000): EvalResult {
-    const sums = this.evalSums(params, data, chunk);
-    if (!sums) return { accuracy: NaN, loss: NaN, n: 0 };
-    const [correct, loss] = sums.dataSync();
-    sums.dispose();
-    return { accuracy: correct / data.n, loss: loss / data.n, n: data.n };
+  private *gradientJob(req: GradientRequest, data: Split): Job<ComputeResult> {
+    const idx = chooseBatch(data.n, req.batch, req.batchSeed);
+    if (idx.length === 0) return { kind: 'gradient', gradient: new Float32Array(this.spec.size), loss: NaN, samples: 0 };
+    writeParams(this.model, this.spec, req.params);
+    const { x, y } = this.upload(data);
+    const weights = this.model.weights.filter((w) => w.trainable);
+    const vars = weights.map((w) => w.read() as tf.Variable);
+    let sums: tf.Tensor[] = vars.map((v) => tf.zerosLike(v));
+    let lossSum: tf.Scalar = tf.scalar(0);
+    try {
+      for (let start = 0; start < idx.length; start += CHUNK) {
+        const next = tf.tidy(() => {
+          const ids = tf.tensor1d(idx.subarray(start, Math.min(idx.length, start + CHUNK)), 'int32');
+          const by = tf.gather(y, ids);
+          const bx = tf.gather(x, ids);
+          const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(by, this.model.apply(bx) as tf.Tensor, undefined, undefined, tf.Reduction.SUM) as tf.Scalar, vars);
+          return { loss: lossSum.add(value) as tf.Scalar, sums: vars.map((v, j) => sums[j].add(grads[v.name])) };
+        });
+        for (const t of [lossSum, ...sums]) t.dispose();
+        lossSum = next.loss;
+        sums = next.sums;
+      }
+      const byWeight = new Map(weights.map((w, j) => [w, sums[j]]));
+      const n = idx.length;
+      const gradient = yield this.flat((w, t) => tf.div(byWeight.get(w) ?? tf.zeros(t.shape), n));
+      const loss = (yield lossSum)[0] / n;
+      return { kind: 'gradient', gradient, loss, samples: n };
+    } finally {
+      for (const t of [lossSum, ...sums]) if (!t.isDisposed) t.dispose();
+    }
   }
 
-  async evaluateAsync(params: Float32Array, data: Split, chunk = 1000): Promise<EvalResult> {
-    const sums = this.evalSums(params, data, chunk);
-    if (!sums) return { accuracy: NaN, loss: NaN, n: 0 };
-    const [correct, loss] = await sums.data();
-    sums.dispose();
-    return { accuracy: correct / data.n, loss: loss / data.n, n: data.n };
+  /** One flat tensor in the parameter layout (model.weights order), from one tensor per weight. */
+  private flat(part: (w: tf.LayerVariable, t: ModelSpec['tensors'][number]) => tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.concat(this.model.weights.map((w, i) => part(w, this.spec.tensors[i]).reshape([-1]))));
   }
 
   /** [correct predictions, summed loss] as one device tensor, read back once. */
-  private evalSums(params: Float32Array, data: Split, chunk: number): tf.Tensor1D | null {
-    if (data.n === 0) return null;
+  private *evalJob(params: Float32Array, data: Split, chunk: number): Job<EvalResult> {
+    if (data.n === 0) return { accuracy: NaN, loss: NaN, n: 0 };
     writeParams(this.model, this.spec, params);
     const { x, y } = this.upload(data);
     let sums = tf.zeros([2]) as tf.Tensor1D;
@@ -127,7 +336,8 @@ export class Learner {
       sums.dispose();
       sums = next;
     }
-    return sums;
+    const [correct, loss] = yield sums;
+    return { accuracy: correct / data.n, loss: loss / data.n, n: data.n };
   }
 
   /** The underlying model, for benchmarks that compare against bare `fit`. */
@@ -167,6 +377,15 @@ export class Learner {
     this.owned.clear();
     this.model.dispose();
   }
+}
+
+function sgdRequest(params: Float32Array, opts: TrainOptions): TrainRequest {
+  return { kind: 'train', params, epochs: opts.epochs, steps: opts.steps, batch: opts.batch, lr: opts.lr, optimizer: SGD };
+}
+
+function asTrain(r: ComputeResult): TrainResult {
+  if (r.kind !== 'train') throw new Error(`expected a training result, got ${r.kind}`);
+  return { params: r.params, loss: r.loss, steps: r.steps, samplesSeen: r.samplesSeen };
 }
 
 /** Minibatch index lists: E epochs of reshuffled passes, or exactly `steps` batches. */

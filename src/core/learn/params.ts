@@ -8,13 +8,6 @@ export function readParams(model: tf.LayersModel, spec: ModelSpec): Float32Array
   return out;
 }
 
-export async function readParamsAsync(model: tf.LayersModel, spec: ModelSpec): Promise<Float32Array> {
-  const out = new Float32Array(spec.size);
-  const values = await Promise.all(model.weights.map((w) => w.read().data()));
-  values.forEach((v, i) => out.set(v as Float32Array, spec.tensors[i].offset));
-  return out;
-}
-
 /** Writes a flat vector into the model's variables (no new variables, no leaks). */
 export function writeParams(model: tf.LayersModel, spec: ModelSpec, flat: Float32Array): void {
   if (flat.length !== spec.size) throw new Error(`writeParams: got ${flat.length} values, model has ${spec.size}`);

@@ -1,11 +1,71 @@
 import { z } from 'zod';
+import { dequantize, f16BitsToF32, packI4, QMAX, quantize, toF16, unpackI4, vectorBytes, type Dtype } from './quantize.ts';
+
+export type { Dtype } from './quantize.ts';
 
 /**
- * Binary frames for protocol messages:
- *   magic "MU" | version u8 | flags u8 | headerLen u32 LE | header JSON (utf-8) | pad to 4 | f32 LE params
- * The header is validated against the message type's schema; the params against the
- * model's size and for finiteness, before any protocol sees them.
+ * Binary frames for protocol messages (version 2):
+ *
+ *   magic "MU" | version u8 | vector count u8 | headerLen u32 LE | header JSON (utf-8)
+ *   | one 12-byte entry per vector: index u8 | dtype u8 | 0 u16 | start u32 LE | length u32 LE
+ *   | the vectors' bodies, in entry order, no padding: [scale f32 LE, for scaled i8/i4] values
+ *
+ * A message type's schema declares its header (zod) and its vectors by name. `index` is the
+ * vector's position in the schema's `vectors` (entries in increasing order); `start` is 0
+ * except for fragments, which cover [start, start + length) of their declared length.
+ * Everything is checked against the schema before any protocol sees it: header fields,
+ * which vectors are present, dtypes, lengths, fragment bounds, finiteness and magnitude of
+ * floats, and the scale of quantized vectors. The encoder is deliberately lenient about
+ * lengths and values (it sends what it is given), so a misbehaving sender is caught where it
+ * matters, at the receiver, and tests can craft bad frames.
  */
+
+/** One vector a message type carries. */
+export interface VectorSchema {
+  /** Its wire format, or the formats a sender may choose from (it picks one per message with `{ dtype, values }`). */
+  dtype: Dtype | readonly Dtype[];
+  /** 'model': the model's parameter count; a number: exactly that many; `{ max }`: any count up to max. */
+  length: 'model' | number | { max: number };
+  /**
+   * i8/i4 only. Scaled: floats sent as q · scale, symmetric, one f32 scale per vector; the
+   * sender gives floats, the receiver gets a Float32Array. Unscaled: raw integers (Int8Array;
+   * i4 in [−8, 7]).
+   */
+  scaled?: boolean;
+  /** A fragment: values [start, end) of a vector of `length` values (Streaming DiLoCo's parameter fragments). */
+  fragment?: boolean;
+  /** The message may leave it out. */
+  optional?: boolean;
+  /** Bound on |value| for float vectors; default MAX_ABS_PARAM. */
+  maxAbs?: number;
+}
+
+export interface MessageSchema {
+  header: z.ZodType;
+  /** The vectors, by field name; `{}` for none. Their order is the wire order. */
+  vectors: Readonly<Record<string, VectorSchema>>;
+}
+
+export type SchemaRegistry = Readonly<Record<string, MessageSchema>>;
+
+/** The model's parameters as f32: what every model-carrying message of the first four algorithms sends. */
+export const MODEL_PARAMS = { params: { dtype: 'f32', length: 'model' } } as const satisfies Record<string, VectorSchema>;
+
+export type VectorArray = Float32Array | Int8Array | Uint8Array;
+
+/** A fragment vector as decoded: values [start, end) of the declared vector. */
+export interface Fragment<T extends VectorArray = Float32Array> {
+  start: number;
+  end: number;
+  values: T;
+}
+
+/**
+ * What a message field holds for a vector when sending: the values, or the values with a
+ * fragment start and/or a dtype chosen from the schema's list. Received: the values (a
+ * Float32Array for floats and scaled integers), or a `Fragment` for fragment vectors.
+ */
+export type VectorValue = VectorArray | { values: VectorArray; start?: number; dtype?: Dtype };
 
 export interface Message {
   type: string;
@@ -13,43 +73,109 @@ export interface Message {
   [field: string]: unknown;
 }
 
-export interface MessageSchema {
-  header: z.ZodType;
-  /** Whether the message carries a parameter vector of the model's size. */
-  params: boolean;
-}
-
-export type SchemaRegistry = Readonly<Record<string, MessageSchema>>;
-
 const MAGIC0 = 0x4d; // 'M'
 const MAGIC1 = 0x55; // 'U'
-const VERSION = 1;
-const FLAG_PARAMS = 1;
+export const VERSION = 2;
 const PREFIX = 8;
+const ENTRY = 12;
+const DTYPES: readonly Dtype[] = ['f32', 'f16', 'i8', 'i4', 'u8'];
 /** Weights beyond this are treated as poison rather than as a model. */
 export const MAX_ABS_PARAM = 1e4;
 export const MAX_HEADER_BYTES = 256 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-export function encodeMessage(msg: Message): Uint8Array {
-  const { params, ...header } = msg;
+const dtypesOf = (v: VectorSchema): readonly Dtype[] => (typeof v.dtype === 'string' ? [v.dtype] : v.dtype);
+const isScaled = (v: VectorSchema, dtype: Dtype) => !!v.scaled && (dtype === 'i8' || dtype === 'i4');
+
+export function schemaFor(registry: SchemaRegistry, type: string): MessageSchema | undefined {
+  return Object.hasOwn(registry, type) ? registry[type] : undefined;
+}
+
+interface Body {
+  index: number;
+  dtype: Dtype;
+  start: number;
+  length: number;
+  bytes: Uint8Array;
+}
+
+function encodeVector(type: string, name: string, index: number, schema: VectorSchema, value: unknown): Body {
+  const wrapped = ArrayBuffer.isView(value) ? { values: value as VectorArray } : (value as { values?: unknown; start?: unknown; dtype?: unknown } | null);
+  const values = wrapped?.values;
+  if (!ArrayBuffer.isView(values)) throw new Error(`${type}.${name}: not a typed array`);
+  const allowed = dtypesOf(schema);
+  const dtype = (wrapped!.dtype ?? allowed[0]) as Dtype;
+  if (!allowed.includes(dtype)) throw new Error(`${type}.${name}: dtype ${dtype} is not one of ${allowed.join(', ')}`);
+  const start = wrapped!.start ?? 0;
+  if (!Number.isInteger(start) || (start as number) < 0 || (start !== 0 && !schema.fragment)) throw new Error(`${type}.${name}: bad start ${String(start)}`);
+  const v = values as VectorArray;
+  const scaled = isScaled(schema, dtype);
+  const floats = dtype === 'f32' || dtype === 'f16' || scaled;
+  const expected = floats ? Float32Array : dtype === 'u8' ? Uint8Array : Int8Array;
+  if (!(v instanceof expected)) throw new Error(`${type}.${name}: ${dtype}${scaled ? ' (scaled)' : ''} takes a ${expected.name}`);
+  const bytes = new Uint8Array(vectorBytes(dtype, v.length, scaled));
+  const view = new DataView(bytes.buffer);
+  if (dtype === 'f32') {
+    if (isLittleEndian) bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    else for (let i = 0; i < v.length; i++) view.setFloat32(4 * i, v[i], true);
+  } else if (dtype === 'f16') {
+    const h = toF16(v);
+    for (let i = 0; i < h.length; i++) view.setUint16(2 * i, h[i], true);
+  } else if (scaled) {
+    const { q, scale } = quantize(v, dtype === 'i8' ? 8 : 4);
+    view.setFloat32(0, scale, true);
+    bytes.set(dtype === 'i8' ? new Uint8Array(q.buffer) : packI4(q), 4);
+  } else if (dtype === 'i4') bytes.set(packI4(v));
+  else bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return { index, dtype, start: start as number, length: v.length, bytes };
+}
+
+/**
+ * Encodes a message of a type in `registry`. Vector fields (by the schema's names) go to the
+ * binary part, everything else to the JSON header. Throws on what only a local bug can cause:
+ * an unknown type, a missing required vector, a value of the wrong array type or dtype.
+ */
+export function encodeMessage(msg: Message, registry: SchemaRegistry): Uint8Array {
+  const schema = schemaFor(registry, msg.type);
+  if (!schema) throw new Error(`encode: unknown message type ${msg.type}`);
+  const header: Record<string, unknown> = {};
+  const bodies: Body[] = [];
+  const names = Object.keys(schema.vectors);
+  if (names.length > 255) throw new Error(`${msg.type}: at most 255 vectors per message type`);
+  for (const [k, v] of Object.entries(msg)) if (!Object.hasOwn(schema.vectors, k)) header[k] = v;
+  names.forEach((name, index) => {
+    const value = msg[name];
+    if (value === undefined) {
+      if (!schema.vectors[name].optional) throw new Error(`${msg.type}: vector ${name} missing`);
+      return;
+    }
+    bodies.push(encodeVector(msg.type, name, index, schema.vectors[name], value));
+  });
   const json = encoder.encode(JSON.stringify(header));
-  const headerEnd = PREFIX + json.length;
-  const paramsAt = (headerEnd + 3) & ~3;
-  const total = paramsAt + (params ? params.length * 4 : 0);
+  let total = PREFIX + json.length + ENTRY * bodies.length;
+  for (const b of bodies) total += b.bytes.length;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = VERSION;
-  out[3] = params ? FLAG_PARAMS : 0;
+  out[3] = bodies.length;
   view.setUint32(4, json.length, true);
   out.set(json, PREFIX);
-  if (params) {
-    if (isLittleEndian) out.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), paramsAt);
-    else for (let i = 0; i < params.length; i++) view.setFloat32(paramsAt + 4 * i, params[i], true);
+  let at = PREFIX + json.length;
+  for (const b of bodies) {
+    out[at] = b.index;
+    out[at + 1] = DTYPES.indexOf(b.dtype);
+    view.setUint32(at + 4, b.start, true);
+    view.setUint32(at + 8, b.length, true);
+    at += ENTRY;
+  }
+  for (const b of bodies) {
+    out.set(b.bytes, at);
+    at += b.bytes.length;
   }
   return out;
 }
@@ -57,15 +183,14 @@ export function encodeMessage(msg: Message): Uint8Array {
 export type DecodeResult = { ok: true; msg: Message } | { ok: false; reason: RejectReason; detail: string };
 
 /** Reasons a frame is refused; counted per reason and shown in the UI. */
-export type RejectReason = 'malformed' | 'unknown-type' | 'bad-header' | 'bad-length' | 'non-finite' | 'out-of-range';
-
-const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export type RejectReason = 'malformed' | 'unknown-type' | 'bad-header' | 'bad-vector' | 'bad-length' | 'non-finite' | 'out-of-range';
 
 export function decodeMessage(frame: Uint8Array, registry: SchemaRegistry, paramCount: number): DecodeResult {
   const fail = (reason: RejectReason, detail: string): DecodeResult => ({ ok: false, reason, detail });
   if (frame.length < PREFIX || frame[0] !== MAGIC0 || frame[1] !== MAGIC1) return fail('malformed', 'not a Murmuration frame');
   if (frame[2] !== VERSION) return fail('malformed', `unsupported frame version ${frame[2]}`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const count = frame[3];
   const headerLen = view.getUint32(4, true);
   if (headerLen > MAX_HEADER_BYTES || PREFIX + headerLen > frame.length) return fail('malformed', 'header length out of bounds');
   let header: unknown;
@@ -76,30 +201,91 @@ export function decodeMessage(frame: Uint8Array, registry: SchemaRegistry, param
   }
   const type = (header as { type?: unknown } | null)?.type;
   if (typeof type !== 'string') return fail('bad-header', 'header has no type');
-  const schema = registry[type];
+  const schema = schemaFor(registry, type);
   if (!schema) return fail('unknown-type', `unknown message type ${JSON.stringify(type).slice(0, 40)}`);
   const parsed = schema.header.safeParse(header);
   if (!parsed.success) return fail('bad-header', `${type}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-  const hasParams = (frame[3] & FLAG_PARAMS) !== 0;
-  const paramsAt = (PREFIX + headerLen + 3) & ~3;
   const msg = { ...(parsed.data as object), type } as Message;
-  if (schema.params !== hasParams) return fail('bad-length', `${type}: params ${schema.params ? 'missing' : 'unexpected'}`);
-  if (!hasParams) {
-    if (frame.length !== paramsAt && frame.length !== PREFIX + headerLen) return fail('bad-length', `${type}: trailing bytes`);
-    return { ok: true, msg };
+  const names = Object.keys(schema.vectors);
+  for (const name of names) delete msg[name]; // a vector comes from the binary part only
+
+  const tableAt = PREFIX + headerLen;
+  if (count > names.length) return fail('bad-vector', `${type}: ${count} vectors, schema has ${names.length}`);
+  if (tableAt + ENTRY * count > frame.length) return fail('malformed', `${type}: vector table truncated`);
+  let at = tableAt + ENTRY * count;
+  let previous = -1;
+  const present = new Set<string>();
+  for (let e = 0; e < count; e++) {
+    const entry = tableAt + ENTRY * e;
+    const index = frame[entry];
+    const code = frame[entry + 1];
+    const start = view.getUint32(entry + 4, true);
+    const length = view.getUint32(entry + 8, true);
+    if (index <= previous || index >= names.length) return fail('bad-vector', `${type}: vector index ${index} out of order or unknown`);
+    previous = index;
+    const name = names[index];
+    const vs = schema.vectors[name];
+    const dtype = DTYPES[code];
+    if (!dtype || !dtypesOf(vs).includes(dtype)) return fail('bad-vector', `${type}.${name}: dtype ${dtype ?? code} not allowed`);
+    const limit = checkLength(vs, start, length, paramCount);
+    if (limit) return fail('bad-length', `${type}.${name}: ${limit}`);
+    const scaled = isScaled(vs, dtype);
+    const bytes = vectorBytes(dtype, length, scaled);
+    if (at + bytes > frame.length) return fail('bad-length', `${type}.${name}: ${length} values do not fit in the frame`);
+    const decoded = decodeVector(frame.subarray(at, at + bytes), dtype, length, scaled, vs.maxAbs ?? MAX_ABS_PARAM);
+    if (typeof decoded === 'object' && 'reason' in decoded) return fail(decoded.reason, `${type}.${name}: ${decoded.detail}`);
+    msg[name] = vs.fragment ? ({ start, end: start + length, values: decoded } satisfies Fragment<VectorArray>) : decoded;
+    present.add(name);
+    at += bytes;
   }
-  const bytes = frame.length - paramsAt;
-  if (bytes !== paramCount * 4) return fail('bad-length', `${type}: ${bytes / 4} params, model has ${paramCount}`);
-  const params = new Float32Array(paramCount);
-  if (isLittleEndian) new Uint8Array(params.buffer).set(frame.subarray(paramsAt));
-  else for (let i = 0; i < paramCount; i++) params[i] = view.getFloat32(paramsAt + 4 * i, true);
-  for (let i = 0; i < paramCount; i++) {
-    const v = params[i];
-    if (!Number.isFinite(v)) return fail('non-finite', `${type}: NaN or Inf at ${i}`);
-    if (v > MAX_ABS_PARAM || v < -MAX_ABS_PARAM) return fail('out-of-range', `${type}: |w| > ${MAX_ABS_PARAM} at ${i}`);
-  }
-  msg.params = params;
+  if (at !== frame.length) return fail('bad-length', `${type}: ${frame.length - at} trailing bytes`);
+  for (const name of names) if (!present.has(name) && !schema.vectors[name].optional) return fail('bad-length', `${type}: vector ${name} missing`);
   return { ok: true, msg };
+}
+
+/** Why (start, length) does not fit the schema, or null. */
+function checkLength(vs: VectorSchema, start: number, length: number, paramCount: number): string | null {
+  if (typeof vs.length === 'object') {
+    if (start !== 0) return 'a list has no start';
+    return length <= vs.length.max ? null : `${length} values, at most ${vs.length.max}`;
+  }
+  const total = vs.length === 'model' ? paramCount : vs.length;
+  if (!vs.fragment) {
+    if (start !== 0) return 'not a fragment, start must be 0';
+    return length === total ? null : `${length} values, ${vs.length === 'model' ? 'model has' : 'expected'} ${total}`;
+  }
+  if (length < 1) return 'empty fragment';
+  return start + length <= total ? null : `fragment [${start}, ${start + length}) outside [0, ${total})`;
+}
+
+type VectorError = { reason: RejectReason; detail: string };
+
+function decodeVector(bytes: Uint8Array, dtype: Dtype, n: number, scaled: boolean, maxAbs: number): VectorArray | VectorError {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dtype === 'u8') return bytes.slice();
+  if ((dtype === 'i8' || dtype === 'i4') && !scaled) return dtype === 'i8' ? new Int8Array(bytes.slice().buffer) : unpackI4(bytes, n);
+  let out: Float32Array;
+  if (dtype === 'f32') {
+    out = new Float32Array(n);
+    if (isLittleEndian) new Uint8Array(out.buffer).set(bytes);
+    else for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+  } else if (dtype === 'f16') {
+    out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = f16BitsToF32(view.getUint16(2 * i, true));
+  } else {
+    const scale = view.getFloat32(0, true);
+    if (!Number.isFinite(scale) || !(scale > 0)) return { reason: 'out-of-range', detail: `scale ${scale} is not finite and positive` };
+    const q = dtype === 'i8' ? new Int8Array(bytes.buffer, bytes.byteOffset + 4, n) : unpackI4(bytes.subarray(4), n);
+    const qmax = dtype === 'i8' ? QMAX.i8 : QMAX.i4;
+    for (let i = 0; i < n; i++) if (q[i] > qmax || q[i] < -qmax) return { reason: 'out-of-range', detail: `level ${q[i]} outside ±${qmax} at ${i}` };
+    out = dequantize(q, scale);
+  }
+  for (let i = 0; i < n; i++) {
+    const v = out[i];
+    if (!Number.isFinite(v)) return { reason: 'non-finite', detail: `NaN or Inf at ${i}` };
+    if (v > maxAbs || v < -maxAbs) return { reason: 'out-of-range', detail: `|value| > ${maxAbs} at ${i}` };
+  }
+  return out;
 }
 
 /** Common header fields. */

@@ -2,7 +2,8 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs';
 import { backendOrder, useFirstBackend, type BackendName } from '../../core/learn/backend.ts';
 import { chooseBackend, planProbe, type AdapterInfo, type ProbeMeasurement } from '../../core/learn/backendChoice.ts';
-import { Learner, type EvalResult, type TrainOptions } from '../../core/learn/learner.ts';
+import type { ComputeRequest, ComputeResult, OptimizerStates } from '../../core/learn/compute.ts';
+import { Learner, type EvalResult } from '../../core/learn/learner.ts';
 import { describeModel, type ModelName, type ModelSpec } from '../../core/learn/models.ts';
 import type { Split } from '../../core/data/types.ts';
 import { Rng } from '../../core/rng.ts';
@@ -28,10 +29,9 @@ export interface EngineSetup {
   probeLimits?: ProbeLimits;
 }
 
-export interface TrainReply {
-  params: Float32Array;
-  loss: number;
-  samplesSeen: number;
+export interface ComputeReply {
+  result: ComputeResult;
+  /** Wall time the request took here. */
   ms: number;
 }
 
@@ -103,19 +103,23 @@ export class Engine {
     private readonly setup: EngineSetup,
   ) {}
 
+  /** This tab's optimizer states by key (kept across requests, e.g. DiLoCo's inner AdamW). */
+  private readonly states: OptimizerStates = new Map();
+
   static async create(setup: EngineSetup): Promise<Engine> {
     const decision = await chooseAndStartBackend(setup);
     return new Engine(decision.backend, decision, new Learner(setup.model, setup.features, setup.numClasses), setup);
   }
 
-  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
+  /** Runs a compute request on this tab's shard; `rngKey` seeds a training request's batch order. */
+  async compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply> {
     const t0 = performance.now();
-    const r = await this.learner.trainAsync(params, this.setup.shard, opts, new Rng(rngKey));
-    return { params: r.params, loss: r.loss, samplesSeen: r.samplesSeen, ms: performance.now() - t0 };
+    const result = await this.learner.compute(request, this.setup.shard, { rng: new Rng(rngKey), states: this.states });
+    return { result, ms: performance.now() - t0 };
   }
 
   evaluate(params: Float32Array): Promise<EvalResult> {
-    return this.learner.evaluateAsync(params, this.setup.evalSet);
+    return this.learner.evaluate(params, this.setup.evalSet);
   }
 
   get spec(): ModelSpec {

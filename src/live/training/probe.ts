@@ -66,13 +66,13 @@ export async function measureBackend(backend: BackendName, target: ProbeTarget, 
     const params = initialParams(learner.spec, Rng.seed('backend-probe'));
     const rng = Rng.seed('backend-probe').split(backend);
     const opts = (steps: number) => ({ epochs: 1, steps, batch, lr: 0.01 });
-    await learner.trainAsync(params, data, opts(1), rng); // warm-up: upload, kernel compilation
+    await learner.train(params, data, opts(1), rng); // warm-up: upload, kernel compilation
     check();
     let rate = 0;
     let measured = 0;
     for (let steps = 2; ; steps = Math.min(steps * 2, limits.maxSteps)) {
       const t0 = performance.now();
-      const r = await learner.trainAsync(params, data, opts(steps), rng);
+      const r = await learner.train(params, data, opts(steps), rng);
       if (cancelled) throw new Cancelled();
       const ms = performance.now() - t0;
       measured += ms;

@@ -1,6 +1,6 @@
-import type { TrainOptions } from '../../core/learn/learner.ts';
+import type { ComputeRequest } from '../../core/learn/compute.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
-import { Engine, type EngineSetup, type TrainReply } from './engine.ts';
+import { Engine, type ComputeReply, type EngineSetup } from './engine.ts';
 import { describeDevice, probeCacheKey, readCachedProbe, saveCachedProbe, type CachedProbe } from './device.ts';
 import type { WorkerReply, WorkerRequest } from './worker.ts';
 
@@ -14,7 +14,8 @@ export interface TrainingClient {
   readonly inWorker: boolean;
   /** The model's parameter layout, read where tfjs runs so the page needs no backend of its own. */
   readonly spec: ModelSpec;
-  train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply>;
+  /** Runs a compute request on this tab's shard; rejects if the learner refuses it or the backend fails. */
+  compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply>;
   evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }>;
   dispose(): void;
 }
@@ -69,11 +70,12 @@ class WorkerClient implements TrainingClient {
     });
   }
 
-  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
-    const copy = params.slice();
-    const r = await this.call({ type: 'train', id: this.nextId++, params: copy, opts, rngKey }, [copy.buffer]);
-    if (r.type !== 'trained') throw new Error('unexpected worker reply');
-    return { params: r.params, loss: r.loss, samplesSeen: r.samplesSeen, ms: r.ms };
+  async compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply> {
+    // The protocol keeps its params: send a copy, moved rather than copied again.
+    const copy = { ...request, params: request.params.slice() };
+    const r = await this.call({ type: 'compute', id: this.nextId++, request: copy, rngKey }, [copy.params.buffer]);
+    if (r.type !== 'computed') throw new Error('unexpected worker reply');
+    return { result: r.result, ms: r.ms };
   }
 
   async evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }> {
@@ -103,8 +105,8 @@ class InlineClient implements TrainingClient {
   get spec(): ModelSpec {
     return this.engine.spec;
   }
-  async train(params: Float32Array, opts: TrainOptions, rngKey: string): Promise<TrainReply> {
-    return this.engine.train(params, opts, rngKey);
+  async compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply> {
+    return this.engine.compute(request, rngKey);
   }
   async evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }> {
     return this.engine.evaluate(params);

@@ -1,18 +1,19 @@
 /// <reference lib="webworker" />
 import { Engine, type EngineSetup } from './engine.ts';
-import type { TrainOptions } from '../../core/learn/learner.ts';
+import { transferables } from './transfer.ts';
+import type { ComputeRequest, ComputeResult } from '../../core/learn/compute.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
 import type { CachedProbe } from './device.ts';
 
 /** Training off the main thread, so the page stays responsive. Params travel as transferables. */
 export type WorkerRequest =
   | { type: 'init'; setup: EngineSetup }
-  | { type: 'train'; id: number; params: Float32Array; opts: TrainOptions; rngKey: string }
+  | { type: 'compute'; id: number; request: ComputeRequest; rngKey: string }
   | { type: 'evaluate'; id: number; params: Float32Array };
 
 export type WorkerReply =
   | { type: 'ready'; backend: string; spec: ModelSpec; reason: string; probe: CachedProbe | null }
-  | { type: 'trained'; id: number; params: Float32Array; loss: number; samplesSeen: number; ms: number }
+  | { type: 'computed'; id: number; result: ComputeResult; ms: number }
   | { type: 'evaluated'; id: number; accuracy: number; loss: number }
   | { type: 'error'; id?: number; message: string };
 
@@ -27,9 +28,9 @@ scope.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       scope.postMessage({ type: 'ready', backend: engine.backend, spec: engine.spec, reason: engine.decision.reason, probe: engine.decision.probe } satisfies WorkerReply);
     } else if (!engine) {
       scope.postMessage({ type: 'error', id: req.id, message: 'worker not initialised' } satisfies WorkerReply);
-    } else if (req.type === 'train') {
-      const r = await engine.train(req.params, req.opts, req.rngKey);
-      scope.postMessage({ type: 'trained', id: req.id, ...r } satisfies WorkerReply, [r.params.buffer]);
+    } else if (req.type === 'compute') {
+      const { result, ms } = await engine.compute(req.request, req.rngKey);
+      scope.postMessage({ type: 'computed', id: req.id, result, ms } satisfies WorkerReply, transferables(result));
     } else {
       const r = await engine.evaluate(req.params);
       scope.postMessage({ type: 'evaluated', id: req.id, accuracy: r.accuracy, loss: r.loss } satisfies WorkerReply);

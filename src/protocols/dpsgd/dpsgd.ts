@@ -1,4 +1,6 @@
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import type { ComputeResult } from '../../core/learn/compute.ts';
+import { roomTraining, trainId } from '../compute.ts';
 import { buildTopology, sortIds, type Topology } from '../topology.ts';
 import { dpsgdSchemas } from './messages.ts';
 import { dpsgdUpdate } from './mixing.ts';
@@ -85,8 +87,8 @@ export class DPSGD implements Protocol {
         return this.onTimer(event.id);
       case 'message':
         return this.onMessage(event.from, event.msg);
-      case 'trained':
-        return this.onTrained(event.round, event.params);
+      case 'computed':
+        return this.onComputed(event.id, event.result);
       case 'roster':
         this.peers = sortIds(event.peers.filter((p) => p !== this.ctx.id));
         this.topology = null;
@@ -121,7 +123,7 @@ export class DPSGD implements Protocol {
     actions.push(
       { kind: 'setTimer', id: timerId(r), afterMs: this.ctx.config.roundTimeout },
       { kind: 'state', state: 'training', role: 'peer' },
-      { kind: 'train', round: r, params: this.x },
+      { kind: 'compute', id: trainId(r), round: r, request: roomTraining(this.ctx.config, this.x) },
     );
     return actions;
   }
@@ -150,9 +152,11 @@ export class DPSGD implements Protocol {
     return [{ kind: 'clearTimer', id: timerId(from) }, { kind: 'log', text: `behind: jumping from round ${from} to ${to}` }, ...this.startRound(to)];
   }
 
-  private onTrained(round: number, params: Float32Array): ProtocolAction[] {
+  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     const c = this.current;
-    if (!this.active || !c || c.round !== round || c.trained) return [];
+    if (!this.active || !c || id !== trainId(c.round) || c.trained || result.kind !== 'train') return [];
+    const { round } = c;
+    const { params } = result;
     c.trained = params;
     const sends: ProtocolAction[] = c.neighbours.map((to) => ({ kind: 'send', to, msg: { type: 'dpsgd/model', round, params } }));
     return [...sends, { kind: 'state', state: 'waiting', role: 'peer' }, ...this.tryComplete()];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
+import { MODEL_PARAMS, round, type SchemaRegistry } from '../../core/wire/codec.ts';
 
 export const dpsgdSchemas: SchemaRegistry = {
   /** x_i at the start of round `round`, sent to every neighbour of that round. */
-  'dpsgd/model': { header: z.object({ round: round.min(1) }), params: true },
+  'dpsgd/model': { header: z.object({ round: round.min(1) }), vectors: MODEL_PARAMS },
 };

@@ -1,4 +1,6 @@
 import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId, ProtocolModule } from '../protocol.ts';
+import type { ComputeResult } from '../../core/learn/compute.ts';
+import { roomTraining, trainId } from '../compute.ts';
 import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
 import { fedavgSchemas } from './messages.ts';
 
@@ -48,8 +50,8 @@ export class FedAvg implements Protocol {
         return this.onRoster(event.peers, event.coordinator);
       case 'message':
         return this.onMessage(event.from, event.msg);
-      case 'trained':
-        return this.onTrained(event.round, event.params, event.samples, event.loss);
+      case 'computed':
+        return this.onComputed(event.id, event.result);
       case 'timer':
         return this.onTimer(event.id);
       case 'stop':
@@ -102,7 +104,7 @@ export class FedAvg implements Protocol {
     this.training = { round, from };
     return [
       { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'client' },
-      { kind: 'train', round, params },
+      { kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) },
     ];
   }
 
@@ -133,9 +135,11 @@ export class FedAvg implements Protocol {
     }
   }
 
-  private onTrained(round: number, params: Float32Array, samples: number, loss: number): ProtocolAction[] {
-    if (!this.training || this.training.round !== round) return [];
-    const { from } = this.training;
+  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+    if (!this.training || id !== trainId(this.training.round) || result.kind !== 'train') return [];
+    const { round, from } = this.training;
+    const { params, loss } = result;
+    const samples = this.ctx.samples;
     this.training = null;
     const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'client' };
     if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params, samples })];

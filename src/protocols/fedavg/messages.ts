@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
+import { MODEL_PARAMS, round, type SchemaRegistry } from '../../core/wire/codec.ts';
 
 export const fedavgSchemas: SchemaRegistry = {
   /** Coordinator → client: train round `round` from these params (w_{round-1}). */
-  'fedavg/train': { header: z.object({ round }), params: true },
+  'fedavg/train': { header: z.object({ round }), vectors: MODEL_PARAMS },
   /** Client → coordinator: the locally trained model and n_k. */
   'fedavg/update': {
     header: z.object({ round, samples: z.number().int().min(1).max(1e8), loss: z.number().nullable() }),
-    params: true,
+    vectors: MODEL_PARAMS,
   },
   /** Coordinator → everyone: the run is over, and this is the final global model, so every tab ends on it. */
-  'fedavg/done': { header: z.object({ round }), params: true },
+  'fedavg/done': { header: z.object({ round }), vectors: MODEL_PARAMS },
 };

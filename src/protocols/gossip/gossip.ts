@@ -1,5 +1,7 @@
 import type { Rng } from '../../core/rng.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import type { ComputeResult } from '../../core/learn/compute.ts';
+import { roomTraining } from '../compute.ts';
 import { buildTopology, sortIds, type Topology } from '../topology.ts';
 import { merge, mergeOptions, type AgedModel, type MergeOptions } from './merge.ts';
 import { gossipSchemas } from './messages.ts';
@@ -8,6 +10,8 @@ import { gossipSchemas } from './messages.ts';
 export const MAX_PENDING = 4;
 
 const TICK = 'tick';
+/** The id of this node's training: one at a time, so one id. */
+const TRAIN = 'train';
 
 /**
  * Gossip learning (Ormándi, Hegedűs, Jelasity 2013; Hegedűs et al. 2019).
@@ -80,8 +84,8 @@ export class Gossip implements Protocol {
         return event.id === TICK ? this.onTick() : [];
       case 'message':
         return this.onMessage(event.from, event.msg);
-      case 'trained':
-        return this.onTrained(event.params, event.samples);
+      case 'computed':
+        return event.id === TRAIN && event.result.kind === 'train' ? this.onTrained(event.result) : [];
       case 'roster':
         this.peers = sortIds(event.peers.filter((p) => p !== this.ctx.id));
         this.topology = null;
@@ -164,22 +168,15 @@ export class Gossip implements Protocol {
     return [
       { kind: 'model', round: this.ticks, params: this.params, scope: 'local' },
       { kind: 'state', state: 'training', role: 'peer' },
-      { kind: 'train', round: this.ticks, params: this.params },
+      { kind: 'compute', id: TRAIN, round: this.ticks, request: roomTraining(this.ctx.config, this.params) },
     ];
   }
 
-  /** Samples one local training goes through (the trainer reports the shard size). */
-  private samplesTrained(shard: number): number {
-    const c = this.ctx.config;
-    if (c.steps > 0) return c.steps * (c.batch > 0 ? Math.min(c.batch, shard) : shard);
-    return c.epochs * shard;
-  }
-
-  private onTrained(params: Float32Array, samples: number): ProtocolAction[] {
+  private onTrained(result: Extract<ComputeResult, { kind: 'train' }>): ProtocolAction[] {
     if (!this.training || this.stopped) return [];
     this.training = false;
-    this.params = params;
-    this.age += this.samplesTrained(samples);
+    this.params = result.params;
+    this.age += result.samplesSeen;
     const actions: ProtocolAction[] = [{ kind: 'model', round: this.ticks, params: this.params, scope: 'local' }];
     if (this.pending.size > 0 && this.active) {
       const batch = [...this.pending.values()];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
+import { MODEL_PARAMS, round, type SchemaRegistry } from '../../core/wire/codec.ts';
 import { wireViewSchema } from './view.ts';
 
 const nonce = z.number().int().min(0).max(2 ** 31 - 1);
@@ -48,9 +48,9 @@ export type ModelMsg = z.infer<typeof modelHeader> & { params: Float32Array };
 export type AnnounceMsg = z.infer<typeof announceHeader>;
 
 export const modestSchemas: SchemaRegistry = {
-  'modest/ping': { header: pingHeader, params: false },
-  'modest/pong': { header: pongHeader, params: false },
-  'modest/model': { header: modelHeader, params: true },
-  'modest/join': { header: announceHeader, params: false },
-  'modest/leave': { header: announceHeader, params: false },
+  'modest/ping': { header: pingHeader, vectors: {} },
+  'modest/pong': { header: pongHeader, vectors: {} },
+  'modest/model': { header: modelHeader, vectors: MODEL_PARAMS },
+  'modest/join': { header: announceHeader, vectors: {} },
+  'modest/leave': { header: announceHeader, vectors: {} },
 };

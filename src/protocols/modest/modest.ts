@@ -1,6 +1,7 @@
 import type { Config } from '../../core/config.ts';
 import { mean, normalize, weightedSum } from '../../core/vector.ts';
 import type { Message } from '../../core/wire/codec.ts';
+import { roomTraining, trainId } from '../compute.ts';
 import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
 import { modestSchemas, type AnnounceMsg, type ModelMsg, type PingMsg, type PongMsg } from './messages.ts';
 import { ranking } from './ranking.ts';
@@ -192,8 +193,8 @@ export class Modest implements Protocol {
       case 'message':
         this.onMessage(out, event.from, event.msg);
         break;
-      case 'trained':
-        this.onTrained(out, event.round, event.params, event.samples);
+      case 'computed':
+        if (event.result.kind === 'train') this.onTrained(out, event.id, event.result.params);
         break;
       case 'timer':
         this.onTimer(out, event.id);
@@ -380,14 +381,15 @@ export class Modest implements Protocol {
     this.latest = params;
     this.latestRound = Math.max(this.latestRound, round - 1);
     this.view.touch(this.ctx.id, round);
-    out.push({ kind: 'train', round, params });
+    out.push({ kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) });
   }
 
-  private onTrained(out: ProtocolAction[], round: number, params: Float32Array, samples: number): void {
-    if (this.training !== round || this.stopped) return; // abandoned for a higher round
+  private onTrained(out: ProtocolAction[], id: string, params: Float32Array): void {
+    const round = this.training;
+    if (round === null || id !== trainId(round) || this.stopped) return; // abandoned for a higher round
     this.training = null;
     this.latest = params;
-    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params, samples: Math.max(1, samples), stage: 2 * round + 1 };
+    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params, samples: Math.max(1, this.ctx.samples), stage: 2 * round + 1 };
     this.startSearch(out, h, false);
   }
 
