@@ -2,7 +2,7 @@ import { parseConfig, type Config } from '../src/core/config.ts';
 import { mnistRows, readMnistFilesNode } from '../src/core/data/mnist.ts';
 import { createNodeSimulation } from '../src/sim/nodeRunner.ts';
 import type { SimRow } from '../src/sim/simulation.ts';
-import { fmt, log, loadNote, median, now, table, type BenchOptions, type Suite } from './common.ts';
+import { fmt, log, loadNote, median, now, table, type Suite } from './common.ts';
 
 /**
  * McMahan et al. 2017, MNIST 2NN: K = 100 clients, C = 0.1, E = 1, B = 10; rounds until

@@ -211,7 +211,7 @@ function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
       const timer = setTimeout(doSave, 5000);
       return () => clearTimeout(timer);
     }
-  }, [s.state, s.history, s.config, s.nodeId, s.runId, s.names, s.roster, save]);
+  }, [s, save]);
   return null;
 }
 
@@ -252,12 +252,6 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
       live = false;
     };
   }, [c.dataset, c.samples, c.classes, c.noise, c.seed, c.nodes, c.partition]); // eslint-disable-line react-hooks/exhaustive-deps
-  const lastBytes = useRef(0);
-  const pulse = useRef(0);
-  if (s.bytesSent !== lastBytes.current) {
-    lastBytes.current = s.bytesSent;
-    pulse.current++;
-  }
   const ids = [...s.roster, ...departed];
   const nodes: TopoNode[] = ids.map((id, i) => {
     const me = id === s.nodeId;
@@ -285,7 +279,7 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
         nodes={nodes}
         edges={edges}
         links={links}
-        round={`${s.round}-${pulse.current}`}
+        round={`${s.round}-${s.bytesSent}`}
         title={`Room ${s.room}: ${s.roster.length} tab${s.roster.length === 1 ? '' : 's'}`}
         caption="Arrows: this tab's open data channels, pulsing when it sends. Peers' states come from their reports. The dot marks this tab."
         marks={{ sample: null, aggregator: coordinatorLegend(c.algo) }}
@@ -348,6 +342,8 @@ export { liveUrl };
 
 /** This tab's decision boundary over its own shard, redrawn when the round changes. */
 function LiveBoundary({ node, round }: { node: LiveNode; round: number }) {
+  // The round is the cache key: this tab's model changes when its round does.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const view = useMemo(() => node.modelView(), [node, round]);
   if (!view) return null;
   return (

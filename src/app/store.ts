@@ -28,7 +28,8 @@ export const useLive = create<LiveStore>((set, get) => ({
   version: 0,
   set: (snapshot) => {
     const prev = get();
-    let { peerHistory, departed, startWall, version } = prev;
+    let { peerHistory, departed, startWall } = prev;
+    const { version } = prev;
     const now = Date.now();
     if (snapshot.history.length > 0 && !prev.snapshot?.history.length) {
       // Align with the node's own clock: a history point's t is ms since its run started.

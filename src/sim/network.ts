@@ -38,14 +38,13 @@ export class InMemoryNetwork {
   /** A transport for node `id`; the node is up until its transport is closed. */
   attach(id: NodeId): Transport {
     this.up.add(id);
-    const network = this;
     return {
       self: id,
-      send: (to, frame) => network.send(id, to, frame),
-      onFrame: (handler) => void network.handlers.set(id, handler),
+      send: (to, frame) => this.send(id, to, frame),
+      onFrame: (handler) => void this.handlers.set(id, handler),
       close: () => {
-        network.up.delete(id);
-        network.handlers.delete(id);
+        this.up.delete(id);
+        this.handlers.delete(id);
       },
     };
   }

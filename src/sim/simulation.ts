@@ -5,7 +5,7 @@ import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
 import { computeWork, type ComputeResult, type OptimizerStates } from '../core/learn/compute.ts';
 import type { Learner } from '../core/learn/learner.ts';
 import { Rng } from '../core/rng.ts';
-import { initMode, protocolFor } from '../protocols/index.ts';
+import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';

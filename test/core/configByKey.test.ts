@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, describeErrors, errorSentence, hashToInput, parseConfig, parseConfigByKey, validPartition, validTopology } from '../../src/core/config.ts';
+import { ConfigError, describeErrors, errorSentence, hashToInput, parseConfig, parseConfigByKey, validPartition, validTopology } from '../../src/core/config.ts';
 import { parseFlags } from '../../src/sim/flags.ts';
 
 describe('parseConfigByKey', () => {

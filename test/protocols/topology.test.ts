@@ -10,7 +10,10 @@ function degrees(t: Topology, round = 0): number[] {
 function isConnected(t: Topology): boolean {
   const seen = new Set([t.ids[0]]);
   const stack = [t.ids[0]];
-  while (stack.length) for (const j of t.neighbours(stack.pop()!)) if (!seen.has(j)) (seen.add(j), stack.push(j));
+  while (stack.length) for (const j of t.neighbours(stack.pop()!)) if (!seen.has(j)) {
+        seen.add(j);
+        stack.push(j);
+      }
   return seen.size === t.ids.length;
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode, useLayoutEffect } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { downloadDataUrl, slug } from '../lib/export.ts';
@@ -63,9 +63,12 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(data);
   const frame = useRef(0);
-  latest.current = data;
   const formats = useRef({ x: xFormat, y: yFormat });
-  formats.current = { x: xFormat, y: yFormat };
+  // The latest data and formats for uPlot's callbacks, recorded after each render (before the effects below run).
+  useLayoutEffect(() => {
+    latest.current = data;
+    formats.current = { x: xFormat, y: yFormat };
+  });
   const shape = JSON.stringify([series, bands, xLabel, yLabel, yRange, height]);
 
   useEffect(() => {

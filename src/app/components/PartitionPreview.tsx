@@ -10,38 +10,40 @@ const MAX_ROWS = 32;
  * (partitionFor on the training labels). Updates as the setup changes, before applying.
  */
 export function PartitionPreviewView({ config }: { config: Config }) {
-  const [state, setState] = useState<{ preview: PartitionPreview | null; error: string | null; loading: boolean }>({ preview: null, error: null, loading: true });
   const key = `${config.dataset}|${config.samples}|${config.classes}|${config.noise}|${config.seed}|${config.nodes}|${config.partition}`;
+  // What was computed, and for which setup: the preview is loading while its key is not the current one.
+  const [state, setState] = useState<{ key: string | null; preview: PartitionPreview | null; error: string | null }>({ key: null, preview: null, error: null });
   useEffect(() => {
     let live = true;
-    setState((s) => ({ ...s, loading: true }));
     const timer = setTimeout(() => {
       if (config.nodes > 5000) {
-        setState({ preview: null, error: 'Too many nodes to preview.', loading: false });
+        setState({ key, preview: null, error: 'Too many nodes to preview.' });
         return;
       }
       partitionPreview(config).then(
-        (preview) => live && setState({ preview, error: null, loading: false }),
-        (e: Error) => live && setState({ preview: null, error: e.message, loading: false }),
+        (preview) => live && setState({ key, preview, error: null }),
+        (e: Error) => live && setState({ key, preview: null, error: e.message }),
       );
     }, 150);
     return () => {
       live = false;
       clearTimeout(timer);
     };
+    // The key stands for the config fields the preview reads.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
+  const loading = state.key !== key;
 
   const p = state.preview;
   const rows = p?.histograms.slice(0, MAX_ROWS) ?? [];
   const maxSize = Math.max(1, ...rows.map((h) => h.reduce((a, b) => a + b, 0)));
   return (
-    <div className="preview" data-testid="partition-preview" aria-busy={state.loading} data-nodes={p?.histograms.length ?? 0}>
+    <div className="preview" data-testid="partition-preview" aria-busy={loading} data-nodes={p?.histograms.length ?? 0}>
       <div className="preview-head">
         <span>
           Partition preview: <code>{config.partition}</code> over {config.nodes} nodes
         </span>
-        {state.loading && <span className="muted small-text">computing…</span>}
+        {loading && <span className="muted small-text">computing…</span>}
       </div>
       {state.error ? (
         <p className="error-text">{state.error}</p>

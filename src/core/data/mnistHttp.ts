@@ -220,7 +220,10 @@ export async function fetchRows(
       let at = -1;
       while (lo <= hi) {
         const mid = (lo + hi) >> 1;
-        if (chunks[mid].start <= off) (at = mid), (lo = mid + 1);
+        if (chunks[mid].start <= off) {
+          at = mid;
+          lo = mid + 1;
+        }
         else hi = mid - 1;
       }
       let done = false;

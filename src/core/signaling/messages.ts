@@ -94,6 +94,8 @@ const metricValue = z.union([z.number(), z.string().max(256), z.boolean()]);
 const metricsData = z
   .record(z.string().max(64), metricValue)
   .refine((d) => Object.keys(d).length <= MAX_METRIC_KEYS, { message: `metrics may have at most ${MAX_METRIC_KEYS} keys` });
+// Control characters are exactly what this rule looks for: names must not carry them.
+// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 const displayName = z
   .string()

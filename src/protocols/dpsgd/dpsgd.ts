@@ -1,8 +1,7 @@
-import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { roomTraining, trainId } from '../compute.ts';
 import { buildTopology, sortIds, type Topology } from '../topology.ts';
-import { dpsgdSchemas } from './messages.ts';
 import { dpsgdUpdate } from './mixing.ts';
 
 interface RoundState {

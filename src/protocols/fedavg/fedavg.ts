@@ -1,8 +1,7 @@
-import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId, ProtocolModule } from '../protocol.ts';
+import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId } from '../protocol.ts';
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { roomTraining, trainId } from '../compute.ts';
 import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
-import { fedavgSchemas } from './messages.ts';
 
 /**
  * FedAvg (McMahan et al. 2017). One node of the room is the coordinator (the server);

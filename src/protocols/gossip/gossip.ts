@@ -1,10 +1,9 @@
 import type { Rng } from '../../core/rng.ts';
-import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
+import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { roomTraining } from '../compute.ts';
 import { buildTopology, sortIds, type Topology } from '../topology.ts';
 import { merge, mergeOptions, type AgedModel, type MergeOptions } from './merge.ts';
-import { gossipSchemas } from './messages.ts';
 
 /** Models that arrive during training wait here: the latest one per sender, at most this many senders. */
 export const MAX_PENDING = 4;

@@ -2,8 +2,8 @@ import type { Config } from '../../core/config.ts';
 import { mean, normalize, weightedSum } from '../../core/vector.ts';
 import type { Message } from '../../core/wire/codec.ts';
 import { roomTraining, trainId } from '../compute.ts';
-import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolModule } from '../protocol.ts';
-import { modestSchemas, type AnnounceMsg, type ModelMsg, type PingMsg, type PongMsg } from './messages.ts';
+import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
+import type { AnnounceMsg, ModelMsg, PingMsg, PongMsg } from './messages.ts';
 import { ranking } from './ranking.ts';
 import { View, type WireView } from './view.ts';
 
