@@ -1,4 +1,5 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { uid, watchErrors } from './helpers.ts';
 import type { Snapshot } from '../src/live/liveNode.ts';
 
 /**
@@ -8,14 +9,8 @@ import type { Snapshot } from '../src/live/liveNode.ts';
  */
 
 const snapshot = (page: Page): Promise<Snapshot> => page.evaluate(() => window.murmuration.snapshot() as unknown as Snapshot);
-const uid = () => Math.random().toString(36).slice(2, 8);
 const SMALL = 'dataset=blobs&partition=iid&samples=300&model=mlp&batch=20&evalSize=200&autostart=1';
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
 
 /** The History records in this context's IndexedDB, read directly. */
 function storedRuns(page: Page): Promise<{ label: string; tabs: number }[]> {
@@ -80,6 +75,8 @@ test.describe('a one-tab FedAvg room', () => {
   test('FedAvg stars its coordinator and says what the star means', async () => {
     const s = await snapshot(page);
     expect(s.coordinator).toBe(s.nodeId);
+    // One global model: no consensus to chart.
+    await expect(page.getByTestId('chart-consensus')).toHaveCount(0);
     const me = page.getByTestId('peers').getByTestId('peer-name');
     await expect(me).toHaveText('Tab 1 (this tab) ★');
     await expect(page.getByTestId('peers-legend')).toContainText('★ coordinator');
@@ -148,6 +145,16 @@ test.describe('a two-tab gossip room in one browser', () => {
     // The other tab sees the same names.
     await expect(b.getByTestId('peers').getByTestId('peer-name')).toHaveText(['Tab 1', 'Tab 2 (this tab)']);
     expect(errors.flat()).toEqual([]);
+  });
+
+  test('gossip reports the swarm consensus distance, estimated from the tabs\' sketches, in a chart of its own', async () => {
+    for (const p of pages) {
+      const h = (await snapshot(p)).history;
+      // Independent inits: the models start apart, so some point has a positive distance.
+      expect(h.some((x) => (x.consensus ?? 0) > 0)).toBe(true);
+      expect(h.every((x) => x.consensus !== undefined && Number.isFinite(x.consensus))).toBe(true);
+      await expect.poll(() => p.getByTestId('chart-consensus').getAttribute('data-points')).not.toBe('0');
+    }
   });
 
   test('gossip has no coordinator: no ★ and no star legend', async () => {

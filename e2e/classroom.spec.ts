@@ -1,9 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { closeAll, openTab, openTabs, snapshot } from './helpers.ts';
+import { closeAll, openTab, openTabs, snapshot, uid } from './helpers.ts';
 
 /** The first hour in a classroom: end states, late arrivals, starting short, and the owner's lock. Newcomer defaults: no backend= in any link. */
 
-const uid = () => Math.random().toString(36).slice(2, 8);
 
 test('after a run every tab shows every peer done at N/N and the swarm summary; a late tab is told the room finished', async ({ browser }) => {
   const room = `end-${uid()}`;

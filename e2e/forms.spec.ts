@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { uid, watchErrors } from './helpers.ts';
 import { encode } from 'uqr';
 import { configToStrings, defaultConfig, parseHash } from '../src/core/config.ts';
 import '../src/protocols/index.ts';
@@ -8,15 +9,9 @@ import '../src/protocols/index.ts';
  * backend only keeps a joining tab light.
  */
 
-const uid = () => Math.random().toString(36).slice(2, 8);
 const snapshot = (page: Page) => page.evaluate(() => window.murmuration.snapshot());
 const hashOf = (page: Page) => page.evaluate(() => location.hash);
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
 
 test('a link with one bad value keeps the room and the good values, and marks only the bad field', async ({ page }) => {
   const errors = watchErrors(page);

@@ -41,3 +41,13 @@ export async function coordinatorTab(tabs: Tab[]): Promise<Tab> {
   }
   throw new Error('no tab is the coordinator');
 }
+
+/** A short random suffix, so every test gets rooms of its own. */
+export const uid = (): string => Math.random().toString(36).slice(2, 8);
+
+/** Collects the page's uncaught errors; a test ends by expecting none. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}

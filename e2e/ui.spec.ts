@@ -1,20 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
+import { uid, watchErrors } from './helpers.ts';
 import { configToShortHash, parseHash } from '../src/core/config.ts';
 import '../src/protocols/index.ts';
 
 /** UI tests: small synthetic data and the cpu backend keep each test to seconds. */
 
 const snapshot = (page: Page) => page.evaluate(() => window.murmuration.snapshot());
-const uid = () => Math.random().toString(36).slice(2, 8);
 const points = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-points'));
 const seriesWithPoints = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-series'));
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
 
 test('a preset loads; start; the charts receive points', async ({ page }) => {
   const errors = watchErrors(page);

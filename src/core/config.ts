@@ -295,22 +295,18 @@ export function defaultConfig(): Config {
  * Changing a default in the schema: add version N+1 here with the new defaults (the unit test
  * comparing LINK_DEFAULTS[LINK_VERSION] with defaultConfig() says when); never edit an old one.
  */
-const LINK_DEFAULTS: Record<string, Readonly<Record<keyof Config, string>>> = {
-  '1': {
-    room: 'lobby', algo: 'fedavg', dataset: 'blobs', model: 'mlp', partition: 'iid', nodes: '8', rounds: '20', seed: '1', lr: '0.1', batch: '10',
-    epochs: '1', steps: '0', init: 'auto', samples: '2000', classes: '3', noise: '0.15', evalSize: '1000', evalEvery: '1', target: '0', fraction: '1',
-    minClients: '1', roundTimeout: '30000', s: '10', a: '1', sf: '1', aggTimeout: '30000', pingTimeout: '5000', inactivity: '50', weighting: 'mean',
-    merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
-    compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
-  },
-  // Version 2: the default experiment became non-IID spirals on 4 tabs (classes and lr from DATASET_DEFAULTS).
-  '2': {
-    room: 'lobby', algo: 'fedavg', dataset: 'spirals', model: 'mlp', partition: 'dirichlet:0.5', nodes: '4', rounds: '20', seed: '1', lr: '0.2', batch: '10',
-    epochs: '1', steps: '0', init: 'auto', samples: '2000', classes: '2', noise: '0.15', evalSize: '1000', evalEvery: '1', target: '0', fraction: '1',
-    minClients: '1', roundTimeout: '30000', s: '10', a: '1', sf: '1', aggTimeout: '30000', pingTimeout: '5000', inactivity: '50', weighting: 'mean',
-    merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
-    compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
-  },
+/** Version 1 (the first short links): blobs, iid, 8 tabs. */
+const LINK_V1: Readonly<Record<string, string>> = {
+  room: 'lobby', algo: 'fedavg', dataset: 'blobs', model: 'mlp', partition: 'iid', nodes: '8', rounds: '20', seed: '1', lr: '0.1', batch: '10',
+  epochs: '1', steps: '0', init: 'auto', samples: '2000', classes: '3', noise: '0.15', evalSize: '1000', evalEvery: '1', target: '0', fraction: '1',
+  minClients: '1', roundTimeout: '30000', s: '10', a: '1', sf: '1', aggTimeout: '30000', pingTimeout: '5000', inactivity: '50', weighting: 'mean',
+  merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
+  compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
+};
+const LINK_DEFAULTS: Record<string, Readonly<Record<string, string>>> = {
+  '1': LINK_V1,
+  // Version 2: the default experiment became non-IID 2-class spirals on 4 tabs (classes and lr from DATASET_DEFAULTS).
+  '2': { ...LINK_V1, dataset: 'spirals', partition: 'dirichlet:0.5', nodes: '4', lr: '0.2', classes: '2' },
 };
 export const LINK_VERSION = '2';
 
@@ -373,7 +369,9 @@ export function configToShortHash(config: Config): string {
   const parts = [`v=${LINK_VERSION}`];
   for (const key of CONFIG_KEYS) {
     const value = formatValue(key, config[key]);
-    if (key === 'room' || value !== base[key]) parts.push(`${key}=${encodeValue(value)}`);
+    // A key the version's table does not list (an algorithm added later) reads back as its own default.
+    const fallback = Object.hasOwn(base, key) ? base[key] : formatValue(key, shape[key].parse(undefined));
+    if (key === 'room' || value !== fallback) parts.push(`${key}=${encodeValue(value)}`);
   }
   return parts.join('&');
 }

@@ -240,8 +240,10 @@ export class LiveNode {
     this.signaling.send({ type: 'reset' });
   }
 
+  /** Leaving on purpose (the tab closes): the protocol says goodbye first (MoDeST's LEAVE), then everything stops. */
   leave(): void {
     if (this.finishTimer) clearTimeout(this.finishTimer);
+    this.host?.dispatch({ kind: 'stop' });
     this.host?.kill();
     this.transport?.close();
     this.signaling.close();
