@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { closeAll, openTabs, snapshot, type Tab } from './helpers.ts';
 
-const base = 'dataset=blobs&samples=1200&model=mlp&lr=0.1&batch=10';
+const base = 'dataset=blobs&partition=iid&samples=1200&model=mlp&lr=0.1&batch=10';
 
 async function best(tabs: Tab[]) {
   const snaps = await Promise.all(tabs.map((t) => snapshot(t.page)));

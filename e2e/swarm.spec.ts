@@ -6,7 +6,7 @@ import { closeAll, coordinatorTab, openTab, openTabs, snapshot } from './helpers
 
 // Small synthetic data keeps six tabs on two cores quick. No backend= here: tabs run on what
 // `auto` chooses, as a newcomer's would (the small mlp goes to the CPU without a probe).
-const base = 'dataset=blobs&samples=1200&model=mlp&lr=0.1&batch=10&epochs=1&fraction=1';
+const base = 'dataset=blobs&partition=iid&samples=1200&model=mlp&lr=0.1&batch=10&epochs=1&fraction=1';
 
 test.describe('live swarm over WebRTC', () => {
   test('six tabs of one room run FedAvg on blobs to at least 85% accuracy', async ({ browser }) => {
