@@ -1,9 +1,17 @@
-import { ConfigError, configToHash, CONFIG_KEYS, defaultConfig } from '../core/config.ts';
+import { ConfigError, configToHash, configToStrings, CONFIG_KEYS, defaultConfig, registeredAlgorithms } from '../core/config.ts';
+import { allProtocols } from '../protocols/index.ts';
 import { parseFlags } from './flags.ts';
 import { runNodeSimulation } from './nodeRunner.ts';
 import type { SimRow } from './simulation.ts';
 
-const HELP = `Murmuration simulator: N virtual nodes, one process, deterministic.
+/** The usage text: the experiment's keys, then each registered algorithm's own keys with its help. */
+function helpText(): string {
+  const defaults = configToStrings(defaultConfig()) as Record<string, string>;
+  const owned = new Set(allProtocols().flatMap((m) => Object.keys(m.config)));
+  const line = (k: string, help?: string) => `  --${k} ${defaults[k] || "''"}${help ? `   ${help}` : ''}`;
+  const base = CONFIG_KEYS.filter((k) => !owned.has(k)).map((k) => line(k));
+  const algos = allProtocols().map((m) => [`\n${m.name}: ${m.ui.label} (${m.ui.paper})`, ...Object.entries(m.config).map(([k, spec]) => line(k, spec.help))].join('\n'));
+  return `Murmuration simulator: N virtual nodes, one process, deterministic.
 
   npm run sim -- --algo fedavg --dataset mnist --model 2nn --partition shards:2 \\
                  --nodes 100 --fraction 0.1 --epochs 1 --batch 10 --rounds 50 --seed 1
@@ -14,8 +22,11 @@ const HELP = `Murmuration simulator: N virtual nodes, one process, deterministic
   --help     this text
 
 Config keys (same as the URL hash), with defaults:
-${CONFIG_KEYS.map((k) => `  --${k} ${String(defaultConfig()[k]) || "''"}`).join('\n')}
+${base.join('\n')}
+
+Each algorithm's keys (--algo ${registeredAlgorithms().join('|')}):${algos.join('\n')}
 `;
+}
 
 const mb = (b: number) => (b / 1e6).toFixed(2);
 const pct = (a: number) => (a * 100).toFixed(2);
@@ -37,7 +48,7 @@ async function main(): Promise<number> {
     throw e;
   }
   if (opts.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(helpText());
     return 0;
   }
   const { config, json, quiet } = opts;
