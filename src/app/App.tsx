@@ -13,6 +13,7 @@ import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
 import { TopBar } from './components/TopBar.tsx';
 import { RoomBanner, TeacherLink, roomSummary } from './components/RoomRole.tsx';
 import { BackendBadge } from './components/BackendBadge.tsx';
+import { AlgorithmNote } from './components/AlgorithmNote.tsx';
 import { partitionPreview, type PartitionPreview } from './lib/partitionPreview.ts';
 import { DEFAULT_RUNS, compareUrl, liveUrl } from './lib/presets.ts';
 import { download, exportBaseName, rowsToCsv, runToJson } from './lib/export.ts';
@@ -66,6 +67,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
         />
         <section className="main-column">
           <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} actions={<ExportCurrent snapshot={snap} />} />
+          <AlgorithmNote algo={snap.algo} />
           <LiveCharts />
           <div className="views-grid">
             <Sectioned name="topology">
