@@ -105,6 +105,10 @@ test("the owner's private link gives owner rights on another device; the student
   const owner = await openTab(browser, `room=${room}&dataset=blobs&nodes=3`);
   const tabs = [owner];
   try {
+    // The room's algorithm explains itself, in its module's words.
+    await owner.page.getByTestId('algorithm-note').locator('summary').click();
+    await expect(owner.page.getByTestId('algorithm-note')).toContainText('What is FedAvg?');
+    await expect(owner.page.getByTestId('algorithm-note')).toContainText('McMahan');
     await owner.page.getByTestId('teacher-link').locator('summary').click();
     const ownerLink = await owner.page.getByTestId('owner-link').inputValue();
     const shareLink = await owner.page.getByTestId('share-link').inputValue();
