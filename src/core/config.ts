@@ -294,8 +294,10 @@ export function defaultConfig(): Config {
  * their version, so a link made today means the same experiment after the defaults change.
  * Changing a default in the schema: add version N+1 here with the new defaults (the unit test
  * comparing LINK_DEFAULTS[LINK_VERSION] with defaultConfig() says when); never edit an old one.
+ * A key registered after a version was frozen (a newer algorithm's) is not in its table and
+ * means its schema default, so adding an algorithm needs no edit here.
  */
-const LINK_DEFAULTS: Record<string, Readonly<Record<keyof Config, string>>> = {
+const LINK_DEFAULTS: Record<string, Readonly<Partial<Record<keyof Config, string>>>> = {
   '1': {
     room: 'lobby', algo: 'fedavg', dataset: 'blobs', model: 'mlp', partition: 'iid', nodes: '8', rounds: '20', seed: '1', lr: '0.1', batch: '10',
     epochs: '1', steps: '0', init: 'auto', samples: '2000', classes: '3', noise: '0.15', evalSize: '1000', evalEvery: '1', target: '0', fraction: '1',
@@ -316,7 +318,8 @@ export const LINK_VERSION = '2';
 
 /** The defaults a short link of this version leaves out (undefined for an unknown version). */
 export function linkDefaults(version: string = LINK_VERSION): Readonly<Record<keyof Config, string>> | undefined {
-  return Object.hasOwn(LINK_DEFAULTS, version) ? LINK_DEFAULTS[version] : undefined;
+  if (!Object.hasOwn(LINK_DEFAULTS, version)) return undefined;
+  return { ...configToStrings(defaultConfig()), ...LINK_DEFAULTS[version] };
 }
 
 /**
@@ -369,7 +372,7 @@ const encodeValue = (v: string) => encodeURIComponent(v).replace(/%3A/gi, ':').r
  * version's defaults, in schema order. `parseHash` of it gives back exactly `config`.
  */
 export function configToShortHash(config: Config): string {
-  const base = LINK_DEFAULTS[LINK_VERSION];
+  const base = linkDefaults(LINK_VERSION)!;
   const parts = [`v=${LINK_VERSION}`];
   for (const key of CONFIG_KEYS) {
     const value = formatValue(key, config[key]);
