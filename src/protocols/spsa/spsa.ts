@@ -5,7 +5,7 @@ import { applyList, encodeGradient, NO_GRADIENT, probeSeed } from './byte.ts';
 import { LIST_PREFIX, MAX_SLOTS } from './messages.ts';
 
 /** How often a node without a slot (or out of step) asks the coordinator for one. */
-export const HELLO_MS = 2000;
+export const HELLO_MS = 1000;
 /** A gradient this many iterations late is dropped quietly (a slow node); older or future ones are rejected. */
 const LATE_WINDOW = 2;
 
@@ -82,6 +82,7 @@ export class Spsa implements Protocol {
   private iter: Iteration | null = null;
   private readonly suspects = new Set<NodeId>();
   private readonly pendingWelcome = new Set<NodeId>();
+  private readonly finalSent = new Set<NodeId>();
 
   constructor(private readonly ctx: ProtocolContext) {
     this.theta = ctx.initialParams;
@@ -387,8 +388,14 @@ export class Spsa implements Protocol {
   }
 
   private onHello(from: NodeId, t: number, e: number): ProtocolAction[] {
-    if (!this.active) return [];
+    if (!this.started || this.stopped) return [];
     if (!this.peers.has(from)) return []; // not in the room's roster yet: it asks again
+    if (this.finished) {
+      // The run is over: a latecomer gets the final model once, and is done too.
+      if (this.finalSent.has(from) || t >= this.applied) return [];
+      this.finalSent.add(from);
+      return [{ kind: 'send', to: from, msg: { type: 'spsa/w', t: this.applied + 1, e: this.epoch, slot: 0, params: this.theta } }];
+    }
     const slot = this.slotOf(from);
     const inStep = slot >= 0 && e === this.epoch && t === this.applied;
     if (inStep || this.pendingWelcome.has(from)) return [];
