@@ -294,6 +294,8 @@ export function defaultConfig(): Config {
  * their version, so a link made today means the same experiment after the defaults change.
  * Changing a default in the schema: add version N+1 here with the new defaults (the unit test
  * comparing LINK_DEFAULTS[LINK_VERSION] with defaultConfig() says when); never edit an old one.
+ * A key registered after a version was frozen (a newer algorithm's) is not in its table and
+ * means its schema default, so adding an algorithm needs no edit here.
  */
 /** Version 1 (the first short links): blobs, iid, 8 tabs. */
 const LINK_V1: Readonly<Record<string, string>> = {
@@ -312,7 +314,8 @@ export const LINK_VERSION = '2';
 
 /** The defaults a short link of this version leaves out (undefined for an unknown version). */
 export function linkDefaults(version: string = LINK_VERSION): Readonly<Record<keyof Config, string>> | undefined {
-  return Object.hasOwn(LINK_DEFAULTS, version) ? LINK_DEFAULTS[version] : undefined;
+  if (!Object.hasOwn(LINK_DEFAULTS, version)) return undefined;
+  return { ...configToStrings(defaultConfig()), ...LINK_DEFAULTS[version] };
 }
 
 /**
@@ -365,7 +368,7 @@ const encodeValue = (v: string) => encodeURIComponent(v).replace(/%3A/gi, ':').r
  * version's defaults, in schema order. `parseHash` of it gives back exactly `config`.
  */
 export function configToShortHash(config: Config): string {
-  const base = LINK_DEFAULTS[LINK_VERSION];
+  const base = linkDefaults(LINK_VERSION)!;
   const parts = [`v=${LINK_VERSION}`];
   for (const key of CONFIG_KEYS) {
     const value = formatValue(key, config[key]);

@@ -13,6 +13,7 @@ import { liveCompute } from './liveCompute.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
 import { consensusDistance } from '../core/vector.ts';
+import { modelHash } from '../core/modelHash.ts';
 import { decodeSketch, encodeSketch, sketch } from '../core/sketch.ts';
 import { finishSummary, summarizeSwarm, type MemberReport, type SwarmSummary } from './swarmSummary.ts';
 
@@ -53,6 +54,8 @@ export interface Snapshot {
   inWorker: boolean;
   accuracy: number | null;
   loss: number | null;
+  /** A hash of the raw bytes of the model `accuracy` was measured on (src/core/modelHash.ts); equal hashes, equal models. */
+  modelHash: string | null;
   bytesSent: number;
   bytesReceived: number;
   /** Peers with an open data channel. */
@@ -154,6 +157,7 @@ export class LiveNode {
       inWorker: false,
       accuracy: null,
       loss: null,
+      modelHash: null,
       bytesSent: 0,
       bytesReceived: 0,
       peers: [],
@@ -522,12 +526,14 @@ export class LiveNode {
       this.pendingEval = null;
       if (round <= this.lastEvaluatedRound) continue;
       try {
+        // Hashed before the await: these are the bytes the accuracy below belongs to.
+        const hash = modelHash(params);
         const r = await this.training.evaluate(params);
         this.lastEvaluatedRound = round;
         this.refreshStats();
         this.ownSketch = sketch(params, this.snap.config.seed);
         this.snap.history.push({ round, accuracy: r.accuracy, loss: r.loss, bytesSent: this.snap.bytesSent, t: Date.now() - this.startedAt, consensus: this.estimateConsensus() });
-        this.update({ accuracy: r.accuracy, loss: r.loss });
+        this.update({ accuracy: r.accuracy, loss: r.loss, modelHash: hash });
         this.reportMetrics(round, r.accuracy, r.loss);
       } catch (e) {
         this.log(`evaluation failed: ${(e as Error).message}`);
@@ -623,7 +629,7 @@ export class LiveNode {
     this.snap.swarm = {};
     this.ownSketch = null;
     this.peerSketches.clear();
-    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, roomFinished: null, notice: null, trainedSamples: 0 });
+    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0 });
     this.ensureTransport();
     this.log('the owner reset the room');
     this.maybeAutostart();

@@ -3,11 +3,13 @@ import { fedavg } from './fedavg/module.ts';
 import { gossip } from './gossip/module.ts';
 import { modest } from './modest/module.ts';
 import { registerProtocol } from './registry.ts';
+import { spsa } from './spsa/module.ts';
 
 /** The built-in algorithms: adding one is its folder plus one line here. */
 registerProtocol(fedavg);
 registerProtocol(modest);
 registerProtocol(gossip);
 registerProtocol(dpsgd);
+registerProtocol(spsa);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeErrors, errorSentence, hashToInput, parseConfig, parseConfigByKey, validPartition, validTopology } from '../../src/core/config.ts';
+import { ConfigError, describeErrors, errorSentence, hashToInput, parseConfig, parseConfigByKey, registeredAlgorithms, validPartition, validTopology } from '../../src/core/config.ts';
 import { parseFlags } from '../../src/sim/flags.ts';
 
 describe('parseConfigByKey', () => {
@@ -27,7 +27,9 @@ describe('parseConfigByKey', () => {
     const { errors } = parseConfigByKey({ nodes: '0', lr: 'fast', algo: 'sgd', autostart: 'yes', room: 'my room', batch: '-1' });
     expect(errorSentence('nodes', errors.nodes!)).toBe('Nodes must be a whole number from 1 to 100,000');
     expect(errorSentence('lr', errors.lr!)).toBe('Learning rate must be a number from 0.000001 to 10');
-    expect(errorSentence('algo', errors.algo!)).toBe('Algorithm must be one of fedavg, modest, gossip, dpsgd');
+    // Every registered algorithm, in registration order (the first four, then newer ones).
+    expect(registeredAlgorithms().slice(0, 4)).toEqual(['fedavg', 'modest', 'gossip', 'dpsgd']);
+    expect(errorSentence('algo', errors.algo!)).toBe(`Algorithm must be one of ${registeredAlgorithms().join(', ')}`);
     expect(errorSentence('autostart', errors.autostart!)).toBe('Autostart must be 0 or 1');
     expect(errorSentence('room', errors.room!)).toMatch(/^Room must be 1 to 64 letters, digits, - or _/);
     expect(errorSentence('batch', errors.batch!)).toMatch(/^Batch size must be a whole number from 1 to 100,000, or inf/);
