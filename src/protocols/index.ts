@@ -1,3 +1,4 @@
+import { diloco } from './diloco/module.ts';
 import { dpsgd } from './dpsgd/module.ts';
 import { fedavg } from './fedavg/module.ts';
 import { gossip } from './gossip/module.ts';
@@ -9,5 +10,6 @@ registerProtocol(fedavg);
 registerProtocol(modest);
 registerProtocol(gossip);
 registerProtocol(dpsgd);
+registerProtocol(diloco);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';
