@@ -6,6 +6,7 @@ import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
 import { browser } from './browser.ts';
 import { compare } from './compare.ts';
+import { diloco } from './diloco.ts';
 import { scale } from './scale.ts';
 
 /**
@@ -13,7 +14,7 @@ import { scale } from './scale.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, diloco];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
