@@ -4,7 +4,7 @@ import { adamw, SGD, type OptimizerStates } from '../../src/core/learn/compute.t
 import type { ModelSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { maxAbsDiff } from '../../src/core/vector.ts';
-import { encodeMessage, type Fragment } from '../../src/core/wire/codec.ts';
+import { decodeMessage, encodeMessage, type Fragment } from '../../src/core/wire/codec.ts';
 import { DiLoCo, STATE_KEY } from '../../src/protocols/diloco/diloco.ts';
 import { dilocoSchemas } from '../../src/protocols/diloco/messages.ts';
 import { fragmentRanges, nesterovStep, roundTrip, syncPlan } from '../../src/protocols/diloco/outer.ts';
@@ -278,6 +278,47 @@ describe('claims from peers are bounded', () => {
     // Sync 2 is open now: the liar was not in sync 1's answer, so it gets the whole model; the others only the step.
     const next = closed.filter((a) => a.kind === 'send') as unknown as { to: string; msg: { full: boolean; sync: number } }[];
     expect(next.map((s) => [s.to, s.msg.sync, s.msg.full])).toEqual([['n1', 2, false], ['n2', 2, false], ['n3', 2, true]]);
+  });
+
+  it('when the coordinator’s tab closes, the tab the room elects takes over and the run still ends', () => {
+    // Three protocols wired by hand through the codec, with a stand-in learner (one small step per request).
+    const cfg = { fragments: 2, overlap: 1, rounds: 4, quant: 8 } as ConfigInput;
+    const ids = ['n0', 'n1', 'n2'];
+    const nodes = new Map(ids.map((id) => [id, node(id, ids.filter((x) => x !== id), cfg)]));
+    const alive = new Set(ids);
+    const queue: [string, ProtocolEvent][] = [];
+    const log: Record<string, ProtocolAction[]> = { n0: [], n1: [], n2: [] };
+    const act = (id: string, actions: ProtocolAction[]) => {
+      log[id].push(...actions);
+      for (const a of actions) {
+        if (a.kind === 'send') {
+          const decoded = decodeMessage(encodeMessage(a.msg, dilocoSchemas), dilocoSchemas, size());
+          if (!decoded.ok) throw new Error(decoded.detail);
+          queue.push([a.to, { kind: 'message', from: id, msg: decoded.msg }]);
+        } else if (a.kind === 'compute' && a.request.kind === 'train') {
+          const params = a.request.params.map((x) => x - 0.001 * (1 + Number(id.slice(1))));
+          queue.push([id, { kind: 'computed', id: a.id, result: { kind: 'train', params, loss: 1, steps: a.request.steps, samplesSeen: 1 } }]);
+        }
+      }
+    };
+    act('n0', nodes.get('n0')!.feed({ kind: 'start' }));
+    const pump = (until: () => boolean) => {
+      for (let i = 0; i < 10000 && queue.length && !until(); i++) {
+        const [to, e] = queue.shift()!;
+        // A closed tab neither receives nor delivers what it had queued.
+        if (alive.has(to) && (e.kind !== 'message' || alive.has(e.from))) act(to, nodes.get(to)!.feed(e));
+      }
+    };
+    pump(() => log.n0.some((a) => a.kind === 'round' && a.round === 2));
+    alive.delete('n0');
+    for (const id of ['n1', 'n2']) act(id, nodes.get(id)!.feed({ kind: 'roster', peers: ['n1', 'n2'].filter((x) => x !== id), coordinator: 'n1' }));
+    pump(() => false);
+    for (const id of ['n1', 'n2']) {
+      expect(rejects(log[id])).toEqual([]);
+      expect(log[id].some((a) => a.kind === 'done')).toBe(true);
+    }
+    const finals = log.n1.filter((a) => a.kind === 'model' && a.scope === 'global').map((a) => (a as { round: number }).round);
+    expect(Math.max(...finals)).toBe(4);
   });
 
   it('a worker that leaves mid-run does not stall the outer steps', () => {
