@@ -6,6 +6,7 @@ import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
 import { browser } from './browser.ts';
 import { compare } from './compare.ts';
+import { diloco } from './diloco.ts';
 import { scale } from './scale.ts';
 import { spsaBench } from './spsa.ts';
 
@@ -14,7 +15,7 @@ import { spsaBench } from './spsa.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

@@ -1,3 +1,4 @@
+import { diloco } from './diloco/module.ts';
 import { dpsgd } from './dpsgd/module.ts';
 import { fedavg } from './fedavg/module.ts';
 import { gossip } from './gossip/module.ts';
@@ -11,5 +12,6 @@ registerProtocol(modest);
 registerProtocol(gossip);
 registerProtocol(dpsgd);
 registerProtocol(spsa);
+registerProtocol(diloco);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';
