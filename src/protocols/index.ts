@@ -1,5 +1,6 @@
 import { dpsgd } from './dpsgd/module.ts';
 import { fedavg } from './fedavg/module.ts';
+import { fedbuff } from './fedbuff/module.ts';
 import { gossip } from './gossip/module.ts';
 import { modest } from './modest/module.ts';
 import { registerProtocol } from './registry.ts';
@@ -9,5 +10,6 @@ registerProtocol(fedavg);
 registerProtocol(modest);
 registerProtocol(gossip);
 registerProtocol(dpsgd);
+registerProtocol(fedbuff);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';
