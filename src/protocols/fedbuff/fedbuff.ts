@@ -71,6 +71,8 @@ export class FedBuff implements Protocol {
   private training: { id: string; version: number; from: NodeId; base: Float32Array } | null = null;
   /** Client: the version of the last task taken from the current coordinator (tasks must increase). */
   private taskFloor = -1;
+  /** Coordinators this node followed before the current one: their frames still in flight are late, not lies. */
+  private formerCoordinators = new Set<NodeId>();
   private seq = 0;
   /** Server: updates dropped for staleness above `maxStaleness`. */
   staleDropped = 0;
@@ -123,6 +125,8 @@ export class FedBuff implements Protocol {
     const actions: ProtocolAction[] = [];
     if (coordinator && coordinator !== this.coordinator) {
       const was = this.isCoordinator;
+      if (this.coordinator) this.formerCoordinators.add(this.coordinator);
+      this.formerCoordinators.delete(coordinator);
       this.coordinator = coordinator;
       this.taskFloor = -1;
       if (was && !this.isCoordinator) actions.push(...this.stopServing());
@@ -311,6 +315,8 @@ export class FedBuff implements Protocol {
     switch (msg.type) {
       case 'fedbuff/task': {
         const version = msg.version as number;
+        // Sent before the room elected another coordinator, arriving after: ignored, not a lie.
+        if (this.formerCoordinators.has(from)) return [{ kind: 'log', text: `ignored a task from ${from}, no longer the coordinator` }];
         if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'task from a non-coordinator' }];
         if (this.finished) return [{ kind: 'reject', from, reason: 'task after the run ended' }];
         if (version >= this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `task for version ${version}, beyond the run's ${this.ctx.config.rounds} rounds` }];
