@@ -37,7 +37,7 @@ function common(seed: number, quick: boolean): ConfigInput {
 const RUNS: { label: string; input: ConfigInput }[] = [
   { label: 'FedAvg, C = 1 (synchronous)', input: { algo: 'fedavg', fraction: 1 } },
   { label: 'FedBuff, concurrency 20, K = 10', input: { algo: 'fedbuff', concurrency: 20, bufferSize: 10 } },
-  { label: 'FedBuff, defaults (concurrency 10, K = 5)', input: { algo: 'fedbuff' } },
+  { label: 'FedBuff, concurrency 10, K = 5', input: { algo: 'fedbuff', concurrency: 10, bufferSize: 5 } },
   { label: 'FedBuff fixed period, concurrency 20, every 300 ms', input: { algo: 'fedbuff', concurrency: 20, aggEvery: 300 } },
 ];
 

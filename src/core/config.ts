@@ -303,7 +303,7 @@ const LINK_DEFAULTS: Record<string, Readonly<Record<keyof Config, string>>> = {
     merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
     compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
     // Keys added after this version was frozen, at their first defaults (what a link without them always read as).
-    concurrency: '10', bufferSize: '5', serverLr: '1', maxStaleness: '20', aggEvery: '0',
+    concurrency: '10', bufferSize: '3', serverLr: '1', maxStaleness: '20', aggEvery: '0',
   },
   // Version 2: the default experiment became non-IID spirals on 4 tabs (classes and lr from DATASET_DEFAULTS).
   '2': {
@@ -313,7 +313,7 @@ const LINK_DEFAULTS: Record<string, Readonly<Record<keyof Config, string>>> = {
     merge: 'vca', vca: 'conservative', c: '0.5', eps: '1e-8', period: '1000', topology: 'kregular:4', latency: '20', bandwidth: '0', loss: '0', churn: '',
     compute: '0.5', stragglers: '0', slowdown: '5', backend: 'auto', autostart: '0', secret: '', hide: '',
     // Keys added after this version was frozen, at their first defaults (what a link without them always read as).
-    concurrency: '10', bufferSize: '5', serverLr: '1', maxStaleness: '20', aggEvery: '0',
+    concurrency: '10', bufferSize: '3', serverLr: '1', maxStaleness: '20', aggEvery: '0',
   },
 };
 export const LINK_VERSION = '2';

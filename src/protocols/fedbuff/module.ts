@@ -11,8 +11,11 @@ const keys = {
     label: 'Concurrency',
     help: 'How many nodes train at the same time (at most the number of nodes there are).',
   },
+  // K = 3 below the default room of 4 tabs, so a default room really runs asynchronously (with K ≥ the
+  // number of tabs every version waits for all of them, which is FedAvg); the paper uses K = 10 of
+  // concurrency 100 or more.
   bufferSize: {
-    schema: keyTypes.int(1, 100000).default(5),
+    schema: keyTypes.int(1, 100000).default(3),
     label: 'Buffer size K',
     help: 'The server updates the model after this many client updates have arrived (buffered mode).',
   },
