@@ -57,7 +57,7 @@ export const fedbuff: ProtocolModule = {
       'A server hands the model to a few nodes at a time; whoever finishes sends back its change and gets the newest model at once, so nobody waits for the slowest. The server applies the changes K at a time, trusting late ones (trained on an older model) a little less.',
     paper: 'Nguyen et al., Federated Learning with Buffered Asynchronous Aggregation, AISTATS 2022',
     coordinatorLegend: '★ server (hands out the model, buffers the updates, applies them K at a time)',
-    topologyCaption: 'Ringed: the clients training right now; orange ring: the server.',
+    topologyCaption: 'Ringed: the clients handed the newest model version; orange ring: the server.',
     variants: [
       { id: 'fedbuff', label: 'FedBuff', overrides: { algo: 'fedbuff' } },
       { id: 'fedbuff-fix', label: 'FedBuff · fixed period', overrides: { algo: 'fedbuff', aggEvery: 1000 } },
