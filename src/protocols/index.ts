@@ -1,6 +1,7 @@
 import { diloco } from './diloco/module.ts';
 import { dpsgd } from './dpsgd/module.ts';
 import { fedavg } from './fedavg/module.ts';
+import { fedbuff } from './fedbuff/module.ts';
 import { gossip } from './gossip/module.ts';
 import { modest } from './modest/module.ts';
 import { registerProtocol } from './registry.ts';
@@ -13,5 +14,6 @@ registerProtocol(gossip);
 registerProtocol(dpsgd);
 registerProtocol(spsa);
 registerProtocol(diloco);
+registerProtocol(fedbuff);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';
