@@ -1,4 +1,5 @@
 import { ConfigError, type Config, registerAlgorithm, registerConfigKeys } from '../core/config.ts';
+import { checkSchemas } from '../core/wire/codec.ts';
 import type { ProtocolModule, ProtocolVariant } from './protocol.ts';
 
 /**
@@ -12,6 +13,7 @@ export function registerProtocol(m: ProtocolModule): void {
   const existing = modules.get(m.name);
   if (existing === m) return;
   if (existing) throw new Error(`algorithm '${m.name}' is already registered`);
+  checkSchemas(m.schemas);
   registerAlgorithm(m.name);
   registerConfigKeys(m.config);
   modules.set(m.name, m);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { decodeMessage, encodeMessage, MODEL_PARAMS, VERSION, type Fragment, type SchemaRegistry } from '../../src/core/wire/codec.ts';
+import { Rng } from '../../src/core/rng.ts';
+import { checkSchemas, COMPACT_VERSION, decodeMessage, encodeMessage, MODEL_PARAMS, VERSION, type Fragment, type RejectReason, type SchemaRegistry } from '../../src/core/wire/codec.ts';
 
 const roundHeader = z.object({ round: z.number().int().min(0) });
 const schemas: SchemaRegistry = {
@@ -188,5 +189,162 @@ describe('wire codec', () => {
     const got = decodeMessage(sneaky, receiver, 4);
     expect(got.ok && got.msg.params).toBeUndefined();
     expect(decodeMessage(sneaky, { 'x/ping': { header: roundHeader.passthrough(), vectors: MODEL_PARAMS } }, 4)).toMatchObject({ ok: false, reason: 'bad-length' });
+  });
+});
+
+describe('compact frames', () => {
+  const compact: SchemaRegistry = {
+    'c/grad': {
+      header: z.object({ iter: z.number().int().min(1), epoch: z.number().int().max(1000), g: z.number().int() }),
+      vectors: {},
+      compact: { id: 7, fields: [['iter', 'u32'], ['epoch', 'u16'], ['g', 'i8']] },
+    },
+    'c/list': {
+      header: z.object({ t: z.number().int().min(1), e: z.number().int() }),
+      vectors: { l: { dtype: 'u8', length: { max: 8 } } },
+      compact: { id: 8, fields: [['t', 'u32'], ['e', 'u8']], bytes: 'l' },
+    },
+    'c/fixed': { header: z.object({}), vectors: { k: { dtype: 'u8', length: 3 } }, compact: { id: 0, fields: [], bytes: 'k' } },
+    // A JSON type in the same registry.
+    'x/ping': { header: roundHeader, vectors: {} },
+  };
+  const list = (l: number[], t = 5, e = 3) => encodeMessage({ type: 'c/list', t, e, l: Uint8Array.from(l) }, compact);
+
+  it('round-trips: magic, 0x82, the id, packed LE fields and a length-prefixed payload, nothing else', () => {
+    const g = encodeMessage({ type: 'c/grad', iter: 0x01020304, epoch: 999, g: -128 }, compact);
+    expect(Array.from(g)).toEqual([0x4d, 0x55, COMPACT_VERSION, 7, 4, 3, 2, 1, 0xe7, 0x03, 0x80]);
+    expect(decodeMessage(g, compact, 0)).toEqual({ ok: true, msg: { type: 'c/grad', iter: 0x01020304, epoch: 999, g: -128 } });
+    const l = list([9, 0, 255]);
+    expect(l.length).toBe(4 + 4 + 1 + 2 + 3);
+    const d = decodeMessage(l, compact, 0);
+    if (!d.ok) throw new Error(d.detail);
+    expect(d.msg).toMatchObject({ type: 'c/list', t: 5, e: 3 });
+    expect(d.msg.l).toBeInstanceOf(Uint8Array);
+    expect(Array.from(d.msg.l as Uint8Array)).toEqual([9, 0, 255]);
+    const empty = decodeMessage(list([]), compact, 0);
+    expect(empty.ok && (empty.msg.l as Uint8Array).length).toBe(0);
+    expect(decodeMessage(encodeMessage({ type: 'c/fixed', k: Uint8Array.from([1, 2, 3]) }, compact), compact, 0).ok).toBe(true);
+    // Other types of the registry stay JSON frames.
+    const ping = encodeMessage({ type: 'x/ping', round: 1 }, compact);
+    expect(ping[2]).toBe(VERSION);
+    expect(decodeMessage(ping, compact, 0)).toEqual({ ok: true, msg: { type: 'x/ping', round: 1 } });
+  });
+
+  it('the JSON form of a compact type still decodes to the same message', () => {
+    const { compact: _, ...json } = compact['c/list'];
+    const frame = encodeMessage({ type: 'c/list', t: 5, e: 3, l: Uint8Array.from([1, 2]) }, { 'c/list': json });
+    expect(frame[2]).toBe(VERSION);
+    const a = decodeMessage(frame, compact, 0);
+    const b = decodeMessage(list([1, 2]), compact, 0);
+    expect(a).toEqual(b);
+  });
+
+  it('refuses unknown ids, truncation, trailing bytes, out-of-range fields and oversized payloads', () => {
+    const ok = list([1, 2, 3]);
+    const known = new Set([0, 7, 8]);
+    for (let id = 0; id < 256; id++) {
+      if (known.has(id)) continue;
+      const f = ok.slice();
+      f[3] = id;
+      expect(decodeMessage(f, compact, 0)).toMatchObject({ ok: false, reason: 'unknown-type' });
+    }
+    const v = ok.slice();
+    v[2] = COMPACT_VERSION + 1;
+    expect(decodeMessage(v, compact, 0)).toMatchObject({ ok: false, reason: 'malformed' });
+    // Truncated: inside the fields or the length → malformed; inside the payload → bad-length.
+    for (let cut = 0; cut < ok.length; cut++) {
+      expect(decodeMessage(ok.slice(0, cut), compact, 0)).toMatchObject({ ok: false, reason: cut < 4 + 4 + 1 + 2 ? 'malformed' : 'bad-length' });
+    }
+    const grad = encodeMessage({ type: 'c/grad', iter: 1, epoch: 0, g: 0 }, compact);
+    for (const extra of [1, 5]) {
+      for (const frame of [ok, grad]) {
+        const longer = new Uint8Array(frame.length + extra);
+        longer.set(frame);
+        expect(decodeMessage(longer, compact, 0)).toMatchObject({ ok: false, reason: 'bad-length', detail: expect.stringMatching(/trailing/) });
+      }
+    }
+    // Fields outside the header's ranges (the wire type holds them, the zod header does not).
+    expect(decodeMessage(encodeMessage({ type: 'c/grad', iter: 0, epoch: 0, g: 0 }, compact), compact, 0)).toMatchObject({ ok: false, reason: 'bad-header' });
+    expect(decodeMessage(encodeMessage({ type: 'c/grad', iter: 1, epoch: 1001, g: 0 }, compact), compact, 0)).toMatchObject({ ok: false, reason: 'bad-header' });
+    expect(decodeMessage(list([1], 0), compact, 0)).toMatchObject({ ok: false, reason: 'bad-header' });
+    // Payloads: longer than the schema's max (the encoder sends it), a length beyond the frame, a wrong fixed length.
+    expect(decodeMessage(list([1, 2, 3, 4, 5, 6, 7, 8, 9]), compact, 0)).toMatchObject({ ok: false, reason: 'bad-length' });
+    const claim = ok.slice();
+    new DataView(claim.buffer).setUint16(9, 4, true);
+    expect(decodeMessage(claim, compact, 0)).toMatchObject({ ok: false, reason: 'bad-length' });
+    new DataView(claim.buffer).setUint16(9, 0xffff, true);
+    expect(decodeMessage(claim, compact, 0)).toMatchObject({ ok: false, reason: 'bad-length' });
+    expect(decodeMessage(encodeMessage({ type: 'c/fixed', k: Uint8Array.from([1, 2]) }, compact), compact, 0)).toMatchObject({ ok: false, reason: 'bad-length' });
+    // A registry without compact types knows no id.
+    expect(decodeMessage(ok, schemas, 0)).toMatchObject({ ok: false, reason: 'unknown-type' });
+  });
+
+  it('the encoder throws only where the wire cannot carry the message', () => {
+    for (const g of [128, -129, 1.5, NaN, undefined, '1']) expect(() => encodeMessage({ type: 'c/grad', iter: 1, epoch: 0, g }, compact)).toThrow(/does not fit i8/);
+    expect(() => encodeMessage({ type: 'c/grad', iter: -1, epoch: 0, g: 0 }, compact)).toThrow(/does not fit u32/);
+    expect(() => encodeMessage({ type: 'c/grad', iter: 1, epoch: 0, g: 0, extra: 1 }, compact)).toThrow(/no place/);
+    expect(() => encodeMessage({ type: 'c/list', t: 1, e: 0, l: [1, 2] }, compact)).toThrow(/Uint8Array/);
+  });
+
+  it('a registry must give each compact type its own u8 id, the header’s fields, and one plain u8 payload', () => {
+    const grad = compact['c/grad'];
+    const bad: SchemaRegistry[] = [
+      { a: grad, b: grad },
+      { a: { ...grad, compact: { id: 256, fields: grad.compact!.fields } } },
+      { a: { ...grad, compact: { id: 1, fields: [['iter', 'u32'], ['epoch', 'u16']] } } },
+      { a: { ...grad, compact: { id: 1, fields: [...grad.compact!.fields, ['type', 'u8']] } } },
+      { a: { ...grad, compact: { id: 1, fields: [['iter', 'u32'], ['epoch', 'u16'], ['g', 'f64' as never]] } } },
+      { a: { ...compact['c/list'], vectors: { l: { dtype: 'i8', length: { max: 8 } } } } },
+      { a: { ...compact['c/list'], vectors: { l: { dtype: 'u8', length: 'model' } } } },
+      { a: { ...compact['c/list'], vectors: { l: { dtype: 'u8', length: { max: 70000 } } } } },
+      { a: { ...compact['c/list'], vectors: { l: { dtype: 'u8', length: { max: 8 } }, params: { dtype: 'f32', length: 'model' } } } },
+      { a: { ...grad, vectors: MODEL_PARAMS } },
+    ];
+    for (const r of bad) expect(() => checkSchemas(r)).toThrow(/compact form/);
+    expect(() => checkSchemas(compact)).not.toThrow();
+  });
+
+  it('fuzz: a few thousand random mutations of a valid frame never throw, and what passes is valid', () => {
+    const rng = Rng.seed('compact-fuzz');
+    const base = list([1, 2, 3, 4, 5]);
+    const reasons = new Set<RejectReason>(['malformed', 'unknown-type', 'bad-header', 'bad-vector', 'bad-length', 'non-finite', 'out-of-range']);
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 5000; i++) {
+      let f = Array.from(base);
+      for (let m = 1 + rng.int(3); m > 0; m--) {
+        const at = rng.int(f.length + 1);
+        switch (rng.int(4)) {
+          case 0:
+            if (at < f.length) f[at] = rng.int(256);
+            break;
+          case 1:
+            f.splice(at, 0, rng.int(256));
+            break;
+          case 2:
+            f.splice(at, 1);
+            break;
+          default:
+            f = f.slice(0, at);
+        }
+      }
+      const frame = Uint8Array.from(f);
+      let d: ReturnType<typeof decodeMessage> | undefined;
+      expect(() => (d = decodeMessage(frame, compact, 0))).not.toThrow();
+      if (d!.ok) {
+        const msg = d!.msg;
+        seen[msg.type] = (seen[msg.type] ?? 0) + 1;
+        if (msg.type === 'c/list') {
+          expect(msg.t).toBeGreaterThanOrEqual(1);
+          expect((msg.l as Uint8Array).length).toBeLessThanOrEqual(8);
+          expect(frame.length).toBe(11 + (msg.l as Uint8Array).length);
+        }
+      } else {
+        expect(reasons.has(d!.reason)).toBe(true);
+        seen[d!.reason] = (seen[d!.reason] ?? 0) + 1;
+      }
+    }
+    // The mutations reach valid frames and several rejection paths.
+    expect(seen['c/list']).toBeGreaterThan(0);
+    for (const r of ['malformed', 'unknown-type', 'bad-length']) expect(seen[r]).toBeGreaterThan(0);
   });
 });

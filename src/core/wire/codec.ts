@@ -4,20 +4,33 @@ import { dequantize, f16BitsToF32, packI4, QMAX, quantize, toF16, unpackI4, vect
 export type { Dtype } from './quantize.ts';
 
 /**
- * Binary frames for protocol messages (version 2):
+ * Binary frames for protocol messages (version 2), in two forms told apart by byte 2.
+ *
+ * JSON frames (byte 2 = VERSION = 2), for every message type:
  *
  *   magic "MU" | version u8 | vector count u8 | headerLen u32 LE | header JSON (utf-8)
  *   | one 12-byte entry per vector: index u8 | dtype u8 | 0 u16 | start u32 LE | length u32 LE
  *   | the vectors' bodies, in entry order, no padding: [scale f32 LE, for scaled i8/i4] values
+ *
+ * Compact frames (byte 2 = COMPACT_VERSION = 0x80 | VERSION), for small fixed-shape messages
+ * whose schema declares `compact` (SPSA's per-iteration bytes, where framing is most of the cost):
+ *
+ *   magic "MU" | 0x82 | type id u8 | the declared fields, packed LE in declared order
+ *   | [payload length u16 LE | payload bytes: the one u8 vector named by `compact.bytes`]
  *
  * A message type's schema declares its header (zod) and its vectors by name. `index` is the
  * vector's position in the schema's `vectors` (entries in increasing order); `start` is 0
  * except for fragments, which cover [start, start + length) of their declared length.
  * Everything is checked against the schema before any protocol sees it: header fields,
  * which vectors are present, dtypes, lengths, fragment bounds, finiteness and magnitude of
- * floats, and the scale of quantized vectors. The encoder is deliberately lenient about
- * lengths and values (it sends what it is given), so a misbehaving sender is caught where it
- * matters, at the receiver, and tests can craft bad frames.
+ * floats, and the scale of quantized vectors. A compact frame is checked the same way: its id
+ * must be in the registry, its length must be exactly the fields plus the payload, the payload
+ * length within the vector's bound, and the decoded fields go through the same zod header, so
+ * a protocol gets the same message (and a sender the same rejection reasons) from either form.
+ * A type with `compact` is always sent compact; its JSON form still decodes.
+ * The encoder is deliberately lenient about lengths and values (it sends what it is given), so
+ * a misbehaving sender is caught where it matters, at the receiver, and tests can craft bad
+ * frames; it only throws where the wire cannot carry a value (a compact field outside its type).
  */
 
 /** One vector a message type carries. */
@@ -40,10 +53,27 @@ export interface VectorSchema {
   maxAbs?: number;
 }
 
+/** Wire types of compact header fields: little-endian integers. */
+export type FieldType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32';
+
+/**
+ * The compact form of a small message type. `fields` are exactly the zod header's keys (besides
+ * `type`), in wire order; `bytes` names the schema's only vector, which must be a plain u8 vector
+ * (a fixed length or `{ max }`, at most 65535), sent length-prefixed after the fields.
+ */
+export interface CompactSchema {
+  /** Unique among the compact types of the registry. */
+  id: number;
+  fields: readonly (readonly [name: string, type: FieldType])[];
+  bytes?: string;
+}
+
 export interface MessageSchema {
   header: z.ZodType;
   /** The vectors, by field name; `{}` for none. Their order is the wire order. */
   vectors: Readonly<Record<string, VectorSchema>>;
+  /** Send this type as a compact frame (see the doc comment above). */
+  compact?: CompactSchema;
 }
 
 export type SchemaRegistry = Readonly<Record<string, MessageSchema>>;
@@ -76,6 +106,10 @@ export interface Message {
 const MAGIC0 = 0x4d; // 'M'
 const MAGIC1 = 0x55; // 'U'
 export const VERSION = 2;
+/** Byte 2 of a compact frame: the compact flag and the version. */
+export const COMPACT_VERSION = 0x80 | VERSION;
+/** magic, version, type id. */
+const COMPACT_PREFIX = 4;
 const PREFIX = 8;
 const ENTRY = 12;
 const DTYPES: readonly Dtype[] = ['f32', 'f16', 'i8', 'i4', 'u8'];
@@ -92,6 +126,165 @@ const isScaled = (v: VectorSchema, dtype: Dtype) => !!v.scaled && (dtype === 'i8
 
 export function schemaFor(registry: SchemaRegistry, type: string): MessageSchema | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;
+}
+
+const FIELD_TYPES: Readonly<Record<FieldType, { size: number; min: number; max: number }>> = {
+  u8: { size: 1, min: 0, max: 0xff },
+  i8: { size: 1, min: -0x80, max: 0x7f },
+  u16: { size: 2, min: 0, max: 0xffff },
+  i16: { size: 2, min: -0x8000, max: 0x7fff },
+  u32: { size: 4, min: 0, max: 0xffffffff },
+  i32: { size: 4, min: -0x80000000, max: 0x7fffffff },
+};
+
+function readField(view: DataView, at: number, t: FieldType): number {
+  switch (t) {
+    case 'u8':
+      return view.getUint8(at);
+    case 'i8':
+      return view.getInt8(at);
+    case 'u16':
+      return view.getUint16(at, true);
+    case 'i16':
+      return view.getInt16(at, true);
+    case 'u32':
+      return view.getUint32(at, true);
+    case 'i32':
+      return view.getInt32(at, true);
+  }
+}
+
+function writeField(view: DataView, at: number, t: FieldType, v: number): void {
+  switch (t) {
+    case 'u8':
+      return view.setUint8(at, v);
+    case 'i8':
+      return view.setInt8(at, v);
+    case 'u16':
+      return view.setUint16(at, v, true);
+    case 'i16':
+      return view.setInt16(at, v, true);
+    case 'u32':
+      return view.setUint32(at, v, true);
+    case 'i32':
+      return view.setInt32(at, v, true);
+  }
+}
+
+/** A compact type as the codec uses it: its name, schema and the size of its fixed part. */
+interface CompactType {
+  type: string;
+  schema: MessageSchema;
+  compact: CompactSchema;
+  /** Fields, plus the u16 payload length if it has a payload. */
+  fixed: number;
+}
+
+const compactTables = new WeakMap<SchemaRegistry, Map<number, CompactType>>();
+
+/**
+ * The registry's compact types by id, checked once per registry: ids unique u8s, the fields
+ * exactly the zod header's keys, the payload a plain u8 vector and the type's only vector.
+ * Throws on a registry that breaks these (a local bug; `checkSchemas` runs it at registration).
+ */
+function compactTable(registry: SchemaRegistry): Map<number, CompactType> {
+  const cached = compactTables.get(registry);
+  if (cached) return cached;
+  const table = new Map<number, CompactType>();
+  for (const [type, schema] of Object.entries(registry)) {
+    const c = schema.compact;
+    if (!c) continue;
+    const bad = (why: string) => new Error(`${type}: compact form ${why}`);
+    if (!Number.isInteger(c.id) || c.id < 0 || c.id > 255) throw bad(`id ${c.id} is not a u8`);
+    if (table.has(c.id)) throw bad(`id ${c.id} is also ${table.get(c.id)!.type}'s`);
+    const names = c.fields.map(([name]) => name);
+    if (new Set(names).size !== names.length || names.includes('type')) throw bad('repeats a field or names one "type"');
+    for (const [name, ft] of c.fields) if (!Object.hasOwn(FIELD_TYPES, ft)) throw bad(`field ${name} has no wire type ${String(ft)}`);
+    if (schema.header instanceof z.ZodObject) {
+      const keys = Object.keys(schema.header.shape).filter((k) => k !== 'type');
+      if (keys.length !== names.length || keys.some((k) => !names.includes(k))) throw bad(`fields [${names.join(', ')}] are not the header's [${keys.join(', ')}]`);
+    }
+    const vectors = Object.keys(schema.vectors);
+    if (c.bytes === undefined ? vectors.length > 0 : vectors.length !== 1 || vectors[0] !== c.bytes) throw bad(`cannot carry the vectors [${vectors.join(', ')}]`);
+    if (c.bytes !== undefined) {
+      const v = schema.vectors[c.bytes];
+      const max = typeof v.length === 'object' ? v.length.max : v.length;
+      if (v.dtype !== 'u8' || v.fragment || v.optional || max === 'model' || max > 0xffff) throw bad(`payload ${c.bytes} is not a required u8 vector of at most 65535 bytes`);
+    }
+    let fixed = c.bytes === undefined ? 0 : 2;
+    for (const [, ft] of c.fields) fixed += FIELD_TYPES[ft].size;
+    table.set(c.id, { type, schema, compact: c, fixed });
+  }
+  compactTables.set(registry, table);
+  return table;
+}
+
+/** Checks a registry's compact forms (throws on a bad one); protocol registration calls it. */
+export function checkSchemas(registry: SchemaRegistry): void {
+  compactTable(registry);
+}
+
+function encodeCompact(msg: Message, ct: CompactType): Uint8Array {
+  const { type, compact: c, fixed } = ct;
+  for (const k of Object.keys(msg)) if (k !== 'type' && k !== c.bytes && !c.fields.some(([name]) => name === k)) throw new Error(`${type}: field ${k} has no place in the compact form`);
+  let payload: Uint8Array | null = null;
+  if (c.bytes !== undefined) {
+    const v = msg[c.bytes];
+    if (!(v instanceof Uint8Array)) throw new Error(`${type}.${c.bytes}: u8 takes a Uint8Array`);
+    if (v.length > 0xffff) throw new Error(`${type}.${c.bytes}: ${v.length} bytes do not fit a u16 length`);
+    payload = v;
+  }
+  const out = new Uint8Array(COMPACT_PREFIX + fixed + (payload?.length ?? 0));
+  const view = new DataView(out.buffer);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  out[2] = COMPACT_VERSION;
+  out[3] = c.id;
+  let at = COMPACT_PREFIX;
+  for (const [name, ft] of c.fields) {
+    const v = msg[name];
+    const { size, min, max } = FIELD_TYPES[ft];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`${type}.${name}: ${String(v)} does not fit ${ft}`);
+    writeField(view, at, ft, v);
+    at += size;
+  }
+  if (payload) {
+    view.setUint16(at, payload.length, true);
+    out.set(payload, at + 2);
+  }
+  return out;
+}
+
+function decodeCompact(frame: Uint8Array, registry: SchemaRegistry, paramCount: number): DecodeResult {
+  const fail = (reason: RejectReason, detail: string): DecodeResult => ({ ok: false, reason, detail });
+  const ct = compactTable(registry).get(frame[3]);
+  if (!ct) return fail('unknown-type', `unknown compact type id ${frame[3]}`);
+  const { type, schema, compact: c, fixed } = ct;
+  if (frame.length < COMPACT_PREFIX + fixed) return fail('malformed', `${type}: compact frame truncated`);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const header: Record<string, unknown> = { type };
+  let at = COMPACT_PREFIX;
+  for (const [name, ft] of c.fields) {
+    header[name] = readField(view, at, ft);
+    at += FIELD_TYPES[ft].size;
+  }
+  let payload: Uint8Array | null = null;
+  if (c.bytes !== undefined) {
+    const length = view.getUint16(at, true);
+    at += 2;
+    const limit = checkLength(schema.vectors[c.bytes], 0, length, paramCount);
+    if (limit) return fail('bad-length', `${type}.${c.bytes}: ${limit}`);
+    if (at + length > frame.length) return fail('bad-length', `${type}.${c.bytes}: ${length} values do not fit in the frame`);
+    payload = frame.slice(at, at + length);
+    at += length;
+  }
+  if (at !== frame.length) return fail('bad-length', `${type}: ${frame.length - at} trailing bytes`);
+  const parsed = schema.header.safeParse(header);
+  if (!parsed.success) return fail('bad-header', `${type}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  const msg = { ...(parsed.data as object), type } as Message;
+  for (const name of Object.keys(schema.vectors)) delete msg[name];
+  if (payload) msg[c.bytes!] = payload;
+  return { ok: true, msg };
 }
 
 interface Body {
@@ -141,6 +334,7 @@ function encodeVector(type: string, name: string, index: number, schema: VectorS
 export function encodeMessage(msg: Message, registry: SchemaRegistry): Uint8Array {
   const schema = schemaFor(registry, msg.type);
   if (!schema) throw new Error(`encode: unknown message type ${msg.type}`);
+  if (schema.compact) return encodeCompact(msg, compactTable(registry).get(schema.compact.id)!);
   const header: Record<string, unknown> = {};
   const bodies: Body[] = [];
   const names = Object.keys(schema.vectors);
@@ -187,7 +381,9 @@ export type RejectReason = 'malformed' | 'unknown-type' | 'bad-header' | 'bad-ve
 
 export function decodeMessage(frame: Uint8Array, registry: SchemaRegistry, paramCount: number): DecodeResult {
   const fail = (reason: RejectReason, detail: string): DecodeResult => ({ ok: false, reason, detail });
-  if (frame.length < PREFIX || frame[0] !== MAGIC0 || frame[1] !== MAGIC1) return fail('malformed', 'not a Murmuration frame');
+  if (frame.length < COMPACT_PREFIX || frame[0] !== MAGIC0 || frame[1] !== MAGIC1) return fail('malformed', 'not a Murmuration frame');
+  if (frame[2] === COMPACT_VERSION) return decodeCompact(frame, registry, paramCount);
+  if (frame.length < PREFIX) return fail('malformed', 'not a Murmuration frame');
   if (frame[2] !== VERSION) return fail('malformed', `unsupported frame version ${frame[2]}`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const count = frame[3];
