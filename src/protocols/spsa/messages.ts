@@ -1,21 +1,23 @@
 import { z } from 'zod';
 import { round, type SchemaRegistry } from '../../core/wire/codec.ts';
 
-/** The most nodes (slots) one run keeps; a published list has at most this many bytes after its 4-byte prefix. */
+/** The most nodes (slots) one run keeps; a published list has at most this many bytes. */
 export const MAX_SLOTS = 1024;
-/** A published list: t (24 bits, little-endian), the epoch, then one byte per slot. */
-export const LIST_PREFIX = 4;
 const byte = z.number().int().min(0).max(255);
 
 /**
- * SPSA's messages. Sizes matter here (the point is bytes), so the per-iteration ones are lean:
- * `spsa/g` is header only, `spsa/s` carries its iteration and epoch in its byte vector.
+ * SPSA's messages. Sizes matter here (the point is bytes), so the per-iteration ones are compact
+ * frames (codec.ts): `spsa/g` is 9 bytes on the wire, `spsa/s` 11 bytes plus one per slot.
  */
 export const spsaSchemas: SchemaRegistry = {
   /** Node → coordinator: its projected gradient of iteration `t`, as one byte (byte.ts). */
-  'spsa/g': { header: z.object({ t: round.min(1), g: byte }), vectors: {} },
-  /** Coordinator → every node: iteration t's list, which everybody applies in slot order. */
-  'spsa/s': { header: z.object({}), vectors: { l: { dtype: 'u8', length: { max: LIST_PREFIX + MAX_SLOTS } } } },
+  'spsa/g': { header: z.object({ t: round.min(1), g: byte }), vectors: {}, compact: { id: 1, fields: [['t', 'u32'], ['g', 'u8']] } },
+  /** Coordinator → every node: iteration t's list of epoch e, one byte per slot, which everybody applies in slot order. */
+  'spsa/s': {
+    header: z.object({ t: round.min(1), e: byte }),
+    vectors: { l: { dtype: 'u8', length: { max: MAX_SLOTS } } },
+    compact: { id: 2, fields: [['t', 'u32'], ['e', 'u8']], bytes: 'l' },
+  },
   /**
    * Coordinator → a node: your slot, the epoch, and the iteration to probe next (t). With `params`
    * (θ_{t−1}: a late joiner, or a node that lost the stream) the node copies the model once.

@@ -2,7 +2,7 @@ import type { ComputeResult } from '../../core/learn/compute.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import { sortIds } from '../topology.ts';
 import { applyList, encodeGradient, NO_GRADIENT, probeSeed } from './byte.ts';
-import { LIST_PREFIX, MAX_SLOTS } from './messages.ts';
+import { MAX_SLOTS } from './messages.ts';
 
 /** How often a node without a slot (or out of step) asks the coordinator for one. */
 export const HELLO_MS = 1000;
@@ -11,21 +11,6 @@ const LATE_WINDOW = 2;
 
 const probeId = (t: number) => `probe:${t}`;
 const iterTimer = (t: number) => `iter:${t}`;
-
-/** The list frame's vector: t (24 bits LE), epoch, then one byte per slot. */
-export function packList(t: number, epoch: number, bytes: ArrayLike<number>): Uint8Array {
-  const l = new Uint8Array(LIST_PREFIX + bytes.length);
-  l[0] = t & 0xff;
-  l[1] = (t >>> 8) & 0xff;
-  l[2] = (t >>> 16) & 0xff;
-  l[3] = epoch & 0xff;
-  l.set(bytes, LIST_PREFIX);
-  return l;
-}
-
-export function unpackList(l: Uint8Array): { t: number; epoch: number; bytes: Uint8Array } {
-  return { t: l[0] | (l[1] << 8) | (l[2] << 16), epoch: l[3], bytes: l.subarray(LIST_PREFIX) };
-}
 
 interface Iteration {
   t: number;
@@ -206,7 +191,7 @@ export class Spsa implements Protocol {
         return this.onWelcome(from, msg.t as number, msg.e as number, msg.slot as number, msg.params as Float32Array | undefined);
       case 'spsa/s':
         if (from !== this.coordinator || this.isCoordinator) return reject('list from a non-coordinator');
-        return this.onList(from, msg.l as Uint8Array);
+        return this.onList(from, msg.t as number, msg.e as number, msg.l as Uint8Array);
       default:
         return reject(`unexpected ${msg.type}`);
     }
@@ -232,10 +217,9 @@ export class Spsa implements Protocol {
     return [...actions, ...this.probe(this.applied + 1)];
   }
 
-  private onList(from: NodeId, l: Uint8Array): ProtocolAction[] {
+  private onList(from: NodeId, t: number, epoch: number, bytes: Uint8Array): ProtocolAction[] {
     if (!this.started || this.finished) return [];
-    if (l.length <= LIST_PREFIX) return [{ kind: 'reject', from, reason: 'empty list' }];
-    const { t, epoch, bytes } = unpackList(l);
+    if (bytes.length === 0) return [{ kind: 'reject', from, reason: 'empty list' }];
     if (bytes.length > this.maxRoster) return [{ kind: 'reject', from, reason: `list of ${bytes.length} gradients, the room has had at most ${this.maxRoster} nodes` }, ...this.resync('a list longer than the room')];
     if (t < 1 || t > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `list for iteration ${t}, outside 1..${this.ctx.config.rounds}` }];
     if (this.needSync) return []; // waiting for θ: lists before it are of no use
@@ -364,8 +348,7 @@ export class Spsa implements Protocol {
       }
     }
     if (missing.length) actions.push({ kind: 'log', text: `iteration ${t}: no gradient from ${missing.join(', ')}; not waiting for them until they answer` });
-    const list = packList(t, this.epoch, bytes);
-    for (const id of this.slots) if (id && id !== this.ctx.id && this.peers.has(id) && !this.pendingWelcome.has(id)) actions.push({ kind: 'send', to: id, msg: { type: 'spsa/s', l: list } });
+    for (const id of this.slots) if (id && id !== this.ctx.id && this.peers.has(id) && !this.pendingWelcome.has(id)) actions.push({ kind: 'send', to: id, msg: { type: 'spsa/s', t, e: this.epoch, l: bytes } });
     actions.push(...this.advance(t, bytes));
     // Slots of departed nodes are free from the next iteration on; joiners get one with θ_t.
     this.slots = this.slots.map((id) => (id && (id === this.ctx.id || this.peers.has(id)) ? id : null));
