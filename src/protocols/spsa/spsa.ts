@@ -300,6 +300,14 @@ export class Spsa implements Protocol {
     return [{ kind: 'setTimer', id: iterTimer(t), afterMs: this.ctx.config.roundTimeout }, ...this.probe(t)];
   }
 
+  /** Nodes whose slot was freed when they left (bounded): a gradient they sent before leaving is honest, not a lie. */
+  private readonly departed = new Set<NodeId>();
+
+  private rememberDeparted(id: NodeId): void {
+    this.departed.add(id);
+    if (this.departed.size > MAX_SLOTS) this.departed.delete(this.departed.values().next().value!);
+  }
+
   private slotOf(id: NodeId): number {
     return this.slots.indexOf(id);
   }
@@ -309,7 +317,7 @@ export class Spsa implements Protocol {
     const reject = (reason: string): ProtocolAction[] => [{ kind: 'reject', from, reason }];
     if (!it) return [];
     const slot = this.slotOf(from);
-    if (slot < 0) return this.pendingWelcome.has(from) ? [] : reject('gradient from a node without a slot');
+    if (slot < 0) return this.pendingWelcome.has(from) || this.departed.has(from) ? [] : reject('gradient from a node without a slot');
     if (t > it.t) return reject(`gradient for iteration ${t}, collecting ${it.t}`);
     if (t < it.t) return t >= it.t - LATE_WINDOW ? [] : reject(`gradient for iteration ${t}, collecting ${it.t}`);
     if (it.got.has(slot)) return reject(`second gradient for iteration ${t}`);
@@ -351,6 +359,8 @@ export class Spsa implements Protocol {
     for (const id of this.slots) if (id && id !== this.ctx.id && this.peers.has(id) && !this.pendingWelcome.has(id)) actions.push({ kind: 'send', to: id, msg: { type: 'spsa/s', t, e: this.epoch, l: bytes } });
     actions.push(...this.advance(t, bytes));
     // Slots of departed nodes are free from the next iteration on; joiners get one with θ_t.
+    // Their last gradients may still be on the wire: remember who left, to drop those quietly.
+    for (const id of this.slots) if (id && id !== this.ctx.id && !this.peers.has(id)) this.rememberDeparted(id);
     this.slots = this.slots.map((id) => (id && (id === this.ctx.id || this.peers.has(id)) ? id : null));
     for (const id of sortIds([...this.pendingWelcome])) {
       this.pendingWelcome.delete(id);
