@@ -7,7 +7,10 @@ import { z } from 'zod';
 import {
   CLIENT_MESSAGE_TYPES,
   ClientMessageSchema,
-  jsonDepth,
+  jsonShape,
+  MAX_JSON_DEPTH,
+  MAX_JSON_MEMBERS,
+  MESSAGE_LIMITS,
   withoutSecrets,
   type ClientMessage,
   type ClientMessageOf,
@@ -21,8 +24,9 @@ import {
  * The signaling server: rooms, peer ids, SDP/ICE relay, roster, start and metrics fan-out.
  * Browser tabs only use it to find each other; model weights travel peer to peer over WebRTC.
  *
- * Every input is untrusted: each frame is size-checked, parsed and schema-validated, and any
- * problem is answered with an `error` message and counted, never thrown. A socket that keeps
+ * Every input is untrusted: each frame is size-checked, its keys and depth counted on the raw
+ * text (so a costly message is refused before it is parsed), then parsed and schema-validated;
+ * any problem is answered with an `error` message and counted, never thrown. A socket that keeps
  * misbehaving is closed with 1008. No message ever leaves the sender's room.
  *
  * Room rules (owner, names, secrets, metrics replay, finish and reset) are described with the
@@ -106,8 +110,6 @@ export function isSignalingAttached(server: object): boolean {
   return (server as { [ATTACHED]?: boolean })[ATTACHED] === true;
 }
 
-/** Deep nesting is legal JSON but makes re-serialising recursive; nothing we relay needs more. */
-const MAX_DEPTH = 32;
 const ERROR_DECAY_MS = 1000;
 
 interface Bucket {
@@ -198,10 +200,10 @@ function byteLength(data: RawData): number {
   return data.byteLength;
 }
 
-function toText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
+function toBytes(data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return data;
 }
 
 function short(s: string, n = 300): string {
@@ -484,9 +486,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       if (isBinary) throw new Rejection('bad-message', 'binary frames are not supported; send JSON text');
       const size = byteLength(data);
       if (size > opt.maxMessageBytes) throw new Rejection('too-big', `message is ${size} bytes; the limit is ${opt.maxMessageBytes}`);
+      // The cost bound: count keys and depth on the raw bytes (linear, no allocation) before
+      // parsing, so thousands of keys are refused for the price of a scan.
+      const bytes = toBytes(data);
+      const shape = jsonShape(bytes, MAX_JSON_DEPTH, MAX_JSON_MEMBERS);
+      if (shape.depth > MAX_JSON_DEPTH) throw new Rejection('too-complex', `message is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (shape.members > MAX_JSON_MEMBERS) throw new Rejection('too-complex', `message has more than ${MAX_JSON_MEMBERS} keys and array elements`);
       let value: unknown;
       try {
-        value = JSON.parse(toText(data));
+        value = JSON.parse(bytes.toString('utf8'));
       } catch {
         throw new Rejection('bad-json', 'message is not valid JSON');
       }
@@ -497,7 +505,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(type)) {
         throw new Rejection('unknown-type', `unknown message type '${short(type, 40)}'; expected one of ${CLIENT_MESSAGE_TYPES.join(', ')}`);
       }
-      if (jsonDepth(value, MAX_DEPTH) > MAX_DEPTH) throw new Rejection('bad-message', `message is nested deeper than ${MAX_DEPTH} levels`);
+      const limit = MESSAGE_LIMITS[type as ClientMessage['type']];
+      if (size > limit.bytes) throw new Rejection('too-big', `a '${type}' message may be at most ${limit.bytes} bytes; this one is ${size}`);
+      if (shape.members > limit.members) {
+        throw new Rejection('too-complex', `a '${type}' message may have at most ${limit.members} keys and array elements; this one has ${shape.members}`);
+      }
       const parsed = ClientMessageSchema.safeParse(value);
       if (!parsed.success) throw new Rejection('bad-message', short(`invalid '${type}': ${z.prettifyError(parsed.error)}`));
       handle(peer, parsed.data);

@@ -222,7 +222,9 @@ describe('metrics', () => {
     a.c.send({ type: 'metrics', data: { nested: { x: 1 } } });
     expect(await a.c.next('error')).toMatchObject({ code: 'bad-message' });
     a.c.send({ type: 'metrics', data: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])) });
-    expect(await a.c.next('error')).toMatchObject({ code: 'bad-message' });
+    expect(await a.c.next('error')).toMatchObject({ code: 'too-complex' }); // counted before parsing
+    a.c.send({ type: 'metrics', data: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) });
+    expect(await a.c.next('error')).toMatchObject({ code: 'bad-message' }); // the schema's cap of 64
   });
 });
 

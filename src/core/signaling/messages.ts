@@ -80,6 +80,68 @@ export const MAX_METRIC_KEYS = 64;
 export const MAX_NAME_CHARS = 64;
 export const MAX_SECRET_CHARS = 256;
 export const MAX_OWNER_KEY_CHARS = 128;
+/** Nesting deeper than this is rejected before parsing; nothing we relay needs more. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What one message of each type may cost, checked on the raw text before it is parsed or
+ * validated: its size in bytes (UTF-8) and its members (object keys plus array elements, at any
+ * depth). Honest messages are far below: an SDP offer for a data channel is about 1 KB with a
+ * handful of keys, a config about 700 bytes with 46 keys, a tab's metrics a few hundred bytes.
+ * Parsing and validating cost grows with the members, so a message with thousands of keys is
+ * turned away by counting (about a microsecond per KB) instead of parsing and validating it.
+ */
+export const MESSAGE_LIMITS: Readonly<Record<ClientMessageType, { bytes: number; members: number }>> = {
+  join: { bytes: 20 * 1024, members: 256 },
+  config: { bytes: 20 * 1024, members: 256 },
+  start: { bytes: 20 * 1024, members: 256 },
+  signal: { bytes: 16 * 1024, members: 64 },
+  // { type, data } with at most MAX_METRIC_KEYS keys in data: 66 members.
+  metrics: { bytes: 8 * 1024, members: MAX_METRIC_KEYS + 6 },
+  finish: { bytes: 2 * 1024, members: 32 },
+  reset: { bytes: 256, members: 8 },
+  leave: { bytes: 256, members: 8 },
+  ping: { bytes: 256, members: 8 },
+};
+/** The most members any message type may have: more is rejected before parsing. */
+export const MAX_JSON_MEMBERS = Math.max(...Object.values(MESSAGE_LIMITS).map((l) => l.members));
+
+/**
+ * Depth and members (object keys plus array elements) of JSON text, counted on its UTF-8 bytes
+ * without parsing: a container counts one, each comma outside strings one more. Stops counting
+ * as soon as either limit is passed. Exact for valid JSON; for invalid JSON it is whatever the
+ * bytes say, and the parser rejects it afterwards.
+ */
+export function jsonShape(bytes: Uint8Array, maxDepth: number, maxMembers: number): { depth: number; members: number } {
+  let depth = 0;
+  let deepest = 0;
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+      continue;
+    }
+    if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x7b || b === 0x5b) {
+      // { [
+      depth++;
+      members++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > maxDepth || members > maxMembers) break;
+    } else if (b === 0x7d || b === 0x5d) {
+      depth--;
+    } else if (b === 0x2c) {
+      members++;
+      if (members > maxMembers) break;
+    }
+  }
+  return { depth: deepest, members };
+}
+
 /** Keys the server removes from configs and metrics before storing or relaying them. */
 export const SECRET_KEYS: readonly string[] = ['secret', 'ownerKey'];
 
@@ -236,6 +298,8 @@ export const ERROR_CODES = [
   'bad-message',
   'unknown-type',
   'too-big',
+  /** Too many keys and array elements, or too deep, for the message's type (measured on the raw text, before parsing). */
+  'too-complex',
   'room-full',
   'too-many-rooms',
   'bad-secret',
