@@ -27,7 +27,9 @@ import {
  * Every input is untrusted: each frame is size-checked, its keys and depth counted on the raw
  * text (so a costly message is refused before it is parsed), then parsed and schema-validated;
  * any problem is answered with an `error` message and counted, never thrown. A socket that keeps
- * misbehaving is closed with 1008. No message ever leaves the sender's room.
+ * misbehaving is closed with 1008; one that does not join in time is closed too. Each client
+ * address has its own caps on open sockets, rooms created and secret guesses, so one host cannot
+ * take the server's global limits for itself. No message ever leaves the sender's room.
  *
  * Room rules (owner, names, secrets, metrics replay, finish and reset) are described with the
  * messages in src/core/signaling/messages.ts.
@@ -42,6 +44,20 @@ export interface SignalingOptions {
   maxRooms?: number;
   /** Open sockets (joined or not); further upgrades get HTTP 503. */
   maxConnections?: number;
+  /** Open sockets from one client address (an IPv6 /64 counts as one); further upgrades from it get HTTP 429. */
+  maxConnectionsPerAddress?: number;
+  /** Rooms that sockets from one client address created and that still exist; more get `too-many-rooms`. */
+  maxRoomsPerAddress?: number;
+  /** A socket that is not in a room this long after connecting (or after leaving one) is closed with 1008 'join timeout'. */
+  joinTimeoutMs?: number;
+  /** Joins with a secret that create a room (guesses, as far as the server can tell) one client address may make per window before a lockout. */
+  secretAttemptsPerAddress?: number;
+  /** The same, per room name, from all addresses together. */
+  secretAttemptsPerRoom?: number;
+  /** The window those attempts are counted in (ms). */
+  secretWindowMs?: number;
+  /** How long an address or a room name stays locked (ms): every join with a secret from it or to it is refused, unless it presents the owner key. */
+  secretLockoutMs?: number;
   /** Handed to every peer in `welcome` so all tabs use the same STUN/TURN servers. */
   iceServers?: IceServer[];
   /** Ping interval; a socket that has not answered the previous ping is terminated. */
@@ -71,10 +87,16 @@ export interface SignalingStats {
   connections: number;
   /** Finished rooms that emptied and are remembered for late visitors. */
   finishedRooms: number;
-  /** Rejections by error code (plus `too-many-connections` for refused upgrades). */
+  /** Distinct client addresses with open sockets. */
+  addresses: number;
+  /** Rejections by error code (plus `too-many-connections` and `too-many-connections-from-address` for refused upgrades). */
   rejected: Record<string, number>;
-  /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`. */
+  /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`, `idle` (did not join in time). */
   closed: Record<string, number>;
+  /** Joins with a secret that created a room while another room of that name existed (someone may be guessing). */
+  secretMisses: number;
+  /** Client addresses and room names locked out of joins with a secret right now. */
+  lockedOut: { addresses: number; rooms: number };
   uptimeSec: number;
 }
 
@@ -95,6 +117,18 @@ export const DEFAULTS = {
   maxPeersPerRoom: 64,
   maxRooms: 256,
   maxConnections: 4096,
+  // A classroom behind one NAT shares an address: 256 sockets and 16 rooms leave room for a whole
+  // school there, while 16 hosts are needed to fill the server's 4096 sockets and 16 its 256 rooms.
+  maxConnectionsPerAddress: 256,
+  maxRoomsPerAddress: 16,
+  // A tab joins right after its socket opens.
+  joinTimeoutMs: 10_000,
+  // A teacher creates a room with a secret once per lesson; a guesser gets 10 tries per address
+  // and 30 per room name in 10 minutes, then waits 10 minutes: days for a 4-digit secret.
+  secretAttemptsPerAddress: 10,
+  secretAttemptsPerRoom: 30,
+  secretWindowMs: 10 * 60 * 1000,
+  secretLockoutMs: 10 * 60 * 1000,
   heartbeatMs: 15_000,
   maxErrors: 50,
   metricsPerSecond: 20,
@@ -111,6 +145,89 @@ export function isSignalingAttached(server: object): boolean {
 }
 
 const ERROR_DECAY_MS = 1000;
+/** Entries an attempt table keeps; when it is full of live entries, further guesses are refused (fail closed). */
+const MAX_ATTEMPT_ENTRIES = 65_536;
+
+/**
+ * The key client limits are counted under: the IPv4 address, or the /64 prefix of an IPv6 address
+ * (one subscriber usually holds a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
+ */
+export function addressKey(remote: string | undefined): string {
+  if (!remote) return '?';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remote);
+  if (mapped) return mapped[1];
+  if (!remote.includes(':')) return remote;
+  const bare = remote.split('%')[0].toLowerCase();
+  const [head, tail] = bare.includes('::') ? bare.split('::') : [bare, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  // An embedded IPv4 tail takes two groups.
+  const groups = (parts: string[]) => parts.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0);
+  const zeros = tail === undefined ? [] : Array<string>(Math.max(0, 8 - groups(left) - groups(right))).fill('0');
+  const full = [...left, ...zeros, ...right];
+  return `${full
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+/**
+ * Counts attempts per key in a fixed window; the attempt that reaches `max` locks the key for
+ * `lockoutMs`. Memory is bounded: stale entries are pruned, and a table full of live entries
+ * refuses new keys (`record` returns false) rather than forgetting a lockout.
+ */
+class AttemptTable {
+  private readonly entries = new Map<string, { count: number; since: number; lockedUntil: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly lockoutMs: number,
+  ) {}
+
+  /** Milliseconds the key stays locked (0: not locked). */
+  lockedFor(key: string, now: number): number {
+    const e = this.entries.get(key);
+    return e && e.lockedUntil > now ? e.lockedUntil - now : 0;
+  }
+
+  /** Counts one attempt; false if the table is full and the attempt cannot be counted. */
+  record(key: string, now: number): boolean {
+    let e = this.entries.get(key);
+    if (e && e.lockedUntil <= now && now - e.since >= this.windowMs) e = undefined;
+    if (!e) {
+      if (this.entries.size >= MAX_ATTEMPT_ENTRIES) this.prune(now);
+      if (this.entries.size >= MAX_ATTEMPT_ENTRIES) return false;
+      e = { count: 0, since: now, lockedUntil: 0 };
+      this.entries.set(key, e);
+    }
+    e.count++;
+    if (e.count >= this.max) {
+      e.lockedUntil = now + this.lockoutMs;
+      e.count = 0;
+      e.since = e.lockedUntil; // a new window starts when the lockout ends
+    }
+    return true;
+  }
+
+  prune(now: number): void {
+    for (const [key, e] of this.entries) if (e.lockedUntil <= now && now - e.since >= this.windowMs) this.entries.delete(key);
+  }
+
+  locked(now: number): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.lockedUntil > now) n++;
+    return n;
+  }
+}
+
+function increment(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+function decrement(map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 0) - 1;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
+}
 
 interface Bucket {
   tokens: number;
@@ -132,6 +249,10 @@ function take(b: Bucket, now: number): boolean {
 interface Peer {
   readonly ws: WebSocket;
   readonly remote: string;
+  /** What per-client limits are counted under (`addressKey`). */
+  readonly address: string;
+  /** Closes the socket if it is still not in a room; armed on connect and after `leave`. */
+  joinTimer: ReturnType<typeof setTimeout> | null;
   id: string | null;
   room: Room | null;
   /** Display name: the one given at join, or "Tab N". */
@@ -148,8 +269,12 @@ interface Peer {
 
 interface Room {
   readonly name: string;
-  /** sha256 of the first joiner's secret; null = open room. */
+  /** sha256 of the creator's secret; null = open room. */
   readonly secretHash: Buffer | null;
+  /** The key in `rooms`: the name and the secret's hash (see `roomKey`). */
+  readonly key: string;
+  /** Address key of the socket that created it (for the per-address room cap). */
+  readonly creator: string;
   /** sha256 of the owner key handed to the creator; the key itself is never stored. */
   readonly ownerKeyHash: Buffer;
   /** Peer id of the owner, or null while no key holder is connected (the room then waits for one). */
@@ -190,6 +315,14 @@ function sameDigest(a: Buffer | null, b: Buffer | null): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * Rooms are keyed by name and secret: a join with another secret (or none) is another room, so the
+ * answer to a wrong secret cannot tell that the name is taken. Room names cannot hold '#'.
+ */
+function roomKey(name: string, secretHash: Buffer | null): string {
+  return secretHash ? `${name}#${secretHash.toString('base64url')}` : name;
+}
+
 /** 256 random bits, base64url (43 characters). */
 function newOwnerKey(): string {
   return randomBytes(32).toString('base64url');
@@ -228,6 +361,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const ids = new Map<string, Peer>();
   const rejected: Record<string, number> = {};
   const closedCounts: Record<string, number> = {};
+  /** Open sockets per address key (counted from the upgrade until the TCP socket closes). */
+  const socketsByAddress = new Map<string, number>();
+  /** Existing rooms per creator address key. */
+  const roomsByAddress = new Map<string, number>();
+  /** Existing rooms per name (a name can hold an open room and rooms with different secrets). */
+  const roomsByName = new Map<string, number>();
+  const secretByAddress = new AttemptTable(opt.secretAttemptsPerAddress, opt.secretWindowMs, opt.secretLockoutMs);
+  const secretByRoom = new AttemptTable(opt.secretAttemptsPerRoom, opt.secretWindowMs, opt.secretLockoutMs);
+  let secretMisses = 0;
   const detachers = new Set<() => void>();
   let closed = false;
 
@@ -288,16 +430,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const rememberFinished = (room: Room) => {
     if (!room.finished) return;
     const now = Date.now();
-    finishedRooms.delete(room.name); // re-insert at the end: insertion order stays expiry order
-    finishedRooms.set(room.name, { record: room.finished, secretHash: room.secretHash, until: now + opt.finishedTtlMs });
+    finishedRooms.delete(room.key); // re-insert at the end: insertion order stays expiry order
+    finishedRooms.set(room.key, { record: room.finished, secretHash: room.secretHash, until: now + opt.finishedTtlMs });
     pruneFinished(now);
   };
   /** The remembered record of a room being recreated, if its creator presents the same secret (or none, for an open room). */
-  const recallFinished = (name: string, secretHash: Buffer | null): FinishedRecord | null => {
+  const recallFinished = (key: string, secretHash: Buffer | null): FinishedRecord | null => {
     pruneFinished(Date.now());
-    const r = finishedRooms.get(name);
+    const r = finishedRooms.get(key);
     if (!r || !sameDigest(r.secretHash, secretHash)) return null;
-    finishedRooms.delete(name); // the new room holds it now, and hands it back if it empties again
+    finishedRooms.delete(key); // the new room holds it now, and hands it back if it empties again
     return r.record;
   };
 
@@ -324,6 +466,23 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     }
   };
 
+  const closeIdle = (peer: Peer) => {
+    peer.joinTimer = null;
+    if (peer.room || peer.closing) return;
+    peer.closing = true;
+    count(closedCounts, 'idle');
+    log(`signal: closing ${peer.remote}: no join within ${opt.joinTimeoutMs} ms`);
+    peer.ws.close(1008, 'join timeout');
+  };
+  const armJoinTimer = (peer: Peer) => {
+    if (peer.joinTimer) clearTimeout(peer.joinTimer);
+    peer.joinTimer = peer.closing ? null : setTimeout(() => closeIdle(peer), opt.joinTimeoutMs);
+  };
+  const clearJoinTimer = (peer: Peer) => {
+    if (peer.joinTimer) clearTimeout(peer.joinTimer);
+    peer.joinTimer = null;
+  };
+
   const leaveRoom = (peer: Peer) => {
     const room = peer.room;
     const id = peer.id;
@@ -338,7 +497,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     if (room.owner === id) room.owner = null;
     if (room.members.size === 0) {
       // The owner key dies with the room; the next tab to open the link creates and owns a new one.
-      rooms.delete(room.name);
+      rooms.delete(room.key);
+      decrement(roomsByAddress, room.creator);
+      decrement(roomsByName, room.name);
       rememberFinished(room);
       log(`signal: room '${room.name}' is empty, deleted`);
       return;
@@ -352,27 +513,47 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   const onJoin = (peer: Peer, msg: ClientMessageOf<'join'>) => {
     if (peer.room) throw new Rejection('already-joined', `already in room '${peer.room.name}'; send {"type":"leave"} first`);
-    let room = rooms.get(msg.room);
+    const now = Date.now();
+    const secretHash = msg.secret === undefined ? null : sha256(msg.secret);
+    const key = roomKey(msg.room, secretHash);
+    let room = rooms.get(key);
+    const keyHolder = room !== undefined && msg.ownerKey !== undefined && sameDigest(room.ownerKeyHash, sha256(msg.ownerKey));
+    if (secretHash && !keyHolder) {
+      // Every answer below depends only on this name-and-secret pair, the caps and the lockouts,
+      // never on other rooms of the same name. A lockout refuses right and wrong secrets alike, so
+      // it answers nothing about a guess; an owner key (256 random bits) is no guess and passes.
+      const wait = Math.max(secretByAddress.lockedFor(peer.address, now), secretByRoom.lockedFor(msg.room, now));
+      if (wait > 0) throw new Rejection('rate-limited', `too many joins with a secret; try again in ${Math.ceil(wait / 1000)} s`);
+      if (!room) {
+        // A secret nobody holds: a guess, or a new room. Counted before any cap, or a guesser at a
+        // cap would get free tries.
+        const counted = secretByAddress.record(peer.address, now) && secretByRoom.record(msg.room, now);
+        if (!counted) throw new Rejection('rate-limited', `too many joins with a secret; try again in ${Math.ceil(opt.secretWindowMs / 1000)} s`);
+        if (roomsByName.has(msg.room)) secretMisses++;
+      }
+    }
     /** Set only for the creator of a new room: the one time the key is ever sent. */
     let ownerKey: string | undefined;
     let isOwner: boolean;
     let badOwnerKey = false;
     if (room) {
-      const got = msg.secret === undefined ? null : sha256(msg.secret);
-      if (!sameDigest(room.secretHash, got)) throw new Rejection('bad-secret', `wrong or missing secret for room '${msg.room}'`);
       if (room.members.size >= opt.maxPeersPerRoom) throw new Rejection('room-full', `room '${msg.room}' is full (${opt.maxPeersPerRoom} peers)`);
-      isOwner = msg.ownerKey !== undefined && sameDigest(room.ownerKeyHash, sha256(msg.ownerKey));
+      isOwner = keyHolder;
       badOwnerKey = msg.ownerKey !== undefined && !isOwner;
     } else {
       if (rooms.size >= opt.maxRooms) throw new Rejection('too-many-rooms', `the server has reached its limit of ${opt.maxRooms} rooms`);
+      if ((roomsByAddress.get(peer.address) ?? 0) >= opt.maxRoomsPerAddress) {
+        throw new Rejection('too-many-rooms', `your address has created ${opt.maxRoomsPerAddress} rooms that are still open; join one of them or close one`);
+      }
       // The creator owns the room whatever key it presents (a stale teacher link recreating an
       // emptied room): it gets a fresh key.
       ownerKey = newOwnerKey();
       isOwner = true;
-      const secretHash = msg.secret === undefined ? null : sha256(msg.secret);
       room = {
         name: msg.room,
         secretHash,
+        key,
+        creator: peer.address,
         ownerKeyHash: sha256(ownerKey),
         owner: null,
         members: new Map(),
@@ -380,11 +561,14 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         config: null,
         started: false,
         coordinator: null,
-        finished: recallFinished(msg.room, secretHash),
+        finished: recallFinished(key, secretHash),
       };
-      rooms.set(room.name, room);
+      rooms.set(key, room);
+      increment(roomsByAddress, peer.address);
+      increment(roomsByName, room.name);
       log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}${room.finished ? ' (it had finished before)' : ''}`);
     }
+    clearJoinTimer(peer);
     const others = [...room.members.keys()];
     const id = newId();
     room.joins += 1;
@@ -429,7 +613,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     if (!room || id === null) throw new Rejection('not-joined', `send {"type":"join","room":...} before '${msg.type}'`);
     switch (msg.type) {
       case 'leave':
-        return leaveRoom(peer);
+        leaveRoom(peer);
+        return armJoinTimer(peer);
       case 'signal': {
         const target = msg.to === id ? undefined : room.members.get(msg.to);
         if (!target) throw new Rejection('unknown-peer', `no peer '${msg.to}' in this room`);
@@ -525,6 +710,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     const peer: Peer = {
       ws,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      address: addressKey(req.socket.remoteAddress),
+      joinTimer: null,
       id: null,
       room: null,
       name: '',
@@ -537,6 +724,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       metrics: bucket(opt.metricsPerSecond, opt.metricsPerSecond, now),
     };
     peers.add(peer);
+    armJoinTimer(peer);
     ws.on('message', (data, isBinary) => onMessage(peer, data, isBinary));
     ws.on('pong', () => {
       peer.alive = true;
@@ -552,12 +740,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     });
     ws.on('close', () => {
       peer.closing = true;
+      clearJoinTimer(peer);
       leaveRoom(peer);
       peers.delete(peer);
     });
   });
 
   const heartbeat = setInterval(() => {
+    const now = Date.now();
+    secretByAddress.prune(now);
+    secretByRoom.prune(now);
     for (const peer of peers) {
       if (!peer.alive) {
         count(closedCounts, 'dead');
@@ -589,6 +781,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
+    const address = addressKey(req.socket.remoteAddress);
+    if ((socketsByAddress.get(address) ?? 0) >= opt.maxConnectionsPerAddress) {
+      count(rejected, 'too-many-connections-from-address');
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    // Counted until the TCP socket closes, whatever happens to the handshake.
+    increment(socketsByAddress, address);
+    socket.once('close', () => decrement(socketsByAddress, address));
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     return true;
   };
@@ -613,14 +815,18 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   if (options.server) attach(options.server);
 
   const stats = (): SignalingStats => {
-    pruneFinished(Date.now());
+    const now = Date.now();
+    pruneFinished(now);
     return {
       rooms: rooms.size,
       peers: ids.size,
       connections: peers.size,
+      addresses: socketsByAddress.size,
       finishedRooms: finishedRooms.size,
       rejected: { ...rejected },
       closed: { ...closedCounts },
+      secretMisses,
+      lockedOut: { addresses: secretByAddress.locked(now), rooms: secretByRoom.locked(now) },
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
     };
   };

@@ -50,8 +50,17 @@ import { z } from 'zod';
  *   If the owner leaves before starting, the room simply waits: nobody else can start it, and
  *   the owner gets its rights back by joining again with the key. A room that empties is
  *   deleted, key included; whoever creates it next owns the new room.
- * - Secrets: the server never echoes a `secret` or `ownerKey` key found in a config (stripped at
- *   any depth before the config is stored or relayed) or in metrics data.
+ * - Secrets: a room is named by its name *and* its secret. `join { room, secret }` enters the room
+ *   with that name and secret if there is one, else creates it; a join without a secret enters or
+ *   creates the open room of that name. So a wrong secret is answered exactly like a name nobody
+ *   uses (a new, empty room this tab owns): the answer never tells whether someone else holds the
+ *   name with another secret. Joins with a secret that create a room are guesses as far as the
+ *   server can tell; they are limited per client address and per room name, and past the limit
+ *   every join with a secret from that address (or to that name) is refused with `rate-limited`
+ *   for a while, the right secret included (else the lockout would answer the guess). Presenting
+ *   the room's owner key passes a lockout.
+ * - The server never echoes a `secret` or `ownerKey` key found in a config (stripped at any depth
+ *   before the config is stored or relayed) or in metrics data, nor a join's secret.
  * - `config`, `start`, `reset` and `finished` are sent to every member, sender included (an echo
  *   doubles as an ack). `start` clears the room's finished record and remembered metrics: a new
  *   run begins.
@@ -302,6 +311,7 @@ export const ERROR_CODES = [
   'too-complex',
   'room-full',
   'too-many-rooms',
+  /** No longer sent: a wrong secret joins a room of its own (see "Secrets"). Kept so older clients still validate. */
   'bad-secret',
   'bad-owner-key',
   'not-joined',
