@@ -68,6 +68,14 @@ export interface SignalingOptions {
   metricsPerSecond?: number;
   /** Per-peer rate for all messages (messages/s); the burst is 2 s worth, enough for a newcomer's offers to a full room. */
   messagesPerSecond?: number;
+  /**
+   * Per-socket byte budget (bytes/s of incoming messages). A socket over budget is not answered
+   * with errors: the server stops reading it until the budget refills, so TCP slows the sender down
+   * and its bytes cost no CPU meanwhile.
+   */
+  bytesPerSecond?: number;
+  /** Bytes a socket may send at once before the byte budget applies. */
+  byteBurst?: number;
   /** A peer whose outgoing buffer grows past this (it stopped reading) is terminated rather than buffered without bound. */
   maxBufferedBytes?: number;
   /** Finished rooms remembered after they empty (oldest forgotten first). */
@@ -93,6 +101,8 @@ export interface SignalingStats {
   rejected: Record<string, number>;
   /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`, `idle` (did not join in time). */
   closed: Record<string, number>;
+  /** Times a socket went over its byte budget and was read more slowly. */
+  throttled: number;
   /** Joins with a secret that created a room while another room of that name existed (someone may be guessing). */
   secretMisses: number;
   /** Client addresses and room names locked out of joins with a secret right now. */
@@ -133,6 +143,10 @@ export const DEFAULTS = {
   maxErrors: 50,
   metricsPerSecond: 20,
   messagesPerSecond: 500,
+  // Honest tabs send a few KB/s (a newcomer's offers to a full room, about 200 KB, fit in the
+  // burst); at 500 messages/s a socket could otherwise push 32 MB/s of 64 KB messages.
+  bytesPerSecond: 64 * 1024,
+  byteBurst: 1024 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxFinishedRooms: 256,
   finishedTtlMs: 60 * 60 * 1000,
@@ -265,6 +279,9 @@ interface Peer {
   strikesAt: number;
   readonly messages: Bucket;
   readonly metrics: Bucket;
+  /** Byte budget; may go negative, which pauses reading until it refills. */
+  readonly bytes: Bucket;
+  paused: boolean;
 }
 
 interface Room {
@@ -370,6 +387,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const secretByAddress = new AttemptTable(opt.secretAttemptsPerAddress, opt.secretWindowMs, opt.secretLockoutMs);
   const secretByRoom = new AttemptTable(opt.secretAttemptsPerRoom, opt.secretWindowMs, opt.secretLockoutMs);
   let secretMisses = 0;
+  let throttled = 0;
   const detachers = new Set<() => void>();
   let closed = false;
 
@@ -663,9 +681,25 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     }
   };
 
+  /** Charges a message's bytes; over budget, the socket is not read until the budget is back to zero. */
+  const chargeBytes = (peer: Peer, size: number, now: number) => {
+    const b = peer.bytes;
+    b.tokens = Math.min(b.burst, b.tokens + ((now - b.at) * b.rate) / 1000) - size;
+    b.at = now;
+    if (b.tokens >= 0 || peer.paused || peer.closing) return;
+    peer.paused = true;
+    throttled++;
+    peer.ws.pause();
+    setTimeout(() => {
+      peer.paused = false;
+      if (!peer.closing) peer.ws.resume();
+    }, (-b.tokens / b.rate) * 1000).unref();
+  };
+
   const onMessage = (peer: Peer, data: RawData, isBinary: boolean) => {
     if (peer.closing) return;
     peer.alive = true;
+    chargeBytes(peer, byteLength(data), Date.now());
     try {
       if (!take(peer.messages, Date.now())) throw new Rejection('rate-limited', `at most ${opt.messagesPerSecond} messages per second`);
       if (isBinary) throw new Rejection('bad-message', 'binary frames are not supported; send JSON text');
@@ -722,6 +756,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       strikesAt: now,
       messages: bucket(opt.messagesPerSecond, opt.messagesPerSecond * 2, now),
       metrics: bucket(opt.metricsPerSecond, opt.metricsPerSecond, now),
+      bytes: bucket(opt.bytesPerSecond, opt.byteBurst, now),
+      paused: false,
     };
     peers.add(peer);
     armJoinTimer(peer);
@@ -825,6 +861,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       finishedRooms: finishedRooms.size,
       rejected: { ...rejected },
       closed: { ...closedCounts },
+      throttled,
       secretMisses,
       lockedOut: { addresses: secretByAddress.locked(now), rooms: secretByRoom.locked(now) },
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),

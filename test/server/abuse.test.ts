@@ -74,6 +74,28 @@ describe('a cost bound per message, checked before parsing (#5)', () => {
   });
 });
 
+describe('a byte budget per socket (#5)', () => {
+  it('reads a socket that sends more bytes than its budget more slowly (TCP backpressure), without errors or cost to others', async () => {
+    h = await Harness.start({ bytesPerSecond: 200_000, byteBurst: 200_000 });
+    const hog = await h.client();
+    const other = await h.client('127.0.0.2');
+    // Ten 50 KB messages (too big for a ping, so each is answered with an error): 500 KB against a
+    // 200 KB burst and 200 KB/s.
+    const big = JSON.stringify({ type: 'ping', pad: 'x'.repeat(50_000) });
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) hog.send(big);
+    // Meanwhile another socket is served at once.
+    const t1 = Date.now();
+    await other.sync();
+    expect(Date.now() - t1).toBeLessThan(500);
+    for (let i = 0; i < 10; i++) expect(await hog.next('error', 5000)).toMatchObject({ code: 'too-big' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(800); // ~1.25 s in theory; frames ws had already read still come through
+    expect(hog.ws.readyState).toBe(WebSocket.OPEN);
+    expect(h.signaling.stats().throttled).toBeGreaterThan(0);
+    await hog.sync();
+  });
+});
+
 describe('per-client limits (#6)', () => {
   it('keeps one host from taking every room', async () => {
     h = await Harness.start({ maxRooms: 8, maxRoomsPerAddress: 3 });
