@@ -35,7 +35,11 @@ import { z } from 'zod';
  * - `welcome.peers` lists the *other* members already in the room (oldest first): the peers a
  *   newcomer should connect to. `roster.peers` lists *all* members including the recipient,
  *   oldest first, so everyone sees the same order (the coordinator fallback is the oldest).
- * - A new peer id is issued on every `join`; after `leave` the socket may `join` again.
+ * - A new peer id is issued on every `join`; after `leave` the socket may `join` again. A socket
+ *   that is not in a room 10 s (the server's `joinTimeoutMs`) after connecting or leaving is closed
+ *   with 1008 'join timeout'.
+ * - Each message type has a size and a member cap (`MESSAGE_LIMITS`), checked on the raw text
+ *   before parsing: `too-big` / `too-complex`.
  * - Names: every member has a display name. A `join` without `name` gets "Tab N", where N counts
  *   the room's joins (1, 2, 3…; never reused in that room). `welcome.names` and `roster.names`
  *   map every member's id to its name.
