@@ -3,6 +3,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Plugin } from 'vite';
+import { addressKey } from './clientAddress.ts';
 import { MNIST_FILE_NAMES } from '../src/core/data/mnist.ts';
 import { mnistDataDir } from '../src/core/data/mnistNode.ts';
 
@@ -139,16 +140,6 @@ function write(res: ServerResponse, chunk: Uint8Array | string, timeoutMs: numbe
     res.on('drain', onDrain);
     res.on('close', onClose);
   });
-}
-
-/** Same rule as the signaling server's: IPv4 (also IPv4-mapped), or the /64 of an IPv6 address. */
-function addressOf(req: IncomingMessage): string {
-  const remote = req.socket.remoteAddress ?? '?';
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remote);
-  if (mapped) return mapped[1];
-  if (!remote.includes(':')) return remote;
-  const [head] = remote.split('%')[0].toLowerCase().split('::');
-  return `${head.split(':').slice(0, 4).join(':')}/64`;
 }
 
 /** Files are opened once per process and shared: positional reads need no handle per request. */
@@ -328,7 +319,7 @@ export function datasetMiddleware(opts: DatasetMiddlewareOptions = {}): DatasetM
       res.end();
       return;
     }
-    const address = addressOf(req);
+    const address = addressKey(req.socket.remoteAddress);
     if (active >= o.maxConnections || (byAddress.get(address) ?? 0) >= o.maxConnectionsPerAddress) {
       const busy = active >= o.maxConnections;
       count(rejected, busy ? 'busy' : 'busy-address');

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { addressKey } from './clientAddress.ts';
 import { z } from 'zod';
 import {
   CLIENT_MESSAGE_TYPES,
@@ -19,6 +20,8 @@ import {
   type IceServer,
   type ServerMessage,
 } from '../src/core/signaling/messages.ts';
+
+export { addressKey };
 
 /**
  * The signaling server: rooms, peer ids, SDP/ICE relay, roster, start and metrics fan-out.
@@ -154,6 +157,7 @@ export const DEFAULTS = {
 
 /** Marks an http server that already has a signaling endpoint, so the dev plugin is never mounted twice. */
 const ATTACHED = Symbol.for('murmuration.signaling.attached');
+
 export function isSignalingAttached(server: object): boolean {
   return (server as { [ATTACHED]?: boolean })[ATTACHED] === true;
 }
@@ -161,29 +165,6 @@ export function isSignalingAttached(server: object): boolean {
 const ERROR_DECAY_MS = 1000;
 /** Entries an attempt table keeps; when it is full of live entries, further guesses are refused (fail closed). */
 const MAX_ATTEMPT_ENTRIES = 65_536;
-
-/**
- * The key client limits are counted under: the IPv4 address, or the /64 prefix of an IPv6 address
- * (one subscriber usually holds a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
- */
-export function addressKey(remote: string | undefined): string {
-  if (!remote) return '?';
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remote);
-  if (mapped) return mapped[1];
-  if (!remote.includes(':')) return remote;
-  const bare = remote.split('%')[0].toLowerCase();
-  const [head, tail] = bare.includes('::') ? bare.split('::') : [bare, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  // An embedded IPv4 tail takes two groups.
-  const groups = (parts: string[]) => parts.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0);
-  const zeros = tail === undefined ? [] : Array<string>(Math.max(0, 8 - groups(left) - groups(right))).fill('0');
-  const full = [...left, ...zeros, ...right];
-  return `${full
-    .slice(0, 4)
-    .map((g) => (parseInt(g, 16) || 0).toString(16))
-    .join(':')}::/64`;
-}
 
 /**
  * Counts attempts per key in a fixed window; the attempt that reaches `max` locks the key for
