@@ -3,11 +3,15 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { addressKey } from './clientAddress.ts';
 import { z } from 'zod';
 import {
   CLIENT_MESSAGE_TYPES,
   ClientMessageSchema,
-  jsonDepth,
+  jsonShape,
+  MAX_JSON_DEPTH,
+  MAX_JSON_MEMBERS,
+  MESSAGE_LIMITS,
   withoutSecrets,
   type ClientMessage,
   type ClientMessageOf,
@@ -17,13 +21,18 @@ import {
   type ServerMessage,
 } from '../src/core/signaling/messages.ts';
 
+export { addressKey };
+
 /**
  * The signaling server: rooms, peer ids, SDP/ICE relay, roster, start and metrics fan-out.
  * Browser tabs only use it to find each other; model weights travel peer to peer over WebRTC.
  *
- * Every input is untrusted: each frame is size-checked, parsed and schema-validated, and any
- * problem is answered with an `error` message and counted, never thrown. A socket that keeps
- * misbehaving is closed with 1008. No message ever leaves the sender's room.
+ * Every input is untrusted: each frame is size-checked, its keys and depth counted on the raw
+ * text (so a costly message is refused before it is parsed), then parsed and schema-validated;
+ * any problem is answered with an `error` message and counted, never thrown. A socket that keeps
+ * misbehaving is closed with 1008; one that does not join in time is closed too. Each client
+ * address has its own caps on open sockets, rooms created and secret guesses, so one host cannot
+ * take the server's global limits for itself. No message ever leaves the sender's room.
  *
  * Room rules (owner, names, secrets, metrics replay, finish and reset) are described with the
  * messages in src/core/signaling/messages.ts.
@@ -38,6 +47,20 @@ export interface SignalingOptions {
   maxRooms?: number;
   /** Open sockets (joined or not); further upgrades get HTTP 503. */
   maxConnections?: number;
+  /** Open sockets from one client address (an IPv6 /64 counts as one); further upgrades from it get HTTP 429. */
+  maxConnectionsPerAddress?: number;
+  /** Rooms that sockets from one client address created and that still exist; more get `too-many-rooms`. */
+  maxRoomsPerAddress?: number;
+  /** A socket that is not in a room this long after connecting (or after leaving one) is closed with 1008 'join timeout'. */
+  joinTimeoutMs?: number;
+  /** Joins with a secret that create a room (guesses, as far as the server can tell) one client address may make per window before a lockout. */
+  secretAttemptsPerAddress?: number;
+  /** The same, per room name, from all addresses together. */
+  secretAttemptsPerRoom?: number;
+  /** The window those attempts are counted in (ms). */
+  secretWindowMs?: number;
+  /** How long an address or a room name stays locked (ms): every join with a secret from it or to it is refused, unless it presents the owner key. */
+  secretLockoutMs?: number;
   /** Handed to every peer in `welcome` so all tabs use the same STUN/TURN servers. */
   iceServers?: IceServer[];
   /** Ping interval; a socket that has not answered the previous ping is terminated. */
@@ -48,6 +71,14 @@ export interface SignalingOptions {
   metricsPerSecond?: number;
   /** Per-peer rate for all messages (messages/s); the burst is 2 s worth, enough for a newcomer's offers to a full room. */
   messagesPerSecond?: number;
+  /**
+   * Per-socket byte budget (bytes/s of incoming messages). A socket over budget is not answered
+   * with errors: the server stops reading it until the budget refills, so TCP slows the sender down
+   * and its bytes cost no CPU meanwhile.
+   */
+  bytesPerSecond?: number;
+  /** Bytes a socket may send at once before the byte budget applies. */
+  byteBurst?: number;
   /** A peer whose outgoing buffer grows past this (it stopped reading) is terminated rather than buffered without bound. */
   maxBufferedBytes?: number;
   /** Finished rooms remembered after they empty (oldest forgotten first). */
@@ -67,10 +98,18 @@ export interface SignalingStats {
   connections: number;
   /** Finished rooms that emptied and are remembered for late visitors. */
   finishedRooms: number;
-  /** Rejections by error code (plus `too-many-connections` for refused upgrades). */
+  /** Distinct client addresses with open sockets. */
+  addresses: number;
+  /** Rejections by error code (plus `too-many-connections` and `too-many-connections-from-address` for refused upgrades). */
   rejected: Record<string, number>;
-  /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`. */
+  /** Sockets closed by the server, by reason: `abuse`, `too-big`, `dead`, `slow`, `idle` (did not join in time). */
   closed: Record<string, number>;
+  /** Times a socket went over its byte budget and was read more slowly. */
+  throttled: number;
+  /** Joins with a secret that created a room while another room of that name existed (someone may be guessing). */
+  secretMisses: number;
+  /** Client addresses and room names locked out of joins with a secret right now. */
+  lockedOut: { addresses: number; rooms: number };
   uptimeSec: number;
 }
 
@@ -91,10 +130,26 @@ export const DEFAULTS = {
   maxPeersPerRoom: 64,
   maxRooms: 256,
   maxConnections: 4096,
+  // A classroom behind one NAT shares an address: 256 sockets and 16 rooms leave room for a whole
+  // school there, while 16 hosts are needed to fill the server's 4096 sockets and 16 its 256 rooms.
+  maxConnectionsPerAddress: 256,
+  maxRoomsPerAddress: 16,
+  // A tab joins right after its socket opens.
+  joinTimeoutMs: 10_000,
+  // A teacher creates a room with a secret once per lesson; a guesser gets 10 tries per address
+  // and 30 per room name in 10 minutes, then waits 10 minutes: days for a 4-digit secret.
+  secretAttemptsPerAddress: 10,
+  secretAttemptsPerRoom: 30,
+  secretWindowMs: 10 * 60 * 1000,
+  secretLockoutMs: 10 * 60 * 1000,
   heartbeatMs: 15_000,
   maxErrors: 50,
   metricsPerSecond: 20,
   messagesPerSecond: 500,
+  // Honest tabs send a few KB/s (a newcomer's offers to a full room, about 200 KB, fit in the
+  // burst); at 500 messages/s a socket could otherwise push 32 MB/s of 64 KB messages.
+  bytesPerSecond: 64 * 1024,
+  byteBurst: 1024 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxFinishedRooms: 256,
   finishedTtlMs: 60 * 60 * 1000,
@@ -102,13 +157,72 @@ export const DEFAULTS = {
 
 /** Marks an http server that already has a signaling endpoint, so the dev plugin is never mounted twice. */
 const ATTACHED = Symbol.for('murmuration.signaling.attached');
+
 export function isSignalingAttached(server: object): boolean {
   return (server as { [ATTACHED]?: boolean })[ATTACHED] === true;
 }
 
-/** Deep nesting is legal JSON but makes re-serialising recursive; nothing we relay needs more. */
-const MAX_DEPTH = 32;
 const ERROR_DECAY_MS = 1000;
+/** Entries an attempt table keeps; when it is full of live entries, further guesses are refused (fail closed). */
+const MAX_ATTEMPT_ENTRIES = 65_536;
+
+/**
+ * Counts attempts per key in a fixed window; the attempt that reaches `max` locks the key for
+ * `lockoutMs`. Memory is bounded: stale entries are pruned, and a table full of live entries
+ * refuses new keys (`record` returns false) rather than forgetting a lockout.
+ */
+class AttemptTable {
+  private readonly entries = new Map<string, { count: number; since: number; lockedUntil: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly lockoutMs: number,
+  ) {}
+
+  /** Milliseconds the key stays locked (0: not locked). */
+  lockedFor(key: string, now: number): number {
+    const e = this.entries.get(key);
+    return e && e.lockedUntil > now ? e.lockedUntil - now : 0;
+  }
+
+  /** Counts one attempt; false if the table is full and the attempt cannot be counted. */
+  record(key: string, now: number): boolean {
+    let e = this.entries.get(key);
+    if (e && e.lockedUntil <= now && now - e.since >= this.windowMs) e = undefined;
+    if (!e) {
+      if (this.entries.size >= MAX_ATTEMPT_ENTRIES) this.prune(now);
+      if (this.entries.size >= MAX_ATTEMPT_ENTRIES) return false;
+      e = { count: 0, since: now, lockedUntil: 0 };
+      this.entries.set(key, e);
+    }
+    e.count++;
+    if (e.count >= this.max) {
+      e.lockedUntil = now + this.lockoutMs;
+      e.count = 0;
+      e.since = e.lockedUntil; // a new window starts when the lockout ends
+    }
+    return true;
+  }
+
+  prune(now: number): void {
+    for (const [key, e] of this.entries) if (e.lockedUntil <= now && now - e.since >= this.windowMs) this.entries.delete(key);
+  }
+
+  locked(now: number): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.lockedUntil > now) n++;
+    return n;
+  }
+}
+
+function increment(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+function decrement(map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 0) - 1;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
+}
 
 interface Bucket {
   tokens: number;
@@ -130,6 +244,10 @@ function take(b: Bucket, now: number): boolean {
 interface Peer {
   readonly ws: WebSocket;
   readonly remote: string;
+  /** What per-client limits are counted under (`addressKey`). */
+  readonly address: string;
+  /** Closes the socket if it is still not in a room; armed on connect and after `leave`. */
+  joinTimer: ReturnType<typeof setTimeout> | null;
   id: string | null;
   room: Room | null;
   /** Display name: the one given at join, or "Tab N". */
@@ -142,12 +260,19 @@ interface Peer {
   strikesAt: number;
   readonly messages: Bucket;
   readonly metrics: Bucket;
+  /** Byte budget; may go negative, which pauses reading until it refills. */
+  readonly bytes: Bucket;
+  paused: boolean;
 }
 
 interface Room {
   readonly name: string;
-  /** sha256 of the first joiner's secret; null = open room. */
+  /** sha256 of the creator's secret; null = open room. */
   readonly secretHash: Buffer | null;
+  /** The key in `rooms`: the name and the secret's hash (see `roomKey`). */
+  readonly key: string;
+  /** Address key of the socket that created it (for the per-address room cap). */
+  readonly creator: string;
   /** sha256 of the owner key handed to the creator; the key itself is never stored. */
   readonly ownerKeyHash: Buffer;
   /** Peer id of the owner, or null while no key holder is connected (the room then waits for one). */
@@ -188,6 +313,14 @@ function sameDigest(a: Buffer | null, b: Buffer | null): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * Rooms are keyed by name and secret: a join with another secret (or none) is another room, so the
+ * answer to a wrong secret cannot tell that the name is taken. Room names cannot hold '#'.
+ */
+function roomKey(name: string, secretHash: Buffer | null): string {
+  return secretHash ? `${name}#${secretHash.toString('base64url')}` : name;
+}
+
 /** 256 random bits, base64url (43 characters). */
 function newOwnerKey(): string {
   return randomBytes(32).toString('base64url');
@@ -198,10 +331,10 @@ function byteLength(data: RawData): number {
   return data.byteLength;
 }
 
-function toText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
+function toBytes(data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return data;
 }
 
 function short(s: string, n = 300): string {
@@ -226,6 +359,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const ids = new Map<string, Peer>();
   const rejected: Record<string, number> = {};
   const closedCounts: Record<string, number> = {};
+  /** Open sockets per address key (counted from the upgrade until the TCP socket closes). */
+  const socketsByAddress = new Map<string, number>();
+  /** Existing rooms per creator address key. */
+  const roomsByAddress = new Map<string, number>();
+  /** Existing rooms per name (a name can hold an open room and rooms with different secrets). */
+  const roomsByName = new Map<string, number>();
+  const secretByAddress = new AttemptTable(opt.secretAttemptsPerAddress, opt.secretWindowMs, opt.secretLockoutMs);
+  const secretByRoom = new AttemptTable(opt.secretAttemptsPerRoom, opt.secretWindowMs, opt.secretLockoutMs);
+  let secretMisses = 0;
+  let throttled = 0;
   const detachers = new Set<() => void>();
   let closed = false;
 
@@ -286,16 +429,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const rememberFinished = (room: Room) => {
     if (!room.finished) return;
     const now = Date.now();
-    finishedRooms.delete(room.name); // re-insert at the end: insertion order stays expiry order
-    finishedRooms.set(room.name, { record: room.finished, secretHash: room.secretHash, until: now + opt.finishedTtlMs });
+    finishedRooms.delete(room.key); // re-insert at the end: insertion order stays expiry order
+    finishedRooms.set(room.key, { record: room.finished, secretHash: room.secretHash, until: now + opt.finishedTtlMs });
     pruneFinished(now);
   };
   /** The remembered record of a room being recreated, if its creator presents the same secret (or none, for an open room). */
-  const recallFinished = (name: string, secretHash: Buffer | null): FinishedRecord | null => {
+  const recallFinished = (key: string, secretHash: Buffer | null): FinishedRecord | null => {
     pruneFinished(Date.now());
-    const r = finishedRooms.get(name);
+    const r = finishedRooms.get(key);
     if (!r || !sameDigest(r.secretHash, secretHash)) return null;
-    finishedRooms.delete(name); // the new room holds it now, and hands it back if it empties again
+    finishedRooms.delete(key); // the new room holds it now, and hands it back if it empties again
     return r.record;
   };
 
@@ -322,6 +465,23 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     }
   };
 
+  const closeIdle = (peer: Peer) => {
+    peer.joinTimer = null;
+    if (peer.room || peer.closing) return;
+    peer.closing = true;
+    count(closedCounts, 'idle');
+    log(`signal: closing ${peer.remote}: no join within ${opt.joinTimeoutMs} ms`);
+    peer.ws.close(1008, 'join timeout');
+  };
+  const armJoinTimer = (peer: Peer) => {
+    if (peer.joinTimer) clearTimeout(peer.joinTimer);
+    peer.joinTimer = peer.closing ? null : setTimeout(() => closeIdle(peer), opt.joinTimeoutMs);
+  };
+  const clearJoinTimer = (peer: Peer) => {
+    if (peer.joinTimer) clearTimeout(peer.joinTimer);
+    peer.joinTimer = null;
+  };
+
   const leaveRoom = (peer: Peer) => {
     const room = peer.room;
     const id = peer.id;
@@ -336,7 +496,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     if (room.owner === id) room.owner = null;
     if (room.members.size === 0) {
       // The owner key dies with the room; the next tab to open the link creates and owns a new one.
-      rooms.delete(room.name);
+      rooms.delete(room.key);
+      decrement(roomsByAddress, room.creator);
+      decrement(roomsByName, room.name);
       rememberFinished(room);
       log(`signal: room '${room.name}' is empty, deleted`);
       return;
@@ -350,27 +512,47 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   const onJoin = (peer: Peer, msg: ClientMessageOf<'join'>) => {
     if (peer.room) throw new Rejection('already-joined', `already in room '${peer.room.name}'; send {"type":"leave"} first`);
-    let room = rooms.get(msg.room);
+    const now = Date.now();
+    const secretHash = msg.secret === undefined ? null : sha256(msg.secret);
+    const key = roomKey(msg.room, secretHash);
+    let room = rooms.get(key);
+    const keyHolder = room !== undefined && msg.ownerKey !== undefined && sameDigest(room.ownerKeyHash, sha256(msg.ownerKey));
+    if (secretHash && !keyHolder) {
+      // Every answer below depends only on this name-and-secret pair, the caps and the lockouts,
+      // never on other rooms of the same name. A lockout refuses right and wrong secrets alike, so
+      // it answers nothing about a guess; an owner key (256 random bits) is no guess and passes.
+      const wait = Math.max(secretByAddress.lockedFor(peer.address, now), secretByRoom.lockedFor(msg.room, now));
+      if (wait > 0) throw new Rejection('rate-limited', `too many joins with a secret; try again in ${Math.ceil(wait / 1000)} s`);
+      if (!room) {
+        // A secret nobody holds: a guess, or a new room. Counted before any cap, or a guesser at a
+        // cap would get free tries.
+        const counted = secretByAddress.record(peer.address, now) && secretByRoom.record(msg.room, now);
+        if (!counted) throw new Rejection('rate-limited', `too many joins with a secret; try again in ${Math.ceil(opt.secretWindowMs / 1000)} s`);
+        if (roomsByName.has(msg.room)) secretMisses++;
+      }
+    }
     /** Set only for the creator of a new room: the one time the key is ever sent. */
     let ownerKey: string | undefined;
     let isOwner: boolean;
     let badOwnerKey = false;
     if (room) {
-      const got = msg.secret === undefined ? null : sha256(msg.secret);
-      if (!sameDigest(room.secretHash, got)) throw new Rejection('bad-secret', `wrong or missing secret for room '${msg.room}'`);
       if (room.members.size >= opt.maxPeersPerRoom) throw new Rejection('room-full', `room '${msg.room}' is full (${opt.maxPeersPerRoom} peers)`);
-      isOwner = msg.ownerKey !== undefined && sameDigest(room.ownerKeyHash, sha256(msg.ownerKey));
+      isOwner = keyHolder;
       badOwnerKey = msg.ownerKey !== undefined && !isOwner;
     } else {
       if (rooms.size >= opt.maxRooms) throw new Rejection('too-many-rooms', `the server has reached its limit of ${opt.maxRooms} rooms`);
+      if ((roomsByAddress.get(peer.address) ?? 0) >= opt.maxRoomsPerAddress) {
+        throw new Rejection('too-many-rooms', `your address has created ${opt.maxRoomsPerAddress} rooms that are still open; join one of them or close one`);
+      }
       // The creator owns the room whatever key it presents (a stale teacher link recreating an
       // emptied room): it gets a fresh key.
       ownerKey = newOwnerKey();
       isOwner = true;
-      const secretHash = msg.secret === undefined ? null : sha256(msg.secret);
       room = {
         name: msg.room,
         secretHash,
+        key,
+        creator: peer.address,
         ownerKeyHash: sha256(ownerKey),
         owner: null,
         members: new Map(),
@@ -378,11 +560,14 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         config: null,
         started: false,
         coordinator: null,
-        finished: recallFinished(msg.room, secretHash),
+        finished: recallFinished(key, secretHash),
       };
-      rooms.set(room.name, room);
+      rooms.set(key, room);
+      increment(roomsByAddress, peer.address);
+      increment(roomsByName, room.name);
       log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}${room.finished ? ' (it had finished before)' : ''}`);
     }
+    clearJoinTimer(peer);
     const others = [...room.members.keys()];
     const id = newId();
     room.joins += 1;
@@ -427,7 +612,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     if (!room || id === null) throw new Rejection('not-joined', `send {"type":"join","room":...} before '${msg.type}'`);
     switch (msg.type) {
       case 'leave':
-        return leaveRoom(peer);
+        leaveRoom(peer);
+        return armJoinTimer(peer);
       case 'signal': {
         const target = msg.to === id ? undefined : room.members.get(msg.to);
         if (!target) throw new Rejection('unknown-peer', `no peer '${msg.to}' in this room`);
@@ -476,17 +662,39 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     }
   };
 
+  /** Charges a message's bytes; over budget, the socket is not read until the budget is back to zero. */
+  const chargeBytes = (peer: Peer, size: number, now: number) => {
+    const b = peer.bytes;
+    b.tokens = Math.min(b.burst, b.tokens + ((now - b.at) * b.rate) / 1000) - size;
+    b.at = now;
+    if (b.tokens >= 0 || peer.paused || peer.closing) return;
+    peer.paused = true;
+    throttled++;
+    peer.ws.pause();
+    setTimeout(() => {
+      peer.paused = false;
+      if (!peer.closing) peer.ws.resume();
+    }, (-b.tokens / b.rate) * 1000).unref();
+  };
+
   const onMessage = (peer: Peer, data: RawData, isBinary: boolean) => {
     if (peer.closing) return;
     peer.alive = true;
+    chargeBytes(peer, byteLength(data), Date.now());
     try {
       if (!take(peer.messages, Date.now())) throw new Rejection('rate-limited', `at most ${opt.messagesPerSecond} messages per second`);
       if (isBinary) throw new Rejection('bad-message', 'binary frames are not supported; send JSON text');
       const size = byteLength(data);
       if (size > opt.maxMessageBytes) throw new Rejection('too-big', `message is ${size} bytes; the limit is ${opt.maxMessageBytes}`);
+      // The cost bound: count keys and depth on the raw bytes (linear, no allocation) before
+      // parsing, so thousands of keys are refused for the price of a scan.
+      const bytes = toBytes(data);
+      const shape = jsonShape(bytes, MAX_JSON_DEPTH, MAX_JSON_MEMBERS);
+      if (shape.depth > MAX_JSON_DEPTH) throw new Rejection('too-complex', `message is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (shape.members > MAX_JSON_MEMBERS) throw new Rejection('too-complex', `message has more than ${MAX_JSON_MEMBERS} keys and array elements`);
       let value: unknown;
       try {
-        value = JSON.parse(toText(data));
+        value = JSON.parse(bytes.toString('utf8'));
       } catch {
         throw new Rejection('bad-json', 'message is not valid JSON');
       }
@@ -497,7 +705,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(type)) {
         throw new Rejection('unknown-type', `unknown message type '${short(type, 40)}'; expected one of ${CLIENT_MESSAGE_TYPES.join(', ')}`);
       }
-      if (jsonDepth(value, MAX_DEPTH) > MAX_DEPTH) throw new Rejection('bad-message', `message is nested deeper than ${MAX_DEPTH} levels`);
+      const limit = MESSAGE_LIMITS[type as ClientMessage['type']];
+      if (size > limit.bytes) throw new Rejection('too-big', `a '${type}' message may be at most ${limit.bytes} bytes; this one is ${size}`);
+      if (shape.members > limit.members) {
+        throw new Rejection('too-complex', `a '${type}' message may have at most ${limit.members} keys and array elements; this one has ${shape.members}`);
+      }
       const parsed = ClientMessageSchema.safeParse(value);
       if (!parsed.success) throw new Rejection('bad-message', short(`invalid '${type}': ${z.prettifyError(parsed.error)}`));
       handle(peer, parsed.data);
@@ -513,6 +725,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     const peer: Peer = {
       ws,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      address: addressKey(req.socket.remoteAddress),
+      joinTimer: null,
       id: null,
       room: null,
       name: '',
@@ -523,8 +737,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       strikesAt: now,
       messages: bucket(opt.messagesPerSecond, opt.messagesPerSecond * 2, now),
       metrics: bucket(opt.metricsPerSecond, opt.metricsPerSecond, now),
+      bytes: bucket(opt.bytesPerSecond, opt.byteBurst, now),
+      paused: false,
     };
     peers.add(peer);
+    armJoinTimer(peer);
     ws.on('message', (data, isBinary) => onMessage(peer, data, isBinary));
     ws.on('pong', () => {
       peer.alive = true;
@@ -540,12 +757,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     });
     ws.on('close', () => {
       peer.closing = true;
+      clearJoinTimer(peer);
       leaveRoom(peer);
       peers.delete(peer);
     });
   });
 
   const heartbeat = setInterval(() => {
+    const now = Date.now();
+    secretByAddress.prune(now);
+    secretByRoom.prune(now);
     for (const peer of peers) {
       if (!peer.alive) {
         count(closedCounts, 'dead');
@@ -577,6 +798,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return true;
     }
+    const address = addressKey(req.socket.remoteAddress);
+    if ((socketsByAddress.get(address) ?? 0) >= opt.maxConnectionsPerAddress) {
+      count(rejected, 'too-many-connections-from-address');
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    // Counted until the TCP socket closes, whatever happens to the handshake.
+    increment(socketsByAddress, address);
+    socket.once('close', () => decrement(socketsByAddress, address));
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     return true;
   };
@@ -601,14 +832,19 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   if (options.server) attach(options.server);
 
   const stats = (): SignalingStats => {
-    pruneFinished(Date.now());
+    const now = Date.now();
+    pruneFinished(now);
     return {
       rooms: rooms.size,
       peers: ids.size,
       connections: peers.size,
+      addresses: socketsByAddress.size,
       finishedRooms: finishedRooms.size,
       rejected: { ...rejected },
       closed: { ...closedCounts },
+      throttled,
+      secretMisses,
+      lockedOut: { addresses: secretByAddress.locked(now), rooms: secretByRoom.locked(now) },
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
     };
   };

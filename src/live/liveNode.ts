@@ -550,8 +550,9 @@ export class LiveNode {
       type: 'metrics',
       data: {
         round,
-        accuracy: accuracy ?? Number.NaN,
-        loss: loss ?? Number.NaN,
+        // Only finite numbers: NaN would travel as null, which the server's schema refuses.
+        ...(accuracy !== null && Number.isFinite(accuracy) ? { accuracy } : {}),
+        ...(loss !== null && Number.isFinite(loss) ? { loss } : {}),
         bytesSent: this.snap.bytesSent,
         state: this.snap.state,
         backend: this.snap.backend ?? '',

@@ -93,13 +93,13 @@ describe('dataset middleware over http', () => {
     for (const p of parts) expect(firstDiff(p.bytes, testImages.subarray(p.start, p.start + p.bytes.length))).toBe(-1);
   });
 
-  it('416 for unsatisfiable ranges, 400 for more than 1000 ranges', async () => {
+  it('416 for unsatisfiable ranges, 400 for more than 200 ranges', async () => {
     const res = await get(TEST_IMAGES, { Range: `bytes=${testImages.length}-` });
     expect(res.status).toBe(416);
     expect(res.headers.get('content-range')).toBe(`bytes */${testImages.length}`);
-    const many = Array.from({ length: 1001 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
+    const many = Array.from({ length: 201 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
     expect((await get(TEST_IMAGES, { Range: `bytes=${many}` })).status).toBe(400);
-    const ok = Array.from({ length: 1000 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
+    const ok = Array.from({ length: 200 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',');
     expect((await get(TEST_IMAGES, { Range: `bytes=${ok}` })).status).toBe(206);
   });
 

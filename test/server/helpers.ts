@@ -29,9 +29,10 @@ export class TestClient {
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static open(url: string): Promise<TestClient> {
+  /** `localAddress` (e.g. 127.0.0.2: all of 127/8 is loopback on Linux) makes the client a different host to the server. */
+  static open(url: string, localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, localAddress ? { localAddress } : {});
       const client = new TestClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('error', reject);
@@ -125,14 +126,14 @@ export class Harness {
     return new Harness(http, signaling, `ws://127.0.0.1:${port}/signal`);
   }
 
-  async client(): Promise<TestClient> {
-    const c = await TestClient.open(this.url);
+  async client(localAddress?: string): Promise<TestClient> {
+    const c = await TestClient.open(this.url, localAddress);
     this.clients.push(c);
     return c;
   }
 
-  async joined(room: string, extra: Record<string, unknown> = {}): Promise<{ c: TestClient; id: string; welcome: Of<'welcome'> }> {
-    const c = await this.client();
+  async joined(room: string, extra: Record<string, unknown> = {}, localAddress?: string): Promise<{ c: TestClient; id: string; welcome: Of<'welcome'> }> {
+    const c = await this.client(localAddress);
     const welcome = await c.join(room, extra);
     return { c, id: welcome.id, welcome };
   }

@@ -28,7 +28,7 @@ describe('malformed input', () => {
       [{ type: 'join', room: 'r', config: { blob: 'x'.repeat(20_000) } }, 'bad-message'],
       [{ type: 'join', room: 'r', name: 7 }, 'bad-message'],
       [{ type: 'signal', to: 'abc' }, 'bad-message'],
-      [{ type: 'join', room: 'r', config: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }, 'bad-message'],
+      [{ type: 'join', room: 'r', config: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }, 'too-complex'],
     ];
     for (const [msg, code] of cases) {
       c.send(msg);
@@ -46,7 +46,8 @@ describe('malformed input', () => {
     const stats = h.signaling.stats();
     expect(stats.rejected['bad-json']).toBe(2);
     expect(stats.rejected['unknown-type']).toBe(1);
-    expect(stats.rejected['bad-message']).toBe(13); // 12 cases + the binary frame
+    expect(stats.rejected['bad-message']).toBe(12); // 11 cases + the binary frame
+    expect(stats.rejected['too-complex']).toBe(1);
     expect(stats.rooms).toBe(1);
   });
 

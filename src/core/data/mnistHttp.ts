@@ -59,9 +59,22 @@ interface Got {
   body: Uint8Array;
 }
 
+/** Tries after a 503/429 (the server's cap on downloads in flight) before giving up. */
+const BUSY_RETRIES = 10;
+
 async function get(url: string, src: MnistHttpSource, stats: TransferStats, range?: string): Promise<Got> {
-  const res = await fetchOf(src)(url, range ? { headers: { Range: range } } : undefined);
+  let res = await fetchOf(src)(url, range ? { headers: { Range: range } } : undefined);
   stats.requests++;
+  // Busy (too many downloads at once, in all or from this address): wait as told, with jitter so
+  // a classroom does not come back in lockstep, and try again.
+  for (let attempt = 1; (res.status === 503 || res.status === 429) && attempt <= BUSY_RETRIES; attempt++) {
+    await res.arrayBuffer().catch(() => undefined);
+    const told = Number(res.headers.get('retry-after'));
+    const waitMs = (Number.isFinite(told) && told > 0 ? Math.min(told, 10) * 1000 : 1000) * (0.5 + Math.random());
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    res = await fetchOf(src)(url, range ? { headers: { Range: range } } : undefined);
+    stats.requests++;
+  }
   if (res.status !== 200 && res.status !== 206) throw new Error(`GET ${url}${range ? ' (ranges)' : ''}: HTTP ${res.status}`);
   const body = new Uint8Array(await res.arrayBuffer());
   stats.bytes += body.length;

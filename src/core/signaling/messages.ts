@@ -35,7 +35,11 @@ import { z } from 'zod';
  * - `welcome.peers` lists the *other* members already in the room (oldest first): the peers a
  *   newcomer should connect to. `roster.peers` lists *all* members including the recipient,
  *   oldest first, so everyone sees the same order (the coordinator fallback is the oldest).
- * - A new peer id is issued on every `join`; after `leave` the socket may `join` again.
+ * - A new peer id is issued on every `join`; after `leave` the socket may `join` again. A socket
+ *   that is not in a room 10 s (the server's `joinTimeoutMs`) after connecting or leaving is closed
+ *   with 1008 'join timeout'.
+ * - Each message type has a size and a member cap (`MESSAGE_LIMITS`), checked on the raw text
+ *   before parsing: `too-big` / `too-complex`.
  * - Names: every member has a display name. A `join` without `name` gets "Tab N", where N counts
  *   the room's joins (1, 2, 3…; never reused in that room). `welcome.names` and `roster.names`
  *   map every member's id to its name.
@@ -50,8 +54,17 @@ import { z } from 'zod';
  *   If the owner leaves before starting, the room simply waits: nobody else can start it, and
  *   the owner gets its rights back by joining again with the key. A room that empties is
  *   deleted, key included; whoever creates it next owns the new room.
- * - Secrets: the server never echoes a `secret` or `ownerKey` key found in a config (stripped at
- *   any depth before the config is stored or relayed) or in metrics data.
+ * - Secrets: a room is named by its name *and* its secret. `join { room, secret }` enters the room
+ *   with that name and secret if there is one, else creates it; a join without a secret enters or
+ *   creates the open room of that name. So a wrong secret is answered exactly like a name nobody
+ *   uses (a new, empty room this tab owns): the answer never tells whether someone else holds the
+ *   name with another secret. Joins with a secret that create a room are guesses as far as the
+ *   server can tell; they are limited per client address and per room name, and past the limit
+ *   every join with a secret from that address (or to that name) is refused with `rate-limited`
+ *   for a while, the right secret included (else the lockout would answer the guess). Presenting
+ *   the room's owner key passes a lockout.
+ * - The server never echoes a `secret` or `ownerKey` key found in a config (stripped at any depth
+ *   before the config is stored or relayed) or in metrics data, nor a join's secret.
  * - `config`, `start`, `reset` and `finished` are sent to every member, sender included (an echo
  *   doubles as an ack). `start` clears the room's finished record and remembered metrics: a new
  *   run begins.
@@ -80,6 +93,68 @@ export const MAX_METRIC_KEYS = 64;
 export const MAX_NAME_CHARS = 64;
 export const MAX_SECRET_CHARS = 256;
 export const MAX_OWNER_KEY_CHARS = 128;
+/** Nesting deeper than this is rejected before parsing; nothing we relay needs more. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What one message of each type may cost, checked on the raw text before it is parsed or
+ * validated: its size in bytes (UTF-8) and its members (object keys plus array elements, at any
+ * depth). Honest messages are far below: an SDP offer for a data channel is about 1 KB with a
+ * handful of keys, a config about 700 bytes with 46 keys, a tab's metrics a few hundred bytes.
+ * Parsing and validating cost grows with the members, so a message with thousands of keys is
+ * turned away by counting (about a microsecond per KB) instead of parsing and validating it.
+ */
+export const MESSAGE_LIMITS: Readonly<Record<ClientMessageType, { bytes: number; members: number }>> = {
+  join: { bytes: 20 * 1024, members: 256 },
+  config: { bytes: 20 * 1024, members: 256 },
+  start: { bytes: 20 * 1024, members: 256 },
+  signal: { bytes: 16 * 1024, members: 64 },
+  // { type, data } with at most MAX_METRIC_KEYS keys in data: 66 members.
+  metrics: { bytes: 8 * 1024, members: MAX_METRIC_KEYS + 6 },
+  finish: { bytes: 2 * 1024, members: 32 },
+  reset: { bytes: 256, members: 8 },
+  leave: { bytes: 256, members: 8 },
+  ping: { bytes: 256, members: 8 },
+};
+/** The most members any message type may have: more is rejected before parsing. */
+export const MAX_JSON_MEMBERS = Math.max(...Object.values(MESSAGE_LIMITS).map((l) => l.members));
+
+/**
+ * Depth and members (object keys plus array elements) of JSON text, counted on its UTF-8 bytes
+ * without parsing: a container counts one, each comma outside strings one more. Stops counting
+ * as soon as either limit is passed. Exact for valid JSON; for invalid JSON it is whatever the
+ * bytes say, and the parser rejects it afterwards.
+ */
+export function jsonShape(bytes: Uint8Array, maxDepth: number, maxMembers: number): { depth: number; members: number } {
+  let depth = 0;
+  let deepest = 0;
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+      continue;
+    }
+    if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x7b || b === 0x5b) {
+      // { [
+      depth++;
+      members++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > maxDepth || members > maxMembers) break;
+    } else if (b === 0x7d || b === 0x5d) {
+      depth--;
+    } else if (b === 0x2c) {
+      members++;
+      if (members > maxMembers) break;
+    }
+  }
+  return { depth: deepest, members };
+}
+
 /** Keys the server removes from configs and metrics before storing or relaying them. */
 export const SECRET_KEYS: readonly string[] = ['secret', 'ownerKey'];
 
@@ -236,8 +311,11 @@ export const ERROR_CODES = [
   'bad-message',
   'unknown-type',
   'too-big',
+  /** Too many keys and array elements, or too deep, for the message's type (measured on the raw text, before parsing). */
+  'too-complex',
   'room-full',
   'too-many-rooms',
+  /** No longer sent: a wrong secret joins a room of its own (see "Secrets"). Kept so older clients still validate. */
   'bad-secret',
   'bad-owner-key',
   'not-joined',

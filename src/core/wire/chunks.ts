@@ -1,8 +1,13 @@
 /**
  * Splits frames into data-channel-sized chunks and reassembles them.
  * Chunk header (16 bytes, LE): messageId u32 | index u32 | count u32 | totalBytes u32.
- * There is no limit on the chunk count; there is one on the reassembled size and on the
- * number of half-received messages per peer, so a hostile peer cannot exhaust memory.
+ *
+ * There is no limit on the chunk count. The header's `totalBytes` is only a claim: the
+ * reassembler checks it against `maxFrameBytes` but allocates nothing for it; it keeps the
+ * chunks that actually arrived and joins them at the end. So the memory a peer can pin is what
+ * it really sent, bounded by `maxBufferedBytes` for all of its unfinished messages together and
+ * by `maxPartial` messages. An unfinished message that gets no chunk for `partialTimeoutMs` is
+ * dropped (reason `expired`), so a peer that stops half way cannot block later messages.
  */
 
 export const CHUNK_HEADER = 16;
@@ -27,61 +32,147 @@ export function splitFrame(frame: Uint8Array, messageId: number, maxChunkBytes: 
 }
 
 export interface ReassemblerLimits {
+  /** Largest frame a chunk header may declare. */
   maxFrameBytes: number;
+  /** Unfinished messages held at once. */
   maxPartial: number;
+  /** Bytes received and held for all unfinished messages together; default `maxFrameBytes`. */
+  maxBufferedBytes?: number;
+  /** An unfinished message that gets no chunk for this long is dropped; default 30 s. */
+  partialTimeoutMs?: number;
 }
 
-export type ChunkResult = { kind: 'frame'; frame: Uint8Array } | { kind: 'partial' } | { kind: 'error'; reason: string };
+export const DEFAULT_PARTIAL_TIMEOUT_MS = 30_000;
+
+/** Why a chunk (or an unfinished message) was rejected: a fixed set, so counters by reason stay bounded. */
+export type ChunkRejectReason =
+  | 'short-chunk'
+  | 'bad-index'
+  | 'too-big'
+  | 'bad-start'
+  | 'too-many-partial'
+  | 'header-mismatch'
+  | 'out-of-order'
+  | 'overrun'
+  | 'buffered-bytes'
+  | 'length-mismatch'
+  | 'expired';
+
+export type ChunkResult =
+  | { kind: 'frame'; frame: Uint8Array }
+  | { kind: 'partial' }
+  | { kind: 'error'; reason: ChunkRejectReason; detail: string };
+
+export interface ExpiredMessage {
+  id: number;
+  received: number;
+  declared: number;
+}
 
 interface Partial {
   count: number;
   total: number;
   next: number;
-  buffer: Uint8Array;
+  parts: Uint8Array[];
   filled: number;
+  lastChunkAt: number;
 }
 
 /** One reassembler per peer; chunks of one message arrive in order on a reliable, ordered channel. */
 export class Reassembler {
+  /** Unfinished messages dropped by their deadline so far. */
+  expired = 0;
   private partial = new Map<number, Partial>();
+  private buffered = 0;
+  private readonly maxBuffered: number;
+  private readonly timeoutMs: number;
 
-  constructor(private readonly limits: ReassemblerLimits) {}
+  constructor(private readonly limits: ReassemblerLimits) {
+    this.maxBuffered = limits.maxBufferedBytes ?? limits.maxFrameBytes;
+    this.timeoutMs = limits.partialTimeoutMs ?? DEFAULT_PARTIAL_TIMEOUT_MS;
+  }
 
-  push(chunk: Uint8Array): ChunkResult {
-    if (chunk.length < CHUNK_HEADER) return { kind: 'error', reason: 'chunk shorter than its header' };
+  /**
+   * Takes one chunk. Unfinished messages past their deadline are dropped first (see `expire`;
+   * their count is in `expiredCount`), so a dead message never blocks a live one.
+   */
+  push(chunk: Uint8Array, now: number = Date.now()): ChunkResult {
+    this.expire(now);
+    if (chunk.length < CHUNK_HEADER) return { kind: 'error', reason: 'short-chunk', detail: `chunk of ${chunk.length} bytes is shorter than its header` };
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const id = view.getUint32(0, true);
     const index = view.getUint32(4, true);
     const count = view.getUint32(8, true);
     const total = view.getUint32(12, true);
     const body = chunk.subarray(CHUNK_HEADER);
-    if (count === 0 || index >= count) return this.fail(id, 'chunk index out of range');
-    if (total > this.limits.maxFrameBytes) return this.fail(id, `frame of ${total} bytes exceeds ${this.limits.maxFrameBytes}`);
+    if (count === 0 || index >= count) return this.fail(id, 'bad-index', `chunk ${index} of ${count}`);
+    if (total > this.limits.maxFrameBytes) return this.fail(id, 'too-big', `frame of ${total} bytes exceeds ${this.limits.maxFrameBytes}`);
     let p = this.partial.get(id);
     if (!p) {
-      if (index !== 0) return this.fail(id, 'message does not start at chunk 0');
-      if (this.partial.size >= this.limits.maxPartial) return this.fail(id, 'too many messages in flight');
-      p = { count, total, next: 0, buffer: new Uint8Array(total), filled: 0 };
+      if (index !== 0) return this.fail(id, 'bad-start', `message starts at chunk ${index}, not 0`);
+      if (this.partial.size >= this.limits.maxPartial) return this.fail(id, 'too-many-partial', `${this.partial.size} messages already in flight`);
+      p = { count, total, next: 0, parts: [], filled: 0, lastChunkAt: now };
       this.partial.set(id, p);
     }
-    if (count !== p.count || total !== p.total) return this.fail(id, 'chunk header disagrees with its message');
-    if (index !== p.next) return this.fail(id, `chunk ${index} arrived, expected ${p.next}`);
-    if (p.filled + body.length > p.total) return this.fail(id, 'chunks longer than the declared total');
-    p.buffer.set(body, p.filled);
+    if (count !== p.count || total !== p.total) return this.fail(id, 'header-mismatch', `chunk says ${count} chunks/${total} bytes, message ${p.count}/${p.total}`);
+    if (index !== p.next) return this.fail(id, 'out-of-order', `chunk ${index} arrived, expected ${p.next}`);
+    if (p.filled + body.length > p.total) return this.fail(id, 'overrun', `chunks longer than the declared ${p.total} bytes`);
+    if (this.buffered + body.length > this.maxBuffered) {
+      return this.fail(id, 'buffered-bytes', `${this.buffered + body.length} bytes of unfinished messages exceed ${this.maxBuffered}`);
+    }
+    p.parts.push(body);
     p.filled += body.length;
+    this.buffered += body.length;
     p.next++;
+    p.lastChunkAt = now;
     if (p.next < p.count) return { kind: 'partial' };
-    this.partial.delete(id);
-    if (p.filled !== p.total) return { kind: 'error', reason: `reassembled ${p.filled} bytes, declared ${p.total}` };
-    return { kind: 'frame', frame: p.buffer };
+    this.drop(id);
+    if (p.filled !== p.total) return { kind: 'error', reason: 'length-mismatch', detail: `reassembled ${p.filled} bytes, declared ${p.total}` };
+    const frame = new Uint8Array(p.total);
+    let at = 0;
+    for (const part of p.parts) {
+      frame.set(part, at);
+      at += part.length;
+    }
+    return { kind: 'frame', frame };
+  }
+
+  /** Drops unfinished messages that got no chunk for `partialTimeoutMs`; returns them (each one a rejection to count). */
+  expire(now: number = Date.now()): ExpiredMessage[] {
+    const out: ExpiredMessage[] = [];
+    for (const [id, p] of this.partial) {
+      if (now - p.lastChunkAt < this.timeoutMs) continue;
+      out.push({ id, received: p.filled, declared: p.total });
+      this.drop(id);
+    }
+    this.expired += out.length;
+    return out;
   }
 
   get inFlight(): number {
     return this.partial.size;
   }
 
-  private fail(id: number, reason: string): ChunkResult {
+  /** Bytes held for unfinished messages. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** True if no unfinished message got a chunk within `partialTimeoutMs` (also when there is none). */
+  isStale(now: number = Date.now()): boolean {
+    for (const p of this.partial.values()) if (now - p.lastChunkAt < this.timeoutMs) return false;
+    return true;
+  }
+
+  private drop(id: number): void {
+    const p = this.partial.get(id);
+    if (!p) return;
+    this.buffered -= p.filled;
     this.partial.delete(id);
-    return { kind: 'error', reason };
+  }
+
+  private fail(id: number, reason: ChunkRejectReason, detail: string): ChunkResult {
+    this.drop(id);
+    return { kind: 'error', reason, detail };
   }
 }

@@ -1,6 +1,6 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { Instance as Peer, SignalData } from 'simple-peer';
-import { Reassembler, splitFrame } from '../../core/wire/chunks.ts';
+import { DEFAULT_PARTIAL_TIMEOUT_MS, Reassembler, splitFrame, type ChunkRejectReason } from '../../core/wire/chunks.ts';
 import type { NodeId } from '../../protocols/protocol.ts';
 import type { Transport } from '../../runtime/ports.ts';
 
@@ -14,14 +14,30 @@ export interface WebRtcOptions {
   /** Open connections kept at most; idle ones are closed, least recently used first. */
   maxConnections: number;
   connectTimeoutMs: number;
+  /** Largest frame a peer may announce in a chunk header; bigger ones are rejected (`too-big`) before any byte is kept. */
   maxFrameBytes: number;
+  /** Bytes of unfinished messages kept per link (all of them together); beyond it the message is rejected (`buffered-bytes`). */
+  maxBufferedBytes: number;
+  /** An unfinished message that gets no chunk for this long is dropped and counted (`expired`); its link may then be evicted. */
+  partialTimeoutMs: number;
   iceServers: RTCIceServer[];
 }
+
+/**
+ * The largest frame we send is a cnn model: 1,663,370 f32 parameters, about 6.7 MB. 16 MiB holds
+ * two such vectors plus headers (a message with the model and a second model-sized vector, like a
+ * control variate), and stops a header from claiming up to 4 GiB. An honest peer sends the chunks
+ * of one frame back to back on an ordered channel, so one link never needs more than one frame in
+ * flight: the per-link byte cap is one maximal frame.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export const DEFAULT_WEBRTC: WebRtcOptions = {
   maxConnections: 12,
   connectTimeoutMs: 15000,
-  maxFrameBytes: 64 * 1024 * 1024,
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxBufferedBytes: MAX_FRAME_BYTES,
+  partialTimeoutMs: DEFAULT_PARTIAL_TIMEOUT_MS,
   iceServers: [],
 };
 
@@ -35,7 +51,7 @@ export interface TransportStats {
   evicted: number;
   /** Frames given up on (peer gone, connect timeout), by reason. */
   dropped: Record<string, number>;
-  /** Chunks that failed reassembly, by reason. */
+  /** Chunks that failed reassembly and unfinished messages that expired, by reason (a fixed set: `ChunkRejectReason`). */
   rejected: Record<string, number>;
 }
 
@@ -80,7 +96,8 @@ export class WebRtcTransport implements Transport {
   private handler: (from: NodeId, frame: Uint8Array) => void = () => {};
   private nextMessageId = 1;
   private closed = false;
-  onReject: ((from: NodeId, reason: string) => void) | null = null;
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+  onReject: ((from: NodeId, reason: ChunkRejectReason, detail: string) => void) | null = null;
   onPeersChanged: (() => void) | null = null;
 
   constructor(
@@ -89,6 +106,9 @@ export class WebRtcTransport implements Transport {
     private readonly options: WebRtcOptions = DEFAULT_WEBRTC,
   ) {
     relay.onSignal((from, data) => this.onSignal(from, data as SignalData));
+    // Unfinished messages on a link that went quiet are dropped even if no chunk ever comes again.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, options.partialTimeoutMs / 2));
+    (this.sweeper as { unref?: () => void }).unref?.();
   }
 
   send(to: NodeId, frame: Uint8Array): void {
@@ -119,6 +139,8 @@ export class WebRtcTransport implements Transport {
 
   close(): void {
     this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const conn of [...this.connections.values()]) this.teardown(conn, 'closed');
   }
 
@@ -132,7 +154,12 @@ export class WebRtcTransport implements Transport {
       open: false,
       chunkBytes: DEFAULT_CHUNK,
       queue: [],
-      reassembler: new Reassembler({ maxFrameBytes: this.options.maxFrameBytes, maxPartial: 4 }),
+      reassembler: new Reassembler({
+        maxFrameBytes: this.options.maxFrameBytes,
+        maxPartial: 4,
+        maxBufferedBytes: this.options.maxBufferedBytes,
+        partialTimeoutMs: this.options.partialTimeoutMs,
+      }),
       lastUsed: Date.now(),
       timeout: null,
       waitingForDrain: false,
@@ -212,23 +239,49 @@ export class WebRtcTransport implements Transport {
   }
 
   private onChunk(conn: Connection, chunk: Uint8Array): void {
-    conn.lastUsed = Date.now();
+    const now = Date.now();
+    conn.lastUsed = now;
+    this.expire(conn, now);
     const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer);
-    const result = conn.reassembler.push(bytes);
+    const result = conn.reassembler.push(bytes, now);
     if (result.kind === 'frame') {
       this.stats.framesReceived++;
       this.handler(conn.remote, result.frame);
     } else if (result.kind === 'error') {
-      this.stats.rejected[result.reason] = (this.stats.rejected[result.reason] ?? 0) + 1;
-      this.onReject?.(conn.remote, result.reason);
+      this.reject(conn, result.reason, result.detail);
     }
   }
 
-  /** Keeps open connections under the cap by closing the least recently used idle one. */
+  private reject(conn: Connection, reason: ChunkRejectReason, detail: string): void {
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    this.onReject?.(conn.remote, reason, detail);
+  }
+
+  /** Drops (and counts) the link's unfinished messages that are past their deadline. */
+  private expire(conn: Connection, now: number): void {
+    for (const m of conn.reassembler.expire(now)) {
+      this.reject(conn, 'expired', `message ${m.id}: ${m.received} of ${m.declared} bytes, no chunk for ${this.options.partialTimeoutMs} ms`);
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections.values()) this.expire(conn, now);
+  }
+
+  /**
+   * Keeps open connections under the cap by closing the least recently used idle one. A link
+   * whose unfinished messages are all past their deadline counts as idle: a peer that stopped
+   * half way through a message cannot pin its link (the dropped messages are counted).
+   */
   private makeRoom(): void {
     if (this.connections.size < this.options.maxConnections) return;
-    const idle = [...this.connections.values()].filter((c) => c.open && c.queue.length === 0 && c.reassembler.inFlight === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    const now = Date.now();
+    const idle = [...this.connections.values()]
+      .filter((c) => c.open && c.queue.length === 0 && c.reassembler.isStale(now))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     if (idle[0]) {
+      this.expire(idle[0], now);
       this.stats.evicted++;
       this.teardown(idle[0], 'evicted');
     }
