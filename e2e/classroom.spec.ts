@@ -95,6 +95,10 @@ test('only the owner can start; a member sees the room settings and why; the own
       await expect.poll(async () => (await snapshot(t.page)).started).toBe(false);
       expect((await snapshot(t.page)).roomFinished).toBeNull();
     }
+    // The second run of the same room is a run of its own in History, not merged into the first.
+    await owner.page.getByTestId('start').click();
+    for (const t of tabs) await expect.poll(async () => (await snapshot(t.page)).roomFinished?.summary.rounds, { timeout: 90_000 }).toBe(3);
+    await expect(owner.page.getByTestId('history-row')).toHaveCount(2);
   } finally {
     await closeAll(tabs);
   }

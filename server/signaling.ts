@@ -284,6 +284,8 @@ interface Room {
   /** Without `secret`/`ownerKey` keys. */
   config: Record<string, unknown> | null;
   started: boolean;
+  /** A fresh random id per start: with the room name it names a run (History merges a run's tabs by it). */
+  run: string | null;
   coordinator: string | null;
   finished: FinishedRecord | null;
 }
@@ -559,6 +561,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         joins: 0,
         config: null,
         started: false,
+        run: null,
         coordinator: null,
         finished: recallFinished(key, secretHash),
       };
@@ -590,6 +593,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       peers: others,
       config: room.config,
       started: room.started,
+      run: room.run,
       coordinator: room.coordinator,
       iceServers,
       names: names(room),
@@ -629,10 +633,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         requireOwner(room, id, 'start it');
         if (msg.config) room.config = withoutSecrets(msg.config);
         room.started = true;
+        room.run = randomBytes(6).toString('base64url');
         clearRun(room);
         const changed = room.coordinator !== id;
         room.coordinator = id;
-        broadcast(room, { type: 'start', config: room.config, coordinator: id, startedAt: Date.now() });
+        broadcast(room, { type: 'start', config: room.config, coordinator: id, startedAt: Date.now(), run: room.run });
         if (changed) pushRoster(room);
         return;
       }

@@ -184,17 +184,19 @@ function ExportCurrent({ snapshot: s }: { snapshot: Snapshot }) {
 }
 
 /**
- * Saves this tab's finished run to IndexedDB once. Every tab of the room in this browser
+ * Saves each of this tab's finished runs to IndexedDB once. Every tab of the room in this browser
  * saves under the same run key (room and run id), so they merge into one History row.
  */
 function SaveWhenDone({ snapshot: s }: { snapshot: Snapshot }) {
-  const saved = useRef(false);
+  // The run saved last: once per run, and again after the owner resets the room and runs it anew.
+  const saved = useRef<string | null>(null);
   const save = useHistory((h) => h.save);
   useEffect(() => {
-    if (saved.current || s.state !== 'done' || s.history.length === 0) return;
+    const run = s.runId ?? 'run';
+    if (saved.current === run || s.state !== 'done' || s.history.length === 0) return;
     const doSave = () => {
-      if (saved.current) return;
-      saved.current = true;
+      if (saved.current === run) return;
+      saved.current = run;
       const c = s.config;
       const rows: RunRow[] = s.history.map((h) => ({ round: h.round, accuracy: h.accuracy, loss: h.loss, bytesSent: h.bytesSent, t: h.t }));
       void save({

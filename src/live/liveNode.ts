@@ -65,7 +65,7 @@ export interface Snapshot {
   coordinator: string | null;
   /** Display names by peer id, from the signaling server's welcome/roster (kept for peers that left). */
   names: Record<string, string>;
-  /** The run's id, the same in every tab of the room: the peer id of the tab that started it. */
+  /** The run's id, the same in every tab of the room (late joiners too): the server names each run at its start. */
   runId: string | null;
   started: boolean;
   rejectedFrames: number;
@@ -135,6 +135,8 @@ export class LiveNode {
   /** The shard this tab loaded: re-partitioned when the run starts with a different count. */
   private preparedFor: { nodes: number; index: number } | null = null;
   private finishTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The room's current run id, from the server (welcome, start). */
+  private roomRun: string | null = null;
   private ownSketch: Float32Array | null = null;
   private readonly peerSketches = new Map<string, Float32Array>();
   private finishSent = false;
@@ -278,6 +280,7 @@ export class LiveNode {
         for (const [id, data] of Object.entries(m.metrics)) this.recordMetrics(id, data);
         this.update({ state: 'idle', nodeId: m.id, roster, coordinator: m.coordinator, owner: m.owner, isOwner, ownerKey, roomFinished: m.finished, names: { ...this.snap.names, ...m.names }, nodeIndex: m.peers.length % this.snap.config.nodes });
         this.iceServers = m.iceServers as RTCIceServer[];
+        this.roomRun = m.run;
         if (m.finished) {
           // The run is over: say so and how it ended; there is nothing to train or join.
           this.log(`this room finished at ${new Date(m.finished.at).toLocaleTimeString()}`);
@@ -313,6 +316,7 @@ export class LiveNode {
         break;
       case 'start':
         this.adoptRoomConfig(m.config);
+        this.roomRun = m.run;
         void this.begin(m.coordinator);
         break;
       case 'metrics':
@@ -433,7 +437,8 @@ export class LiveNode {
       this.host.roster(this.otherPeers(), coordinator);
       return;
     }
-    this.update({ started: true, coordinator, runId: this.snap.runId ?? coordinator, notice: null });
+    // The run's name, the same in every tab of the room (late joiners too): the server counts the room's starts.
+    this.update({ started: true, coordinator, runId: this.snap.runId ?? this.roomRun ?? coordinator, notice: null });
     // Started with fewer (or more) tabs than planned: re-split the data over the tabs that are here.
     const index = this.shardIndex();
     if (this.prepared && this.preparedFor && (this.preparedFor.nodes !== this.snap.config.nodes || this.preparedFor.index !== index)) {

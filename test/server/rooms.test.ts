@@ -377,3 +377,23 @@ describe('reset', () => {
     expect(await late.c.next('start')).toMatchObject({ coordinator: a.id });
   });
 });
+
+describe('run ids', () => {
+  it('names every run afresh at its start, and tells late tabs the current one', async () => {
+    h = await Harness.start();
+    const a = await h.joined('runs', { config: { algo: 'fedavg' } });
+    expect(a.welcome.run).toBeNull();
+    a.c.send({ type: 'start' });
+    const first = (await a.c.next('start')).run;
+    expect(first).toMatch(/^[\w-]{8}$/);
+    const late = await h.joined('runs');
+    expect(late.welcome.run).toBe(first);
+    // A reset and a new start: a new run, so History keeps the two apart.
+    a.c.send({ type: 'reset' });
+    await a.c.next('reset');
+    a.c.send({ type: 'start' });
+    const second = (await a.c.next('start')).run;
+    expect(second).not.toBe(first);
+    expect((await late.c.next('start')).run).toBe(second);
+  });
+});

@@ -273,6 +273,8 @@ export const WelcomeSchema = z.object({
   peers: z.array(peerId),
   config: jsonObject.nullable(),
   started: z.boolean(),
+  /** The current run's id (null before the first start). */
+  run: peerId.nullable(),
   coordinator: peerId.nullable(),
   iceServers: IceServersSchema,
   /** Display name of every member, this peer included. */
@@ -301,6 +303,8 @@ export const StartedSchema = z.object({
   config: jsonObject.nullable(),
   coordinator: peerId,
   startedAt: z.number(),
+  /** A fresh id for this run (each start, so each reset's next run too): room + run names a run in History. */
+  run: peerId,
 });
 export const RoomResetSchema = z.object({ type: z.literal('reset'), from: peerId });
 export const FinishedSchema = z.object({ type: z.literal('finished'), from: peerId, at: z.number(), summary: FinishSummarySchema });
