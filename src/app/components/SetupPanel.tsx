@@ -80,8 +80,6 @@ function formFields(): Field[] {
   return [...BASE_FIELDS.slice(0, at).map((f) => (f.key === 'algo' ? algo : f)), ...algorithmFields(), ...BASE_FIELDS.slice(at)];
 }
 
-export const FIELD_KEYS = (): Key[] => formFields().map((f) => f.key);
-
 interface Props {
   mode: 'live' | 'compare';
   config: Config;
