@@ -464,6 +464,7 @@ export class LiveNode {
       id,
       spec: training.spec,
       samples: this.shard.dataset.train.n,
+      maxSamples: this.shard.maxShard,
       peers: this.otherPeers(),
       clock: this.clock,
       transport: this.ensureTransport(),

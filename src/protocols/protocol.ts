@@ -37,9 +37,17 @@ export type ProtocolAction =
   | { kind: 'round'; round: number }
   | { kind: 'state'; state: NodeState; role?: string }
   /** A message that decoded fine but made no sense here (stale round, wrong sender...). */
-  | { kind: 'reject'; from: NodeId; reason: string }
+  | { kind: 'reject'; from: NodeId; reason: string; claim?: Claim }
+  /** A weight-like claim (an age, a sample count) was used, but clipped to what the protocol can know. */
+  | { kind: 'clipped'; from: NodeId; claim: Claim }
   | { kind: 'log'; text: string }
   | { kind: 'done' };
+
+/**
+ * Which claim of a peer a protocol refused or clipped: a fixed set, so counters by reason stay
+ * bounded (the free-text reason goes to the log).
+ */
+export type Claim = 'round' | 'age' | 'samples' | 'view' | 'sender' | 'buffer';
 
 export type NodeState = 'idle' | 'connecting' | 'training' | 'aggregating' | 'waiting' | 'done' | 'error';
 
@@ -49,6 +57,11 @@ export interface ProtocolContext {
   spec: ModelSpec;
   /** Size of this node's local dataset (n_k). */
   samples: number;
+  /**
+   * The largest shard of the room's partition: an upper bound on any honest peer's n_k, which
+   * every node can compute from the shared config, so a claimed sample count is checked against it.
+   */
+  maxSamples: number;
   /** This node's private, seeded randomness. */
   rng: Rng;
   /** The starting model: shared by all nodes, or this node's own (independent init). */

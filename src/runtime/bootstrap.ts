@@ -35,6 +35,8 @@ export interface NodeSetup {
   spec: ModelSpec;
   /** Size of this node's local dataset (n_k). */
   samples: number;
+  /** The largest shard of the room's partition (see ProtocolContext.maxSamples). */
+  maxSamples: number;
   /** Ids known at start; this node's own id is left out if present. */
   peers: NodeId[];
   /** The shared init, when the caller has computed it already (the simulator does, once). */
@@ -47,6 +49,7 @@ export function createProtocol(s: NodeSetup): Protocol {
     config: s.config,
     spec: s.spec,
     samples: s.samples,
+    maxSamples: Math.max(s.samples, s.maxSamples),
     rng: nodeStreams(s.config, s.id).protocol,
     initialParams: startingParams(s.config, s.spec, s.id, s.sharedInit),
     peers: s.peers.filter((p) => p !== s.id),

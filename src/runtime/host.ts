@@ -9,6 +9,8 @@ export interface HostStats {
   framesReceived: number;
   /** Refused frames and messages, by reason. */
   rejected: Record<string, number>;
+  /** Peer claims that were used but clipped to what the protocol can know, by claim. */
+  clipped: Record<string, number>;
 }
 
 export interface HostObserver {
@@ -43,7 +45,7 @@ export interface NodeHostOptions {
  * simulated.
  */
 export class NodeHost {
-  readonly stats: HostStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: {} };
+  readonly stats: HostStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: {}, clipped: {} };
   readonly id: NodeId;
   readonly protocol: Protocol;
   /** Why this node stopped with an error (a failed compute), or null. */
@@ -171,7 +173,10 @@ export class NodeHost {
         break;
       }
       case 'reject':
-        this.reject(action.from, 'protocol', action.reason);
+        this.reject(action.from, action.claim ? `claim: ${action.claim}` : 'protocol', action.reason);
+        break;
+      case 'clipped':
+        this.stats.clipped[action.claim] = (this.stats.clipped[action.claim] ?? 0) + 1;
         break;
       default:
         break;

@@ -83,6 +83,8 @@ export class Simulation {
   readonly rows: SimRow[] = [];
   readonly evalSet: Split;
   private readonly root: Rng;
+  /** The largest shard: the bound on a claimed sample count (ProtocolContext.maxSamples). */
+  private readonly maxShard: number;
   private readonly churn: ChurnEvent[];
   readonly sharedInit: Float32Array;
   private simRound = 0;
@@ -114,6 +116,7 @@ export class Simulation {
     const joins = this.churn.reduce((s, e) => s + (e.kind === 'join' ? e.count : 0), 0);
     const total = config.nodes + joins;
     const shards = partition(dataset.train.y, dataset.numClasses, total, parsePartition(config.partition), this.root.split('partition'));
+    this.maxShard = Math.max(...shards.map((s) => s.length));
     const speed = this.root.split('stragglers');
     for (let i = 0; i < total; i++) {
       const straggler = speed.next() < config.stragglers;
@@ -215,6 +218,7 @@ export class Simulation {
       id: node.id,
       spec: this.learner.spec,
       samples: node.shard.n,
+      maxSamples: this.maxShard,
       peers: bootstrap,
       sharedInit: this.sharedInit,
       clock: this.clock,

@@ -35,7 +35,8 @@ describe('data façade', () => {
 
   it('nodeShard is one row of partitionFor, and checks the node index', async () => {
     const d = await loadDataset(config);
-    expect(firstDiff(nodeShard(config, d.train.y, 4), partitionFor(config, d.train.y)[4])).toBe(-1);
+    expect(firstDiff(nodeShard(config, d.train.y, 4).indices, partitionFor(config, d.train.y)[4])).toBe(-1);
+    expect(nodeShard(config, d.train.y, 4).maxShard).toBe(Math.max(...partitionFor(config, d.train.y).map((s) => s.length)));
     expect(() => nodeShard(config, d.train.y, 6)).toThrow(RangeError);
     expect(() => nodeShard(config, d.train.y, -1)).toThrow(RangeError);
   });

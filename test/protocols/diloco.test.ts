@@ -224,7 +224,7 @@ describe('quantized outer gradients', () => {
 describe('claims from peers are bounded', () => {
   const cfgOf = (input: ConfigInput) => parseConfig({ dataset: 'blobs', model: 'mlp', samples: 800, seed: 5, ...base, ...input });
   function node(id: string, peers: string[], input: ConfigInput = {}) {
-    const p = new DiLoCo({ id, config: cfgOf(input), spec: world.learner.spec, samples: 100, rng: Rng.seed(1).split(id), initialParams: world.learner.spec.tensors.length ? new Float32Array(world.learner.spec.size) : new Float32Array(0), peers });
+    const p = new DiLoCo({ id, config: cfgOf(input), spec: world.learner.spec, samples: 100, maxSamples: 100, rng: Rng.seed(1).split(id), initialParams: world.learner.spec.tensors.length ? new Float32Array(world.learner.spec.size) : new Float32Array(0), peers });
     const feed = (e: ProtocolEvent) => p.handle(e, 0);
     feed({ kind: 'roster', peers, coordinator: 'n0' });
     return { p, feed };

@@ -76,7 +76,7 @@ function runByHand(n: number, topology: string, rounds: number): Map<number, Map
   const config = parseConfig({ algo: 'dpsgd', topology, rounds, seed: 3 });
   const init = randomModels(n, 2);
   const nodes = new Map(
-    ids(n).map((id) => [id, new DPSGD({ id, config, spec, samples: 10, rng: Rng.seed(1).split(id), initialParams: init.get(id)!, peers: ids(n).filter((p) => p !== id) })]),
+    ids(n).map((id) => [id, new DPSGD({ id, config, spec, samples: 10, maxSamples: 10, rng: Rng.seed(1).split(id), initialParams: init.get(id)!, peers: ids(n).filter((p) => p !== id) })]),
   );
   const history = new Map<number, Map<NodeId, Float32Array>>([[0, init]]);
   const queue: [NodeId, ProtocolEvent][] = ids(n).map((id) => [id, { kind: 'start' }]);
@@ -188,5 +188,35 @@ describe('D-PSGD in the simulator (real tfjs training on blobs)', () => {
     expect(sim.rows.at(-1)!.round).toBe(8);
     // They jumped ahead instead of waiting a timeout per round: 5 rounds after joining take far less than one timeout.
     expect(sim.rows.at(-1)!.simTimeMs).toBeLessThan(3000);
+  });
+});
+
+describe('D-PSGD bounds what peers claim', () => {
+  const spec: ModelSpec = { name: 'mlp', features: 2, numClasses: 2, size: 1, tensors: [] };
+  const make = () => {
+    const config = parseConfig({ algo: 'dpsgd', topology: 'ring', rounds: 1000, seed: 3 });
+    return new DPSGD({ id: 'n0', config, spec, samples: 10, maxSamples: 10, rng: Rng.seed(1), initialParams: new Float32Array(1), peers: ids(8).slice(1) });
+  };
+  const modelFrom = (from: NodeId, round: number): ProtocolEvent => ({ kind: 'message', from, msg: { type: 'dpsgd/model', round, params: new Float32Array(1) } });
+
+  it('refuses a non-neighbour’s far-ahead model and does not jump to its round', () => {
+    const node = make();
+    const neighbours = node.graph().neighbours('n0', 50);
+    const stranger = ids(8).slice(1).find((p) => !neighbours.includes(p))!;
+    node.handle({ kind: 'start' }, 0);
+    const out = node.handle(modelFrom(stranger, 50), 0);
+    expect(out).toEqual([{ kind: 'reject', from: stranger, claim: 'sender', reason: 'round 50 model from a non-neighbour' }]);
+    expect(node.heldModels()).toBe(0);
+    // A neighbour two rounds ahead does move it (it fell behind), as before.
+    const jump = node.handle(modelFrom(neighbours[0], 3), 0);
+    expect(jump.filter((a) => a.kind === 'compute').map((a) => (a as { round: number }).round)).toEqual([3]);
+  });
+
+  it('before its start, one neighbour cannot make it buffer a thousand rounds', () => {
+    const node = make();
+    const [neighbour] = node.graph().neighbours('n0', 1);
+    for (let r = 1; r <= 1000; r++) node.handle(modelFrom(neighbour, r), 0);
+    // Rounds 1 and 2, and the sender's latest far-ahead model: three, not a thousand.
+    expect(node.heldModels()).toBe(3);
   });
 });

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../src/core/config.ts';
+import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { maxAbsDiff } from '../../src/core/vector.ts';
 import { fedavgAggregate, fedavgWeights } from '../../src/protocols/fedavg/aggregate.ts';
+import { FedAvg } from '../../src/protocols/fedavg/fedavg.ts';
 import type { Simulation } from '../../src/sim/simulation.ts';
 import { blobsWorld, type BlobsWorld } from '../support/blobs.ts';
 
@@ -130,5 +131,20 @@ describe('FedAvg end of run', () => {
       expect(n.host!.protocol.round).toBe(3);
       expect(maxAbsDiff(n.host!.protocol.currentParams()!, finalGlobal!)).toBe(0);
     }
+  });
+});
+
+describe('FedAvg bounds what clients claim', () => {
+  it('refuses an update claiming more samples than the room’s largest shard, so it cannot dominate the average', () => {
+    const config = parseConfig({ algo: 'fedavg', fraction: 1, rounds: 5 });
+    const coordinator = new FedAvg({ id: 'n0', config, spec: learner.spec, samples: 10, maxSamples: 40, rng: Rng.seed(1), initialParams: new Float32Array(learner.spec.size), peers: ['n1', 'n2'] });
+    const start = coordinator.handle({ kind: 'start' }, 0);
+    expect(start.filter((a) => a.kind === 'send').map((a) => (a as { to: string }).to)).toEqual(['n1', 'n2']);
+    const update = (samples: number) => ({ type: 'fedavg/update', round: 1, samples, loss: 0.5, params: new Float32Array(learner.spec.size).fill(1) });
+    expect(coordinator.handle({ kind: 'message', from: 'n1', msg: update(1e8) }, 0)).toEqual([
+      { kind: 'reject', from: 'n1', claim: 'samples', reason: "update claims 100000000 samples; the room's largest shard has 40" },
+    ]);
+    // The largest shard itself is honest, and accepted.
+    expect(coordinator.handle({ kind: 'message', from: 'n2', msg: update(40) }, 0)).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ const THETA0 = [1, 2];
 
 function node(id: NodeId, peers: NodeId[], input: ConfigInput = {}): FedBuff {
   const config = parseConfig({ algo: 'fedbuff', rounds: 10, ...input });
-  return new FedBuff({ id, config, spec: {} as ModelSpec, samples: 10, rng: Rng.seed(1).split(id), initialParams: Float32Array.from(THETA0), peers });
+  return new FedBuff({ id, config, spec: {} as ModelSpec, samples: 10, maxSamples: 10, rng: Rng.seed(1).split(id), initialParams: Float32Array.from(THETA0), peers });
 }
 
 const vec = (...v: number[]) => Float32Array.from(v);

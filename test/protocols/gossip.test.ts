@@ -35,7 +35,7 @@ const vec = (...v: number[]) => Float32Array.from(v);
 
 function handDriven(input: ConfigInput, peers = ['n1', 'n2', 'n3', 'n4', 'n5']): Gossip {
   const config = parseConfig({ algo: 'gossip', merge: 'mean', rounds: 5, ...input });
-  const ctx: ProtocolContext = { id: 'n0', config, spec, samples: 10, rng: Rng.seed(1).split('g'), initialParams: vec(0, 0, 0, 0), peers };
+  const ctx: ProtocolContext = { id: 'n0', config, spec, samples: 10, maxSamples: 10, rng: Rng.seed(1).split('g'), initialParams: vec(0, 0, 0, 0), peers };
   return new Gossip(ctx);
 }
 const model = (from: string, params: Float32Array, age = 0) => ({ kind: 'message', from, msg: { type: 'gossip/model', round: 1, age, params } }) as const;
@@ -95,17 +95,34 @@ describe('gossip protocol (driven by hand)', () => {
     expect(all.size).toBe(5);
   });
 
-  it('a late joiner takes the room’s tick count from the models it receives', () => {
+  it('a late joiner takes the room’s tick count once two peers report it; one peer’s claim moves nothing', () => {
     const g = handDriven({ rounds: 30 });
     g.handle({ kind: 'start' }, 0);
     g.handle({ kind: 'message', from: 'n1', msg: { type: 'gossip/model', round: 20, age: 500, params: vec(1, 1, 1, 1) } }, 0);
-    expect(g.handle({ kind: 'timer', id: 'tick' }, 1)).toContainEqual({ kind: 'round', round: 20 });
-    // A sender one tick ahead (phase) does not move it; a bogus far-future tick cannot end it at once.
-    g.handle({ kind: 'message', from: 'n2', msg: { type: 'gossip/model', round: 21, age: 0, params: vec(1, 1, 1, 1) } }, 2);
-    g.handle({ kind: 'message', from: 'n3', msg: { type: 'gossip/model', round: 10 ** 9, age: 0, params: vec(1, 1, 1, 1) } }, 3);
+    expect(g.handle({ kind: 'timer', id: 'tick' }, 1)).toContainEqual({ kind: 'round', round: 1 });
+    g.handle({ kind: 'message', from: 'n2', msg: { type: 'gossip/model', round: 20, age: 500, params: vec(1, 1, 1, 1) } }, 1);
+    expect(g.handle({ kind: 'timer', id: 'tick' }, 2)).toContainEqual({ kind: 'round', round: 20 });
+    // A tick beyond the last round is refused as a claim; one peer's far-ahead (valid) tick does not end the run.
+    expect(g.handle({ kind: 'message', from: 'n3', msg: { type: 'gossip/model', round: 10 ** 9, age: 0, params: vec(1, 1, 1, 1) } }, 3)).toEqual([
+      { kind: 'reject', from: 'n3', claim: 'round', reason: 'tick 1000000000 beyond the last round' },
+    ]);
+    g.handle({ kind: 'message', from: 'n3', msg: { type: 'gossip/model', round: 30, age: 0, params: vec(1, 1, 1, 1) } }, 3);
     const next = g.handle({ kind: 'timer', id: 'tick' }, 4);
-    expect(next).toContainEqual({ kind: 'round', round: 30 });
-    expect(next).toContainEqual({ kind: 'done' });
+    expect(next).toContainEqual({ kind: 'round', round: 21 });
+    expect(next).not.toContainEqual({ kind: 'done' });
+  });
+
+  it('clips a claimed age to AGE_RATIO times its own once it has trained, so one message cannot replace its model', () => {
+    const g = handDriven({ merge: 'age' });
+    g.handle({ kind: 'start' }, 0);
+    const first = g.handle(model('n1', vec(2, 2, 2, 2), 0), 0);
+    g.handle({ kind: 'computed', id: 'train', result: { kind: 'train', params: vec(0, 0, 0, 0), steps: 10, samplesSeen: 100, loss: 1 } }, 1);
+    expect(trainOf(first)).toBeDefined();
+    expect(g.modelAge).toBe(100);
+    const actions = g.handle(model('n2', vec(10, 10, 10, 10), 1e15), 2);
+    expect(actions).toContainEqual({ kind: 'clipped', from: 'n2', claim: 'age' });
+    // (100·0 + 400·10)/(100 + 400) = 8: moved, but not replaced.
+    expect(Array.from(trainOf(actions)!.params)).toEqual([8, 8, 8, 8]);
   });
 
   it('mu merges each arrival with the model received before it (initially its own init), then trains that', () => {

@@ -15,7 +15,7 @@ const ids = (n: number, prefix = 'n') => Array.from({ length: n }, (_, i) => `${
 
 function make(id: NodeId, peers: NodeId[], input: ConfigInput = {}): Modest {
   const config = parseConfig({ algo: 'modest', s: 3, a: 1, sf: 1, aggTimeout: 1000, pingTimeout: 300, rounds: 100, ...input });
-  return new Modest({ id, config, spec, samples: 10, rng: Rng.seed(1).split(id), initialParams: new Float32Array(P), peers: peers.filter((p) => p !== id) });
+  return new Modest({ id, config, spec, samples: 10, maxSamples: 100, rng: Rng.seed(1).split(id), initialParams: new Float32Array(P), peers: peers.filter((p) => p !== id) });
 }
 
 /** Through the real codec and schemas, as the host would deliver it. */
@@ -378,5 +378,58 @@ describe('MoDeST view (oracle 3)', () => {
     // And the protocol never sees a bad one: the codec refuses the frame.
     const frame = encodeMessage({ type: 'modest/model', kind: 'train', round: 2, samples: 1, view: { ids: ['a', 'a'], r: [0, 0], c: [0, 0], s: 'JJ' }, params: params(0) }, modestSchemas);
     expect(decodeMessage(frame, modestSchemas, P)).toMatchObject({ ok: false, reason: 'bad-header' });
+  });
+});
+
+describe('MoDeST bounds what peers claim', () => {
+  const done = (out: ProtocolAction[]) => out.some((a) => a.kind === 'done');
+  const finalPong = { type: 'modest/pong', round: 100, nonce: 1, trained: 100, aggregating: 100, aggregated: true } as const;
+
+  it('one pong saying the run is over does not end it; a second peer saying so does', () => {
+    const node = make('n0', ids(6), { rounds: 100 });
+    node.handle({ kind: 'start' }, 0);
+    expect(done(node.handle(msgEvent('n1', finalPong), 0))).toBe(false);
+    expect(done(node.handle(msgEvent('n1', finalPong), 0))).toBe(false);
+    expect(done(node.handle(msgEvent('n2', finalPong), 0))).toBe(true);
+  });
+
+  it('refuses rounds beyond the last one, in pongs and in models', () => {
+    const node = make('n0', ids(6), { rounds: 100 });
+    node.handle({ kind: 'start' }, 0);
+    const pongOut = node.handle(msgEvent('n1', { ...finalPong, aggregating: 1e9 }), 0);
+    expect(pongOut).toContainEqual({ kind: 'reject', from: 'n1', claim: 'round', reason: 'claims round 1000000000, beyond the last round' });
+    expect(done(pongOut)).toBe(false);
+    expect(node.handle(msgEvent('n1', trainedModel(1e9, 9)), 0)).toContainEqual({ kind: 'reject', from: 'n1', claim: 'round', reason: 'aggregate model for round 1000000000, beyond the last round' });
+  });
+
+  it('a model for a far round from one peer does not replace the honest collection', () => {
+    const node = make('n0', ids(6), { s: 3, rounds: 100 });
+    node.handle({ kind: 'start' }, 0);
+    node.handle(msgEvent('n1', trainedModel(1, 1)), 0);
+    expect(node.handle(msgEvent('n5', trainedModel(99, 1000)), 0)).toEqual([]);
+    node.handle(msgEvent('n2', trainedModel(1, 2)), 0);
+    const [global] = models(node.handle(msgEvent('n3', trainedModel(1, 3)), 0));
+    expect(global.round).toBe(1);
+    expect(Array.from(global.params)).toEqual([2, 2, 2, 2]);
+  });
+
+  it('drops invented members from a received view and bounds counters, so its own views stay small and refutable', () => {
+    const node = make('n0', ids(6), { rounds: 100 });
+    node.handle({ kind: 'start' }, 0);
+    const invented = ids(5000, 'ghost');
+    const view = { ids: [...invented, 'n0'].sort(), r: [] as number[], c: [] as number[], s: '' };
+    for (const id of view.ids) {
+      view.r.push(1);
+      view.c.push(id === 'n0' ? 1e9 : 0);
+      view.s += id === 'n0' ? 'L' : 'J';
+    }
+    const out = node.handle(msgEvent('n1', { ...trainRequest(1), view }), 0);
+    expect(out).toContainEqual({ kind: 'clipped', from: 'n1', claim: 'view' });
+    expect(node.membership().size).toBe(6);
+    // Its own entry's counter rose by at most MAX_COUNTER_STEP, so its refuting JOIN is still a valid frame.
+    const joins = sends(out, 'modest/join');
+    expect(joins.length).toBeGreaterThan(0);
+    expect(() => wire(joins[0].msg)).not.toThrow();
+    expect(node.membership().get('n0')!.counter).toBeLessThanOrEqual(3);
   });
 });

@@ -156,7 +156,7 @@ describe('spsa in the simulator', () => {
 describe('spsa bounds every claim', () => {
   const config = parseConfig({ algo: 'spsa', dataset: 'blobs', nodes: 3, rounds: 10 });
   const make = (id: string, peers: string[]) =>
-    new Spsa({ id, config, spec: { size: 4 } as never, samples: 10, rng: Rng.seed(1), initialParams: new Float32Array(4), peers });
+    new Spsa({ id, config, spec: { size: 4 } as never, samples: 10, maxSamples: 10, rng: Rng.seed(1), initialParams: new Float32Array(4), peers });
   const run = (p: Spsa, e: ProtocolEvent) => p.handle(e, 0);
   const rejects = (actions: ProtocolAction[]) => actions.filter((a) => a.kind === 'reject').map((a) => (a as { reason: string }).reason);
   const msg = (from: string, m: Record<string, unknown>): ProtocolEvent => ({ kind: 'message', from, msg: m as never });

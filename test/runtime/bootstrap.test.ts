@@ -41,9 +41,9 @@ describe('node bootstrap', () => {
   it('gives every node the context from the seed and its id: rng streams, samples, peers without itself', () => {
     const { module, made } = capture();
     const c = config({ algo: 'fedavg' });
-    createProtocol({ module, config: c, id: 'b', spec, samples: 42, peers: ['a', 'b', 'c'] });
+    createProtocol({ module, config: c, id: 'b', spec, samples: 42, maxSamples: 50, peers: ['a', 'b', 'c'] });
     const ctx = made[0];
-    expect(ctx).toMatchObject({ id: 'b', samples: 42, peers: ['a', 'c'], spec, config: c });
+    expect(ctx).toMatchObject({ id: 'b', samples: 42, maxSamples: 50, peers: ['a', 'c'], spec, config: c });
     expect(ctx.rng.key).toBe('seed:7/node/b/protocol');
     expect(nodeStreams(c, 'b').train.key).toBe('seed:7/node/b/train');
   });
@@ -75,6 +75,7 @@ describe('node bootstrap', () => {
       id: 'n3',
       spec,
       samples: 5,
+      maxSamples: 5,
       peers: ['n1', 'n3'],
       clock,
       transport: net.attach('n3'),

@@ -49,9 +49,10 @@ export function partitionFor(config: Pick<Config, 'dataset' | 'classes' | 'nodes
 }
 
 /** One node's training indices (the whole partition is computed: it is cheap and keeps nodes consistent). */
-export function nodeShard(config: Pick<Config, 'dataset' | 'classes' | 'nodes' | 'partition' | 'seed'>, labels: Uint8Array, nodeIndex: number): Int32Array {
+export function nodeShard(config: Pick<Config, 'dataset' | 'classes' | 'nodes' | 'partition' | 'seed'>, labels: Uint8Array, nodeIndex: number): { indices: Int32Array; maxShard: number } {
   if (!Number.isInteger(nodeIndex) || nodeIndex < 0 || nodeIndex >= config.nodes) throw new RangeError(`node index ${nodeIndex} not in [0, ${config.nodes})`);
-  return partitionFor(config, labels)[nodeIndex];
+  const shards = partitionFor(config, labels);
+  return { indices: shards[nodeIndex], maxShard: Math.max(...shards.map((s) => s.length)) };
 }
 
 /** First `evalSize` entries of a seeded permutation of [0, n). */
@@ -74,6 +75,8 @@ export interface NodeShard {
   indices: Int32Array;
   /** Row numbers of the evaluation subset in the full test split. */
   evalIndices: Int32Array;
+  /** The size of the partition's largest shard: a bound on any honest peer's sample count. */
+  maxShard: number;
   /** Bytes and requests used (HTTP only). */
   stats?: TransferStats;
 }
@@ -86,25 +89,25 @@ export async function loadNodeShard(config: ShardConfig, nodeIndex: number, sour
   const name = config.dataset;
   if (name !== 'mnist') {
     const full = synthetic(config);
-    const indices = nodeShard(config, full.train.y, nodeIndex);
+    const { indices, maxShard } = nodeShard(config, full.train.y, nodeIndex);
     const ev = evalIndices(full.test.n, config.evalSize, evalRng(config.seed));
     const dataset = { ...full, train: takeRows(full.train, full.features, indices), test: takeRows(full.test, full.features, ev) };
-    return { dataset, indices, evalIndices: ev };
+    return { dataset, indices, evalIndices: ev, maxShard };
   }
   const shell = { name, features: MNIST_FEATURES, numClasses: MNIST_CLASSES };
   if (source === 'node') {
     const files = await readMnistFilesNode();
     const trainLabels = parseIdxLabels(files.trainLabels);
     const testLabels = parseIdxLabels(files.testLabels);
-    const indices = nodeShard(config, trainLabels, nodeIndex);
+    const { indices, maxShard } = nodeShard(config, trainLabels, nodeIndex);
     const ev = evalIndices(testLabels.length, config.evalSize, evalRng(config.seed));
-    return { dataset: { ...shell, train: mnistRows(files, 'train', indices), test: mnistRows(files, 'test', ev) }, indices, evalIndices: ev };
+    return { dataset: { ...shell, train: mnistRows(files, 'train', indices), test: mnistRows(files, 'test', ev) }, indices, evalIndices: ev, maxShard };
   }
   const { fetchLabels, fetchMnistShard } = await import('./mnistHttp.ts');
   const stats: TransferStats = { requests: 0, bytes: 0 };
   const [trainLabels, testLabels] = await Promise.all([fetchLabels('train', source, stats), fetchLabels('test', source, stats)]);
-  const indices = nodeShard(config, trainLabels, nodeIndex);
+  const { indices, maxShard } = nodeShard(config, trainLabels, nodeIndex);
   const ev = evalIndices(testLabels.length, config.evalSize, evalRng(config.seed));
   const shard = await fetchMnistShard({ ...source, train: indices, test: ev, trainLabels, testLabels, stats });
-  return { dataset: { ...shell, train: shard.train, test: shard.test }, indices, evalIndices: ev, stats };
+  return { dataset: { ...shell, train: shard.train, test: shard.test }, indices, evalIndices: ev, maxShard, stats };
 }

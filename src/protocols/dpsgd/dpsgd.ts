@@ -39,9 +39,11 @@ const timerId = (round: number) => `round:${round}`;
  * - A neighbour that missed a round is *suspected*: later rounds do not wait for it (its
  *   model is used if it is there in time) until a message from it arrives again. So a failed
  *   node costs its neighbours one timeout, not one per round.
- * - A node that receives a model for round ≥ its round + 2 has fallen behind (its neighbours
- *   timed out on it, or it joined late): it abandons its round and jumps to that round,
- *   keeping its model.
+ * - A node that receives a neighbour's model for round ≥ its round + 2 has fallen behind (its
+ *   neighbours timed out on it, or it joined late): it abandons its round and jumps to that
+ *   round, keeping its model.
+ * - Only neighbours of round r may send round-r models; the inbox holds this round and the
+ *   next, plus each neighbour's latest far-ahead model, so its memory is bounded by the degree.
  * - A roster change rebuilds the graph (from the seed and the new ids) from the next round on.
  *   Rounds in which nodes disagree on the graph close at the timeout.
  */
@@ -49,7 +51,10 @@ export class DPSGD implements Protocol {
   private x: Float32Array;
   private completed = 0;
   private current: RoundState | null = null;
+  /** Neighbours' models for this round and the next. */
   private readonly inbox = new Map<number, Map<NodeId, Float32Array>>();
+  /** Each neighbour's latest model for a round two or more ahead of this node's (see maybeJump). */
+  private readonly ahead = new Map<NodeId, { round: number; params: Float32Array }>();
   private readonly suspects = new Set<NodeId>();
   private peers: NodeId[];
   private topology: Topology | null = null;
@@ -70,6 +75,13 @@ export class DPSGD implements Protocol {
     return this.x;
   }
 
+  /** Neighbours' models this node holds for later use: bounded by two rounds' worth plus one per neighbour. */
+  heldModels(): number {
+    let n = this.ahead.size;
+    for (const box of this.inbox.values()) n += box.size;
+    return n;
+  }
+
   /** The graph this node uses for rounds it starts from now on. */
   graph(): Topology {
     this.topology ??= buildTopology(this.ctx.config.topology, [this.ctx.id, ...this.peers], this.ctx.config.seed);
@@ -81,7 +93,7 @@ export class DPSGD implements Protocol {
       case 'start':
         if (this.started) return [];
         this.started = true;
-        return [{ kind: 'model', round: 0, params: this.x, scope: 'local' }, ...this.startRound(1)];
+        return [{ kind: 'model', round: 0, params: this.x, scope: 'local' }, ...this.startRound(1), ...this.maybeJump()];
       case 'timer':
         return this.onTimer(event.id);
       case 'message':
@@ -112,6 +124,11 @@ export class DPSGD implements Protocol {
     const neighbours = g.neighbours(this.ctx.id, r);
     this.current = { round: r, neighbours, weights: g.weights(this.ctx.id, r), trained: null, timedOut: false };
     for (const k of [...this.inbox.keys()]) if (k < r) this.inbox.delete(k);
+    for (const [from, a] of [...this.ahead]) {
+      if (a.round > r + 1) continue;
+      this.ahead.delete(from);
+      if (a.round >= r) (this.inbox.get(a.round) ?? this.inbox.set(a.round, new Map()).get(a.round)!).set(from, a.params);
+    }
     const actions: ProtocolAction[] = [];
     // Models buffered for this round from nodes that are not neighbours this round are of no use.
     const early = this.inbox.get(r);
@@ -132,23 +149,48 @@ export class DPSGD implements Protocol {
     if (from === this.ctx.id) return [{ kind: 'reject', from, reason: 'model from itself' }];
     if (this.finished || this.stopped) return [];
     const r = msg.round as number;
+    // Any model, even a stale one, shows the sender is alive: later rounds wait for it again.
     this.suspects.delete(from);
     const cur = this.current?.round ?? this.completed + 1;
     if (r < cur) return [{ kind: 'reject', from, reason: `stale model for round ${r}, in round ${cur}` }];
-    if (r > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `model for round ${r} beyond the last round` }];
-    if (r === cur && this.current && !this.current.neighbours.includes(from)) return [{ kind: 'reject', from, reason: `round ${r} model from a non-neighbour` }];
+    if (r > this.ctx.config.rounds) return [{ kind: 'reject', from, claim: 'round', reason: `model for round ${r} beyond the last round` }];
+    // Only a neighbour of round r may send a round-r model (every node computes the same graph),
+    // so a stranger can neither fill the inbox nor move this node's round.
+    const neighbours = r === this.current?.round ? this.current.neighbours : this.graph().neighbours(this.ctx.id, r);
+    if (!neighbours.includes(from)) return [{ kind: 'reject', from, claim: 'sender', reason: `round ${r} model from a non-neighbour` }];
+    const params = msg.params as Float32Array;
+    if (r >= cur + 2) {
+      // Far ahead: keep only the sender's latest such model (memory stays one model per neighbour).
+      const held = this.ahead.get(from);
+      if (held && held.round >= r) return [{ kind: 'reject', from, claim: 'round', reason: `model for round ${r} after one for round ${held.round}` }];
+      this.ahead.set(from, { round: r, params });
+      return this.started ? this.maybeJump() : [];
+    }
     const box = this.inbox.get(r) ?? this.inbox.set(r, new Map()).get(r)!;
     if (box.has(from)) return [{ kind: 'reject', from, reason: `duplicate model for round ${r}` }];
-    box.set(from, msg.params as Float32Array);
+    box.set(from, params);
     if (!this.started) return [];
-    if (r >= cur + 2) return this.jump(cur, r);
     return r === cur ? this.tryComplete() : [];
   }
 
-  /** Fell behind: abandon round `from` (its training result will be ignored) and start round `to`. */
-  private jump(from: number, to: number): ProtocolAction[] {
+  /**
+   * Fell behind? A neighbour a round ahead is normal; one two or more rounds ahead means this
+   * node's neighbours timed out on it, or it joined late. Then it abandons its round (its
+   * training result will be ignored) and starts the highest round a neighbour has reached,
+   * keeping its model. Only graph neighbours get here, and a neighbour can already send any
+   * model it likes: a lying one is the byzantine case, for robust aggregation, not for this check.
+   */
+  private maybeJump(): ProtocolAction[] {
+    const cur = this.current?.round ?? this.completed + 1;
+    const to = Math.max(0, ...[...this.ahead.values()].map((a) => a.round));
+    if (to < cur + 2) return [];
+    const abandoned = this.current?.round;
     this.current = null;
-    return [{ kind: 'clearTimer', id: timerId(from) }, { kind: 'log', text: `behind: jumping from round ${from} to ${to}` }, ...this.startRound(to)];
+    return [
+      ...(abandoned !== undefined ? [{ kind: 'clearTimer', id: timerId(abandoned) } as const] : []),
+      { kind: 'log', text: `behind: jumping from round ${cur} to ${to}` },
+      ...this.startRound(to),
+    ];
   }
 
   private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
@@ -191,6 +233,7 @@ export class DPSGD implements Protocol {
     if (this.finished) return [];
     this.finished = true;
     this.inbox.clear();
+    this.ahead.clear();
     return [{ kind: 'state', state: 'done', role: 'peer' }, { kind: 'done' }];
   }
 }

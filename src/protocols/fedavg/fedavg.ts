@@ -113,6 +113,7 @@ export class FedAvg implements Protocol {
       case 'fedavg/train': {
         if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'train request from a non-coordinator' }];
         if (round <= this.globalRound) return [{ kind: 'reject', from, reason: `stale train request for round ${round}` }];
+        if (round > this.ctx.config.rounds) return [{ kind: 'reject', from, claim: 'round', reason: `train request for round ${round}, beyond the last round` }];
         this.coordinator ??= from;
         this.running = true;
         // The params are w_{round-1}: the room's latest global model.
@@ -120,8 +121,12 @@ export class FedAvg implements Protocol {
         this.globalRound = round - 1;
         return [{ kind: 'model', round: round - 1, params: this.global, scope: 'global' }, ...this.beginTraining(round, from, this.global)];
       }
-      case 'fedavg/update':
-        return this.collect(from, round, { params: msg.params as Float32Array, samples: msg.samples as number });
+      case 'fedavg/update': {
+        // n_k weighs the average, so it is a claim: no honest shard of this room is larger than the largest one.
+        const samples = msg.samples as number;
+        if (samples > this.ctx.maxSamples) return [{ kind: 'reject', from, claim: 'samples', reason: `update claims ${samples} samples; the room's largest shard has ${this.ctx.maxSamples}` }];
+        return this.collect(from, round, { params: msg.params as Float32Array, samples });
+      }
       case 'fedavg/done':
         if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
         if (round < this.globalRound || round > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `done for round ${round}, outside ${this.globalRound}..${this.ctx.config.rounds}` }];

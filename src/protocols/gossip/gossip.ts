@@ -3,10 +3,13 @@ import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent }
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { roomTraining } from '../compute.ts';
 import { buildTopology, sortIds, type Topology } from '../topology.ts';
+import { clip, PeerClaims } from '../common/claims.ts';
 import { merge, mergeOptions, type AgedModel, type MergeOptions } from './merge.ts';
 
 /** Models that arrive during training wait here: the latest one per sender, at most this many senders. */
 export const MAX_PENDING = 4;
+/** A received model's age counts at most this many times this node's own (see `boundAge`). */
+export const AGE_RATIO = 4;
 
 const TICK = 'tick';
 /** The id of this node's training: one at a time, so one id. */
@@ -36,7 +39,10 @@ const TRAIN = 'train';
  * - Between a merge and the end of its training, the node's model (sent on ticks and
  *   evaluated) is the merged, not yet trained one.
  * - A late joiner adopts the tick count of the models it receives (minus one: senders may be
- *   a phase ahead), so it finishes with the room instead of `rounds` ticks after joining.
+ *   a phase ahead), so it finishes with the room instead of `rounds` ticks after joining; it
+ *   takes the count two peers report (PeerClaims), so one peer cannot end its run early.
+ * - Claims are bounded: a tick beyond `rounds` is refused, and a received age counts at most
+ *   AGE_RATIO times this node's own once it has trained (see `boundAge`).
  */
 export class Gossip implements Protocol {
   private params: Float32Array;
@@ -53,6 +59,7 @@ export class Gossip implements Protocol {
   private topology: Topology | null = null;
   private readonly opts: MergeOptions;
   private readonly peerRng: Rng;
+  private readonly tickClaims = new PeerClaims();
 
   constructor(private readonly ctx: ProtocolContext) {
     this.params = ctx.initialParams;
@@ -144,18 +151,35 @@ export class Gossip implements Protocol {
     // A node that is done (or stopped) quietly ignores the last models still in flight.
     if (this.finished || this.stopped) return [];
     if (!this.started) return [{ kind: 'reject', from, reason: 'model before start' }];
-    // Ticks of running nodes differ by at most about one; a node that is further behind joined
-    // late, and takes the room's tick count so that it finishes with everyone else.
     const senderTick = msg.round as number;
-    if (senderTick - 1 > this.ticks) this.ticks = Math.min(senderTick - 1, this.ctx.config.rounds - 1);
-    const received: AgedModel = { params: msg.params as Float32Array, age: msg.age as number };
+    if (senderTick > this.ctx.config.rounds) return [{ kind: 'reject', from, claim: 'round', reason: `tick ${senderTick} beyond the last round` }];
+    // Ticks of running nodes differ by at most about one; a node that is further behind joined
+    // late, and takes the room's tick count so that it finishes with everyone else. A tick
+    // count is a claim that ends this node's run, so it is taken only once two peers make it.
+    this.tickClaims.note(from, senderTick);
+    const room = this.tickClaims.corroborated(Math.min(2, this.peers.length));
+    if (room - 1 > this.ticks) this.ticks = Math.min(room - 1, this.ctx.config.rounds - 1);
+    const actions: ProtocolAction[] = [];
+    const age = this.boundAge(msg.age as number);
+    if (age.clipped) actions.push({ kind: 'clipped', from, claim: 'age' });
+    const received: AgedModel = { params: msg.params as Float32Array, age: age.value };
     if (this.training) {
       this.pending.delete(from);
       this.pending.set(from, received);
       if (this.pending.size > MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
-      return [];
+      return actions;
     }
-    return this.mergeAndTrain([received]);
+    return [...actions, ...this.mergeAndTrain([received])];
+  }
+
+  /**
+   * An age weighs the `age` merge, so it is a claim: once this node has trained, a received
+   * age counts at most AGE_RATIO times its own, so no single message can replace its model
+   * (weight at most AGE_RATIO/(AGE_RATIO + 1)). Honest ages in a running room differ by a few
+   * trainings, well inside the ratio; a fresh node (age 0) takes any model whole, as the rule says.
+   */
+  private boundAge(claim: number): { value: number; clipped: boolean } {
+    return this.age > 0 ? clip(claim, AGE_RATIO * this.age) : { value: claim, clipped: false };
   }
 
   private mergeAndTrain(received: AgedModel[]): ProtocolAction[] {

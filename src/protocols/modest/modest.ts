@@ -5,7 +5,8 @@ import { roomTraining, trainId } from '../compute.ts';
 import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import type { AnnounceMsg, ModelMsg, PingMsg, PongMsg } from './messages.ts';
 import { ranking } from './ranking.ts';
-import { View, type WireView } from './view.ts';
+import { PeerClaims } from '../common/claims.ts';
+import { boundWire, View, type WireView } from './view.ts';
 
 /**
  * Models an aggregator waits for: the least count n with n ≥ s·sf, i.e. ⌈s·sf⌉ (the reference
@@ -152,6 +153,16 @@ export class Modest implements Protocol {
   private contacted = false;
   private announceAttempts = 0;
   private readonly timers = new Set<string>();
+  /** The highest round each peer claimed (pings, pongs, views): a far-ahead round needs two of them. */
+  private readonly roundClaims = new PeerClaims();
+  /** Peers whose pong said the last round is aggregated: finishing on hearsay needs two. */
+  private readonly finalClaims = new Set<NodeId>();
+  /** Ids this node can vouch for: the roster (the signaling server's), its bootstrap peers, and direct senders. */
+  private readonly known = new Set<NodeId>();
+  /** The highest round this node itself trained or aggregated into (its own view entry, which peers cannot raise). */
+  private ownRound = 0;
+  /** Trained models for a round far beyond this node's estimate, held (the latest one per sender) until a second peer confirms the round. */
+  private readonly early = new Map<NodeId, { round: number; params: Float32Array; samples: number }>();
 
   constructor(private readonly ctx: ProtocolContext) {
     this.cfg = ctx.config;
@@ -160,7 +171,11 @@ export class Modest implements Protocol {
     this.watchdogMs = 2 * this.cfg.aggTimeout + 4 * this.cfg.pingTimeout;
     this.latest = ctx.initialParams;
     this.view.mergeEntry(ctx.id, { round: 0, counter: 0, status: 'join' });
-    for (const p of ctx.peers) this.bootstrapPeer(p);
+    this.known.add(ctx.id);
+    for (const p of ctx.peers) {
+      this.known.add(p);
+      this.bootstrapPeer(p);
+    }
   }
 
   get round(): number {
@@ -236,6 +251,7 @@ export class Modest implements Protocol {
   private onRoster(peers: NodeId[]): void {
     for (const p of peers) {
       if (p === this.ctx.id) continue;
+      this.known.add(p);
       if (!this.started) this.bootstrapPeer(p);
       // After start, a peer new to the roster is a JOIN relayed by the signaling server.
       else if (!this.view.has(p) && !this.pendingJoins.has(p)) this.pendingJoins.mergeEntry(p, { round: this.estimate(), counter: 0, status: 'join' });
@@ -249,6 +265,7 @@ export class Modest implements Protocol {
     for (const s of [...this.searches.values()]) this.cancelSearch(out, s);
     for (const id of [...this.timers]) this.clearTimer(out, id);
     this.training = null;
+    this.early.clear();
     if (this.collection && !this.collection.done) this.collection = null;
   }
 
@@ -280,8 +297,10 @@ export class Modest implements Protocol {
     else this.view.mergeEntry(from, entry);
   }
 
-  private mergeView(out: ProtocolAction[], w: WireView): void {
-    this.view.mergeWire(w);
+  private mergeView(out: ProtocolAction[], from: NodeId, w: WireView): void {
+    const bounded = boundWire(w, this.view, (id) => this.known.has(id) || this.view.has(id) || this.pendingJoins.has(id), this.cfg.rounds + 1);
+    if (bounded.clipped > 0) out.push({ kind: 'clipped', from, claim: 'view' });
+    this.view.mergeWire(bounded.wire);
     const me = this.view.get(this.ctx.id)!;
     if (me.counter > this.counter) this.counter = me.counter;
     if (me.status === 'leave' && !this.stopped) {
@@ -298,8 +317,33 @@ export class Modest implements Protocol {
     this.pendingJoins.clear();
   }
 
+  /**
+   * This node's round estimate: its own progress, or what two peers agree on (a late joiner
+   * learns the room's round that way; one peer alone cannot move it).
+   */
   private estimate(): number {
-    return Math.max(this.trainRound, this.collection?.round ?? 0, this.view.maxRound());
+    return Math.max(this.trainRound, this.collection?.round ?? 0, this.ownRound, this.roundClaims.corroborated(this.witnesses()));
+  }
+
+  /** Peers that must back a claim: two, or every other node when there are fewer. */
+  private witnesses(): number {
+    return Math.max(1, Math.min(2, this.known.size - 1));
+  }
+
+  /** Records what a message claims about the run; false (and a rejection) if a round is beyond the last one. */
+  private noteClaims(out: ProtocolAction[], from: NodeId, rounds: number[]): boolean {
+    const claimed = Math.max(0, ...rounds);
+    if (claimed > this.cfg.rounds + 1) {
+      out.push({ kind: 'reject', from, claim: 'round', reason: `claims round ${claimed}, beyond the last round` });
+      return false;
+    }
+    this.roundClaims.note(from, claimed);
+    return true;
+  }
+
+  private touchSelf(round: number): void {
+    this.ownRound = Math.max(this.ownRound, round);
+    this.view.touch(this.ctx.id, round);
   }
 
   private progress(): Progress {
@@ -324,9 +368,16 @@ export class Modest implements Protocol {
       return;
     }
     this.contacted = true;
+    this.known.add(from);
+    this.dispatchMessage(out, from, msg);
+    this.releaseEarly(out);
+  }
+
+  private dispatchMessage(out: ProtocolAction[], from: NodeId, msg: Message): void {
     switch (msg.type) {
       case 'modest/ping': {
         const m = msg as unknown as PingMsg;
+        if (!this.noteClaims(out, from, [m.round])) return;
         this.view.touch(from, Math.max(m.round, this.estimate()));
         out.push({ kind: 'send', to: from, msg: { type: 'modest/pong', round: this.estimate(), nonce: m.nonce, ...this.progress() } });
         return;
@@ -336,7 +387,12 @@ export class Modest implements Protocol {
         return;
       case 'modest/model': {
         const m = msg as unknown as ModelMsg;
-        this.mergeView(out, m.view);
+        if (m.round > this.cfg.rounds) {
+          out.push({ kind: 'reject', from, claim: 'round', reason: `${m.kind} model for round ${m.round}, beyond the last round` });
+          return;
+        }
+        if (!this.noteClaims(out, from, [m.round, ...m.view.r])) return;
+        this.mergeView(out, from, m.view);
         this.view.touch(from, Math.max(m.round, this.estimate()));
         if (m.kind === 'train') this.onTrainRequest(out, m.round, m.params);
         else this.onTrainedModel(out, from, m.round, m.params, m.samples);
@@ -344,6 +400,7 @@ export class Modest implements Protocol {
       }
       case 'modest/join':
       case 'modest/leave':
+        if (!this.noteClaims(out, from, [(msg as unknown as AnnounceMsg).round, ...(msg as unknown as AnnounceMsg).view.r])) return;
         this.onAnnounce(out, from, msg.type === 'modest/join' ? 'join' : 'leave', msg as unknown as AnnounceMsg);
         return;
       default:
@@ -352,8 +409,13 @@ export class Modest implements Protocol {
   }
 
   private onPong(out: ProtocolAction[], from: NodeId, m: PongMsg): void {
+    if (!this.noteClaims(out, from, [m.round, m.trained, m.aggregating])) return;
     this.view.touch(from, Math.max(m.round, this.estimate()));
-    if (m.aggregated && m.aggregating >= this.cfg.rounds) this.finish(out);
+    // Hearsay that the run is over ends this node's part in it, so it needs a second witness.
+    if (m.aggregated && m.aggregating >= this.cfg.rounds) {
+      this.finalClaims.add(from);
+      if (this.finalClaims.size >= this.witnesses()) this.finish(out);
+    }
     const s = this.searches.get(m.nonce);
     if (!s || !s.pending.has(from)) return; // a late or repeated pong: harmless
     s.pending.delete(from);
@@ -380,7 +442,7 @@ export class Modest implements Protocol {
     this.training = round;
     this.latest = params;
     this.latestRound = Math.max(this.latestRound, round - 1);
-    this.view.touch(this.ctx.id, round);
+    this.touchSelf(round);
     out.push({ kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) });
   }
 
@@ -397,6 +459,16 @@ export class Modest implements Protocol {
 
   private onTrainedModel(out: ProtocolAction[], from: NodeId, round: number, params: Float32Array, samples: number): void {
     let c = this.collection;
+    if (samples > this.ctx.maxSamples) {
+      out.push({ kind: 'reject', from, claim: 'samples', reason: `model claims ${samples} samples; the room's largest shard has ${this.ctx.maxSamples}` });
+      return;
+    }
+    // A round far beyond what this node knows would abandon its collection: one peer's word is
+    // not enough, so the model waits (the sender's latest only) until a second peer reports the round.
+    if ((!c || round > c.round) && !this.believable(round)) {
+      this.early.set(from, { round, params, samples });
+      return;
+    }
     if (c && (round < c.round || (round === c.round && c.done))) return; // late copy: ignored
     if (!c || round > c.round) {
       if (c && !c.done) this.clearTimer(out, aggTimer(c.round)); // a later round is on: abandon this one
@@ -407,6 +479,22 @@ export class Modest implements Protocol {
     c.models.set(from, { params, samples });
     c.count = c.models.size;
     if (c.count >= this.need || (c.timeouts > 0 && c.count >= this.minAfterTimeout)) this.aggregate(out, c);
+  }
+
+  private believable(round: number): boolean {
+    return round <= this.estimate() + 1 || this.roundClaims.atLeast(round) >= Math.min(this.witnesses(), this.need);
+  }
+
+  /** Held models whose round has since been confirmed are collected now; stale ones are dropped. */
+  private releaseEarly(out: ProtocolAction[]): void {
+    for (const [from, e] of [...this.early]) {
+      const c = this.collection;
+      if (c && (e.round < c.round || (e.round === c.round && c.done))) this.early.delete(from);
+      else if (this.believable(e.round)) {
+        this.early.delete(from);
+        this.onTrainedModel(out, from, e.round, e.params, e.samples);
+      }
+    }
   }
 
   private onAggTimer(out: ProtocolAction[], round: number): void {
@@ -436,7 +524,7 @@ export class Modest implements Protocol {
     const samples = models.reduce((sum, m) => sum + m.samples, 0);
     this.latest = params;
     this.latestRound = Math.max(this.latestRound, c.round);
-    this.view.touch(this.ctx.id, c.round + 1);
+    this.touchSelf(c.round + 1);
     out.push({ kind: 'model', round: c.round, params, scope: 'global' }, { kind: 'round', round: c.round });
     if (c.round >= this.cfg.rounds) {
       this.finish(out);
@@ -449,6 +537,7 @@ export class Modest implements Protocol {
   private finish(out: ProtocolAction[]): void {
     if (this.finished) return;
     this.finished = true;
+    this.early.clear();
     this.clearTimer(out, 'watchdog');
     this.clearTimer(out, 'announce');
     out.push({ kind: 'done' });

@@ -170,6 +170,36 @@ export class View {
   }
 }
 
+/** How far one view entry may raise a node's counter: honest counters move by one per JOIN or LEAVE. */
+export const MAX_COUNTER_STEP = 2;
+
+/**
+ * A received view, bounded before it is merged: entries only for ids this node can vouch for
+ * (`known`: the roster, its own view, peers that contacted it), rounds at most `maxRound`, and
+ * counters at most MAX_COUNTER_STEP above what `view` knows. So a peer can neither invent
+ * members (which would bloat every later view it sends) nor push a counter so high that the
+ * node it names could never refute a false LEAVE. Returns the bounded view and how many
+ * entries were dropped or clipped.
+ */
+export function boundWire(w: WireView, view: View, known: (id: NodeId) => boolean, maxRound: number): { wire: WireView; clipped: number } {
+  const out: WireView = { ids: [], r: [], c: [], s: '' };
+  let clipped = 0;
+  for (let i = 0; i < w.ids.length; i++) {
+    const id = w.ids[i];
+    if (!known(id)) {
+      clipped++;
+      continue;
+    }
+    const counterCap = (view.get(id)?.counter ?? 0) + MAX_COUNTER_STEP;
+    if (w.r[i] > maxRound || w.c[i] > counterCap) clipped++;
+    out.ids.push(id);
+    out.r.push(Math.min(w.r[i], maxRound));
+    out.c.push(Math.min(w.c[i], counterCap));
+    out.s += w.s[i];
+  }
+  return { wire: out, clipped };
+}
+
 /** A new view a ⊔ b (neither input changes). */
 export function mergeViews(a: View, b: View): View {
   return a.clone().merge(b);
