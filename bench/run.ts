@@ -9,6 +9,7 @@ import { compare } from './compare.ts';
 import { diloco } from './diloco.ts';
 import { scale } from './scale.ts';
 import { spsaBench } from './spsa.ts';
+import { fuzz } from './fuzz.ts';
 import { fedbuff } from './fedbuff.ts';
 import { signaling } from './signaling.ts';
 
@@ -17,7 +18,7 @@ import { signaling } from './signaling.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling, fuzz];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

@@ -9,7 +9,7 @@ import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
-import type { Compute } from '../runtime/ports.ts';
+import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
 
@@ -18,6 +18,11 @@ export interface SimulationOptions {
   strict?: boolean;
   /** Run this protocol module instead of the registry's for `config.algo` (tests; an algorithm not registered yet). */
   module?: ProtocolModule;
+  /**
+   * Every frame a node sends passes through this (tests: a fuzzing or lying peer); the frames
+   * it returns are delivered instead, each to its own recipient.
+   */
+  tamper?: (from: NodeId, to: NodeId, frame: Uint8Array) => { to: NodeId; frame: Uint8Array }[];
 }
 
 /** One evaluated round. `wallMs` is the only field that differs between identical runs. */
@@ -222,7 +227,7 @@ export class Simulation {
       peers: bootstrap,
       sharedInit: this.sharedInit,
       clock: this.clock,
-      transport: this.network.attach(node.id),
+      transport: this.transportFor(node.id),
       compute: (trainRng) => this.computeFor(node, trainRng),
       strict: this.options.strict,
       observer: {
@@ -231,6 +236,13 @@ export class Simulation {
       },
     });
     node.host.roster(bootstrap.filter((p) => p !== node.id), this.module.coordinator ? this.coordinator : undefined);
+  }
+
+  private transportFor(id: NodeId): Transport {
+    const transport = this.network.attach(id);
+    const tamper = this.options.tamper;
+    if (!tamper) return transport;
+    return { ...transport, send: (to, frame) => tamper(id, to, frame).forEach((f) => transport.send(f.to, f.frame)) };
   }
 
   /**
