@@ -65,6 +65,8 @@ export interface SignalingOptions {
   iceServers?: IceServer[];
   /** Ping interval; a socket that has not answered the previous ping is terminated. */
   heartbeatMs?: number;
+  /** How long a member whose connection dropped can come back with its resume token and keep its id and name. */
+  resumeWindowMs?: number;
   /** Error replies a socket may collect (they leak away at 1/s) before it is closed with 1008. */
   maxErrors?: number;
   /** Per-peer `metrics` rate (messages/s, also the burst size). */
@@ -143,6 +145,7 @@ export const DEFAULTS = {
   secretWindowMs: 10 * 60 * 1000,
   secretLockoutMs: 10 * 60 * 1000,
   heartbeatMs: 15_000,
+  resumeWindowMs: 120_000,
   maxErrors: 50,
   metricsPerSecond: 20,
   messagesPerSecond: 500,
@@ -263,6 +266,15 @@ interface Peer {
   /** Byte budget; may go negative, which pauses reading until it refills. */
   readonly bytes: Bucket;
   paused: boolean;
+  /** sha256 of this member's resume token (see `join.resume`); null before it joins. */
+  resumeHash: Buffer | null;
+}
+
+/** A member whose connection dropped: its id and name wait here for a `join` with its resume token. */
+interface Departed {
+  readonly id: string;
+  readonly name: string;
+  readonly until: number;
 }
 
 interface Room {
@@ -288,6 +300,8 @@ interface Room {
   run: string | null;
   coordinator: string | null;
   finished: FinishedRecord | null;
+  /** Members whose connection dropped, by resume-token hash (hex); expired entries are pruned on join. */
+  readonly departed: Map<string, Departed>;
 }
 
 /** A finished room that emptied, kept so a late visitor still learns how it ended. */
@@ -484,10 +498,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     peer.joinTimer = null;
   };
 
-  const leaveRoom = (peer: Peer) => {
+  /** `dropped`: the connection went away without a `leave`, so the member may resume (see `join.resume`). */
+  const leaveRoom = (peer: Peer, dropped = false) => {
     const room = peer.room;
     const id = peer.id;
     if (!room || id === null) return;
+    if (dropped && peer.resumeHash) {
+      room.departed.set(peer.resumeHash.toString('hex'), { id, name: peer.name, until: Date.now() + opt.resumeWindowMs });
+      while (room.departed.size > opt.maxPeersPerRoom) room.departed.delete(room.departed.keys().next().value!);
+    }
+    peer.resumeHash = null;
     room.members.delete(id);
     ids.delete(id);
     peer.room = null;
@@ -510,6 +530,33 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       room.coordinator = room.members.keys().next().value ?? null;
     }
     pushRoster(room);
+  };
+
+  /**
+   * The id and name a resume token held in `room`, if any: from a departure within the window,
+   * or from a member still connected (the server has not noticed its dead connection yet), whose
+   * old socket is closed now. Tokens are 192 random bits, so this answers no guess.
+   */
+  const resumeMember = (room: Room, hash: Buffer, now: number): Departed | null => {
+    for (const [k, d] of room.departed) if (d.until <= now) room.departed.delete(k);
+    for (const [id, p] of room.members) {
+      if (!p.resumeHash || !sameDigest(p.resumeHash, hash)) continue;
+      // A quiet hand-over: the member keeps its place (and the room is not emptied on the way).
+      log(`signal: ${id} resumed on a new connection; closing the old one`);
+      room.members.delete(id);
+      ids.delete(id);
+      p.room = null;
+      p.id = null;
+      p.resumeHash = null;
+      p.closing = true;
+      p.ws.terminate();
+      return { id, name: p.name, until: now };
+    }
+    const key = hash.toString('hex');
+    const d = room.departed.get(key);
+    if (!d || ids.has(d.id)) return null;
+    room.departed.delete(key);
+    return d;
   };
 
   const onJoin = (peer: Peer, msg: ClientMessageOf<'join'>) => {
@@ -564,6 +611,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         run: null,
         coordinator: null,
         finished: recallFinished(key, secretHash),
+        departed: new Map(),
       };
       rooms.set(key, room);
       increment(roomsByAddress, peer.address);
@@ -571,12 +619,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}${room.finished ? ' (it had finished before)' : ''}`);
     }
     clearJoinTimer(peer);
+    const resumed = msg.resume === undefined ? null : resumeMember(room, sha256(msg.resume), now);
     const others = [...room.members.keys()];
-    const id = newId();
-    room.joins += 1;
+    const id = resumed?.id ?? newId();
+    if (!resumed) room.joins += 1;
+    const resume = randomBytes(24).toString('base64url');
+    peer.resumeHash = sha256(resume);
     peer.id = id;
     peer.room = room;
-    peer.name = msg.name?.trim() || `Tab ${room.joins}`;
+    peer.name = resumed?.name ?? (msg.name?.trim() || `Tab ${room.joins}`);
     peer.lastMetrics = null;
     ids.set(id, peer);
     room.members.set(id, peer);
@@ -599,6 +650,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       names: names(room),
       owner: room.owner,
       ...(ownerKey === undefined ? {} : { ownerKey }),
+      resume,
       metrics: metricsOf(room, peer),
       finished: room.finished,
     });
@@ -744,6 +796,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       metrics: bucket(opt.metricsPerSecond, opt.metricsPerSecond, now),
       bytes: bucket(opt.bytesPerSecond, opt.byteBurst, now),
       paused: false,
+      resumeHash: null,
     };
     peers.add(peer);
     armJoinTimer(peer);
@@ -763,7 +816,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     ws.on('close', () => {
       peer.closing = true;
       clearJoinTimer(peer);
-      leaveRoom(peer);
+      leaveRoom(peer, true);
       peers.delete(peer);
     });
   });

@@ -90,6 +90,10 @@ export interface Snapshot {
   swarmSummary: SwarmSummary;
   /** A message for the user about something the room refused (e.g. only the owner may start). */
   notice: string | null;
+  /** The link to the signaling server: `reconnecting` after a drop, until the room took this tab back. */
+  connection: 'connecting' | 'online' | 'reconnecting';
+  /** Times this tab rejoined its room after its connection dropped. */
+  reconnects: number;
   history: HistoryPoint[];
   swarm: Record<string, PeerMetrics>;
   log: string[];
@@ -184,6 +188,8 @@ export class LiveNode {
       roomFinished: null,
       swarmSummary: summarizeSwarm([], config.rounds),
       notice: null,
+      connection: 'connecting',
+      reconnects: 0,
       history: [],
       swarm: {},
       log: [],
@@ -205,24 +211,41 @@ export class LiveNode {
   }
 
   async join(): Promise<void> {
-    this.update({ state: 'connecting' });
+    this.update({ state: 'connecting', connection: 'connecting' });
     this.signaling.on((m) => this.onServer(m));
     this.signaling.onClose((reason) => {
-      if (this.snap.state !== 'done') this.log(`signaling closed: ${reason}; data channels stay up`);
+      if (this.leaving) return;
+      this.log(`signaling closed: ${reason}; reconnecting (data channels stay up)`);
+      this.update({ connection: 'reconnecting', notice: 'Lost the connection to the room; reconnecting…' });
     });
+    // Back after a drop: rejoin with the resume token, so the room gives this tab its id back and its run carries on.
+    this.signaling.onReopen(() => this.sendJoin());
     try {
       await this.signaling.connect();
     } catch (e) {
       this.fail((e as Error).message);
       return;
     }
+    this.sendJoin();
+  }
+
+  private sendJoin(): void {
+    if (this.joinRetry) clearTimeout(this.joinRetry);
+    this.joinRetry = null;
     const c = this.snap.config;
     const ownerKey = this.options.ownerKey || this.options.keyStore?.getItem(ownerKeySlot(c.room)) || undefined;
     this.sentOwnerKey = ownerKey ?? null;
-    this.signaling.send({ type: 'join', room: c.room, ...(c.secret ? { secret: c.secret } : {}), ...(ownerKey ? { ownerKey } : {}), config: roomConfigInput(c) });
+    const resume = this.resumeToken ?? undefined;
+    this.signaling.send({ type: 'join', room: c.room, ...(c.secret ? { secret: c.secret } : {}), ...(ownerKey ? { ownerKey } : {}), ...(resume ? { resume } : {}), config: roomConfigInput(c) });
   }
 
   private sentOwnerKey: string | null = null;
+  /** From the last welcome: presented when rejoining after a drop. */
+  private resumeToken: string | null = null;
+  private joinRetry: ReturnType<typeof setTimeout> | null = null;
+  private leaving = false;
+  /** Whether this tab is in its room (between a welcome and a drop). */
+  private joined = false;
 
   /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
   requestStart(): void {
@@ -248,6 +271,8 @@ export class LiveNode {
 
   /** Leaving on purpose (the tab closes): the protocol says goodbye first (MoDeST's LEAVE), then everything stops. */
   leave(): void {
+    this.leaving = true;
+    if (this.joinRetry) clearTimeout(this.joinRetry);
     if (this.finishTimer) clearTimeout(this.finishTimer);
     this.host?.dispatch({ kind: 'stop' });
     this.host?.kill();
@@ -272,6 +297,13 @@ export class LiveNode {
   private onServer(m: ServerMessage): void {
     switch (m.type) {
       case 'welcome': {
+        if (this.snap.nodeId !== null) {
+          this.onRejoined(m);
+          break;
+        }
+        this.joined = true;
+        this.resumeToken = m.resume ?? null;
+        this.update({ connection: 'online', notice: null });
         this.adoptRoomConfig(m.config);
         const roster = [...m.peers, m.id];
         const isOwner = m.owner === m.id;
@@ -327,12 +359,64 @@ export class LiveNode {
       case 'error':
         this.log(`signaling error ${m.code}: ${m.message}`);
         if (m.code === 'bad-secret' || m.code === 'room-full' || m.code === 'too-many-rooms') this.fail(m.message);
+        if (m.code === 'rate-limited' && !this.joined) this.retryJoin(m.message);
         if (m.code === 'not-owner') this.update({ notice: "Only the room's owner can start, change or reset this room." });
         if (m.code === 'bad-owner-key') this.update({ notice: 'The owner key in this link is not valid for this room; you joined as a member.' });
         break;
       case 'pong':
         break;
     }
+  }
+
+  /**
+   * A join the server refused for now (too many joins from this address, or with a secret):
+   * say so and try again when the server says, instead of sitting at "connecting".
+   */
+  private retryJoin(message: string): void {
+    const seconds = Math.min(600, Math.max(2, Number(/in (\d+) s/.exec(message)?.[1] ?? 5)));
+    this.update({ notice: `The server is busy: ${message}. This tab tries again in ${seconds} s.` });
+    if (this.joinRetry) clearTimeout(this.joinRetry);
+    this.joinRetry = setTimeout(() => this.sendJoin(), seconds * 1000);
+  }
+
+  /**
+   * The room took this tab back after a dropped connection. With its old id (the server kept it
+   * for RESUME_WINDOW), the protocol never stopped: it only needs the roster. With a new id (the
+   * window passed), it starts over as a late joiner on the data it already has, without a reload.
+   */
+  private onRejoined(m: Extract<ServerMessage, { type: 'welcome' }>): void {
+    const sameId = m.id === this.snap.nodeId;
+    this.joined = true;
+    this.resumeToken = m.resume ?? null;
+    this.iceServers = m.iceServers as RTCIceServer[];
+    for (const [id, data] of Object.entries(m.metrics)) this.recordMetrics(id, data);
+    this.log(sameId ? 'back in the room with the same id; the run carries on' : `back in the room as a new member (${m.id}); catching up as a late joiner`);
+    const runChanged = this.host !== null && m.run !== this.roomRun;
+    if (!sameId || runChanged || (this.host && !m.started)) {
+      // Another id, or the run this tab was in is over: drop the old protocol instance.
+      this.host?.kill();
+      this.host = null;
+      this.transport?.close();
+      this.transport = null;
+      this.earlyFrames = [];
+    }
+    this.update({
+      nodeId: m.id,
+      roster: [...m.peers, m.id],
+      coordinator: m.coordinator,
+      owner: m.owner,
+      isOwner: m.owner === m.id,
+      names: { ...this.snap.names, ...m.names },
+      roomFinished: m.finished,
+      connection: 'online',
+      reconnects: this.snap.reconnects + 1,
+      notice: null,
+      ...(runChanged || (!m.started && this.snap.started) ? { started: false, runId: null } : {}),
+    });
+    this.roomRun = m.run;
+    if (m.finished) return;
+    if (m.started && m.coordinator) void this.begin(m.coordinator);
+    else this.maybeAutostart();
   }
 
   private iceServers: RTCIceServer[] = [];

@@ -397,3 +397,52 @@ describe('run ids', () => {
     expect((await late.c.next('start')).run).toBe(second);
   });
 });
+
+describe('resume after a dropped connection', () => {
+  it('gives a member that comes back with its token its old id and name, and tells the others', async () => {
+    h = await Harness.start();
+    const a = await h.joined('r');
+    const b = await h.joined('r');
+    expect(b.welcome.resume).toMatch(/^[\w-]{20,}$/);
+    b.c.ws.terminate(); // the network drops: no `leave`
+    await until(() => a.c.inbox.some((m) => m.type === 'roster' && m.peers.length === 1), 2000, 'b dropped');
+    const back = await h.joined('r', { resume: b.welcome.resume });
+    expect(back.id).toBe(b.id);
+    expect(back.welcome.names[b.id]).toBe('Tab 2');
+    expect(back.welcome.peers).toEqual([a.id]);
+    await until(() => a.c.inbox.some((m) => m.type === 'roster' && m.peers.includes(b.id)), 2000, 'b back in the roster');
+    // A token works once: the next tab presenting it is a new member.
+    const again = await h.joined('r', { resume: b.welcome.resume });
+    expect(again.id).not.toBe(b.id);
+    expect(again.welcome.names[again.id]).toBe('Tab 3');
+  });
+
+  it('hands the id over from a connection the server still thinks alive, closing the old one', async () => {
+    h = await Harness.start();
+    const a = await h.joined('r');
+    const b = await h.joined('r');
+    const back = await h.joined('r', { resume: b.welcome.resume });
+    expect(back.id).toBe(b.id);
+    await b.c.waitClosed();
+    expect(back.welcome.peers).toEqual([a.id]);
+    // Resuming the only member of a room keeps the room.
+    const solo = await h.joined('solo');
+    const soloBack = await h.joined('solo', { resume: solo.welcome.resume });
+    expect(soloBack.id).toBe(solo.id);
+    expect(soloBack.welcome.names[solo.id]).toBe('Tab 1');
+  });
+
+  it('forgets a departure after the window, and never resumes a member that left on purpose or a wrong token', async () => {
+    h = await Harness.start({ resumeWindowMs: 100 });
+    const a = await h.joined('r');
+    const b = await h.joined('r');
+    const c = await h.joined('r');
+    b.c.ws.terminate();
+    c.c.send({ type: 'leave' });
+    await until(() => a.c.inbox.some((m) => m.type === 'roster' && m.peers.length === 1), 2000, 'b and c gone');
+    expect((await h.joined('r', { resume: c.welcome.resume })).id).not.toBe(c.id);
+    expect((await h.joined('r', { resume: 'x'.repeat(32) })).id).not.toBe(b.id);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await h.joined('r', { resume: b.welcome.resume })).id).not.toBe(b.id);
+  });
+});

@@ -20,7 +20,7 @@ import { z } from 'zod';
  *
  * Server → client
  *   welcome  { id, room, peers, config, started, coordinator, iceServers, names, owner,
- *              ownerKey?, metrics, finished }
+ *              ownerKey?, resume?, metrics, finished }
  *   roster   { peers, coordinator, names, owner }
  *   signal   { from, data }
  *   config   { config, from }
@@ -230,6 +230,11 @@ export const JoinSchema = z.object({
   config: config.optional(),
   /** Display name shown to the others (optional; the server assigns "Tab N" without one). */
   name: displayName.optional(),
+  /**
+   * The resume token from this tab's last `welcome` in this room: after a dropped connection it
+   * gets the tab its old id and name back (within RESUME_WINDOW_MS), so its run carries on.
+   */
+  resume: z.string().min(1).max(64).optional(),
 });
 export const SignalSchema = z.object({ type: z.literal('signal'), to: peerId, data: jsonObject });
 export const ConfigSchema = z.object({ type: z.literal('config'), config });
@@ -283,6 +288,8 @@ export const WelcomeSchema = z.object({
   owner: peerId.nullable(),
   /** Only in the welcome of the tab that created the room: present it in a later `join` to be the owner again. */
   ownerKey: z.string().optional(),
+  /** This member's resume token (see `join.resume`); only ever sent to this member. */
+  resume: z.string().max(64).optional(),
   /** The last `metrics` data of each other member that sent any, by peer id. */
   metrics: metricsByPeer,
   /** How the room's last run ended, or null (also a remembered record of a room that had emptied). */
