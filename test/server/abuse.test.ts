@@ -206,7 +206,7 @@ describe('per-client limits (#6)', () => {
 describe('a wrong secret does not reveal that a room exists (#7)', () => {
   /** A welcome without what differs between any two welcomes (ids, names, the new key). */
   const shape = (m: ServerMessage) =>
-    m.type === 'welcome' ? { ...m, id: '*', room: '*', names: Object.keys(m.names).length, owner: m.owner === m.id, ownerKey: typeof m.ownerKey } : m;
+    m.type === 'welcome' ? { ...m, id: '*', room: '*', names: Object.keys(m.names).length, owner: m.owner === m.id, ownerKey: typeof m.ownerKey, resume: typeof m.resume } : m;
 
   it('answers a wrong secret exactly like a room that does not exist: a new, empty room', async () => {
     h = await Harness.start();
