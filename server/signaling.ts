@@ -6,6 +6,8 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { addressKey } from './clientAddress.ts';
 import { z } from 'zod';
 import {
+  KICKED_CLOSE_CODE,
+  MAX_SPECTATORS,
   CLIENT_MESSAGE_TYPES,
   ClientMessageSchema,
   jsonShape,
@@ -268,6 +270,10 @@ interface Peer {
   paused: boolean;
   /** sha256 of this member's resume token (see `join.resume`); null before it joins. */
   resumeHash: Buffer | null;
+  /** A spectator (projector view): in `room.spectators`, never in `room.members` or a roster. */
+  spectator: boolean;
+  /** A spectator with the owner's rights (it presented the owner key, or created the room). */
+  owns: boolean;
 }
 
 /** A member whose connection dropped: its id and name wait here for a `join` with its resume token. */
@@ -302,6 +308,10 @@ interface Room {
   finished: FinishedRecord | null;
   /** Members whose connection dropped, by resume-token hash (hex); expired entries are pruned on join. */
   readonly departed: Map<string, Departed>;
+  /** Projector views watching the room: they get every broadcast, and the members' traffic reports. */
+  readonly spectators: Set<Peer>;
+  /** Paused by the owner: every node holds its events and timers until it is resumed. */
+  paused: boolean;
 }
 
 /** A finished room that emptied, kept so a late visitor still learns how it ended. */
@@ -421,6 +431,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const broadcast = (room: Room, msg: ServerMessage, except?: Peer) => {
     const text = JSON.stringify(msg);
     for (const p of room.members.values()) if (p !== except) sendRaw(p, text);
+    for (const p of room.spectators) if (p !== except) sendRaw(p, text);
+  };
+  const toSpectators = (room: Room, msg: ServerMessage) => {
+    if (room.spectators.size === 0) return;
+    const text = JSON.stringify(msg);
+    for (const p of room.spectators) sendRaw(p, text);
   };
 
   const names = (room: Room): Record<string, string> => {
@@ -463,8 +479,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     room.finished = null;
     for (const p of room.members.values()) p.lastMetrics = null;
   };
-  const requireOwner = (room: Room, id: string, what: string) => {
-    if (room.owner !== id) throw new Rejection('not-owner', `only the room's owner may ${what}`);
+  const requireOwner = (room: Room, peer: Peer, what: string) => {
+    if (room.owner !== peer.id && !peer.owns) throw new Rejection('not-owner', `only the room's owner may ${what}`);
+  };
+  const requireMember = (peer: Peer, what: string) => {
+    if (peer.spectator) throw new Rejection('bad-state', `a spectator cannot ${what}`);
   };
 
   const reject = (peer: Peer, code: ErrorCode, message: string) => {
@@ -498,11 +517,30 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     peer.joinTimer = null;
   };
 
+  const deleteRoom = (room: Room) => {
+    // The owner key dies with the room; the next tab to open the link creates and owns a new one.
+    rooms.delete(room.key);
+    decrement(roomsByAddress, room.creator);
+    decrement(roomsByName, room.name);
+    rememberFinished(room);
+    log(`signal: room '${room.name}' is empty, deleted`);
+  };
+
   /** `dropped`: the connection went away without a `leave`, so the member may resume (see `join.resume`). */
   const leaveRoom = (peer: Peer, dropped = false) => {
     const room = peer.room;
     const id = peer.id;
     if (!room || id === null) return;
+    if (peer.spectator) {
+      room.spectators.delete(peer);
+      ids.delete(id);
+      peer.room = null;
+      peer.id = null;
+      peer.spectator = false;
+      peer.owns = false;
+      if (room.members.size === 0 && room.spectators.size === 0) deleteRoom(room);
+      return;
+    }
     if (dropped && peer.resumeHash) {
       room.departed.set(peer.resumeHash.toString('hex'), { id, name: peer.name, until: Date.now() + opt.resumeWindowMs });
       while (room.departed.size > opt.maxPeersPerRoom) room.departed.delete(room.departed.keys().next().value!);
@@ -516,13 +554,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     // An owner that leaves keeps no rights in the room: until a tab joins with the owner key, the
     // room has no owner, so nobody can start, configure or reset it (a run already going carries on).
     if (room.owner === id) room.owner = null;
-    if (room.members.size === 0) {
-      // The owner key dies with the room; the next tab to open the link creates and owns a new one.
-      rooms.delete(room.key);
-      decrement(roomsByAddress, room.creator);
-      decrement(roomsByName, room.name);
-      rememberFinished(room);
-      log(`signal: room '${room.name}' is empty, deleted`);
+    if (room.members.size === 0 && room.spectators.size === 0) {
+      deleteRoom(room);
       return;
     }
     if (room.coordinator === id) {
@@ -559,6 +592,37 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     return d;
   };
 
+  const joinAsSpectator = (peer: Peer, room: Room, owns: boolean, ownerKey: string | undefined, badOwnerKey: boolean) => {
+    const id = newId();
+    peer.id = id;
+    peer.room = room;
+    peer.name = 'projector';
+    peer.spectator = true;
+    peer.owns = owns;
+    ids.set(id, peer);
+    room.spectators.add(peer);
+    send(peer, {
+      type: 'welcome',
+      id,
+      room: room.name,
+      peers: [...room.members.keys()],
+      config: room.config,
+      started: room.started,
+      run: room.run,
+      coordinator: room.coordinator,
+      iceServers: [],
+      names: names(room),
+      owner: room.owner,
+      ...(ownerKey === undefined ? {} : { ownerKey }),
+      paused: room.paused,
+      spectator: true,
+      owns,
+      metrics: metricsOf(room, peer),
+      finished: room.finished,
+    });
+    if (badOwnerKey) reject(peer, 'bad-owner-key', `the owner key does not match room '${room.name}'; watching without owner rights`);
+  };
+
   const onJoin = (peer: Peer, msg: ClientMessageOf<'join'>) => {
     if (peer.room) throw new Rejection('already-joined', `already in room '${peer.room.name}'; send {"type":"leave"} first`);
     const now = Date.now();
@@ -584,7 +648,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     let ownerKey: string | undefined;
     let isOwner: boolean;
     let badOwnerKey = false;
-    if (room) {
+    if (room && msg.spectate) {
+      if (room.spectators.size >= MAX_SPECTATORS) throw new Rejection('room-full', `room '${msg.room}' has ${MAX_SPECTATORS} spectators already`);
+      isOwner = keyHolder;
+      badOwnerKey = msg.ownerKey !== undefined && !isOwner;
+    } else if (room) {
       if (room.members.size >= opt.maxPeersPerRoom) throw new Rejection('room-full', `room '${msg.room}' is full (${opt.maxPeersPerRoom} peers)`);
       isOwner = keyHolder;
       badOwnerKey = msg.ownerKey !== undefined && !isOwner;
@@ -612,6 +680,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         coordinator: null,
         finished: recallFinished(key, secretHash),
         departed: new Map(),
+        spectators: new Set(),
+        paused: false,
       };
       rooms.set(key, room);
       increment(roomsByAddress, peer.address);
@@ -619,6 +689,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log(`signal: room '${room.name}' created${room.secretHash ? ' (with secret)' : ''}${room.finished ? ' (it had finished before)' : ''}`);
     }
     clearJoinTimer(peer);
+    if (msg.spectate) return joinAsSpectator(peer, room, isOwner, ownerKey, badOwnerKey);
     const resumed = msg.resume === undefined ? null : resumeMember(room, sha256(msg.resume), now);
     const others = [...room.members.keys()];
     const id = resumed?.id ?? newId();
@@ -651,6 +722,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       owner: room.owner,
       ...(ownerKey === undefined ? {} : { ownerKey }),
       resume,
+      paused: room.paused,
       metrics: metricsOf(room, peer),
       finished: room.finished,
     });
@@ -671,31 +743,37 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         leaveRoom(peer);
         return armJoinTimer(peer);
       case 'signal': {
+        requireMember(peer, 'signal');
         const target = msg.to === id ? undefined : room.members.get(msg.to);
         if (!target) throw new Rejection('unknown-peer', `no peer '${msg.to}' in this room`);
         return send(target, { type: 'signal', from: id, data: msg.data });
       }
       case 'config': {
-        requireOwner(room, id, 'change its config');
+        requireOwner(room, peer, 'change its config');
         const config = withoutSecrets(msg.config);
         room.config = config;
         return broadcast(room, { type: 'config', config, from: id });
       }
       case 'start': {
-        requireOwner(room, id, 'start it');
+        requireOwner(room, peer, 'start it');
+        // The starting tab coordinates; from the projector, the owner's tab does (or the oldest member).
+        const coordinator = peer.spectator ? (room.owner ?? room.members.keys().next().value ?? null) : id;
+        if (coordinator === null) throw new Rejection('bad-state', 'the room has no members to run');
         if (msg.config) room.config = withoutSecrets(msg.config);
         room.started = true;
+        room.paused = false;
         room.run = randomBytes(6).toString('base64url');
         clearRun(room);
-        const changed = room.coordinator !== id;
-        room.coordinator = id;
-        broadcast(room, { type: 'start', config: room.config, coordinator: id, startedAt: Date.now(), run: room.run });
+        const changed = room.coordinator !== coordinator;
+        room.coordinator = coordinator;
+        broadcast(room, { type: 'start', config: room.config, coordinator, startedAt: Date.now(), run: room.run });
         if (changed) pushRoster(room);
         return;
       }
       case 'reset': {
-        requireOwner(room, id, 'reset it');
+        requireOwner(room, peer, 'reset it');
         room.started = false;
+        room.paused = false;
         room.coordinator = null;
         clearRun(room);
         broadcast(room, { type: 'reset', from: id });
@@ -704,13 +782,36 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       case 'finish': {
         // The coordinator (set at start, re-elected when it leaves) knows when the run is over;
         // the owner may end it too. Anyone else's "done" is a claim we do not take.
-        if (room.coordinator !== id && room.owner !== id) throw new Rejection('not-coordinator', `only the coordinator or the owner may finish the run`);
+        if (room.coordinator !== id && room.owner !== id && !peer.owns) throw new Rejection('not-coordinator', `only the coordinator or the owner may finish the run`);
         if (!room.started) throw new Rejection('bad-state', `the room has not started; nothing to finish`);
         if (room.finished) throw new Rejection('bad-state', `the run already finished at ${new Date(room.finished.at).toISOString()}; start or reset first`);
         room.finished = { at: Date.now(), summary: msg.summary };
         return broadcast(room, { type: 'finished', from: id, ...room.finished });
       }
+      case 'pause': {
+        requireOwner(room, peer, 'pause it');
+        room.paused = msg.paused;
+        return broadcast(room, { type: 'paused', paused: msg.paused, from: id });
+      }
+      case 'kick': {
+        requireOwner(room, peer, 'remove a tab');
+        const target = room.members.get(msg.id);
+        if (!target) throw new Rejection('unknown-peer', `no peer '${msg.id}' in this room`);
+        log(`signal: ${msg.id} removed from '${room.name}' by the owner`);
+        // Not a drop: no resume. The close code tells the tab not to reconnect.
+        leaveRoom(target);
+        target.closing = true;
+        target.ws.close(KICKED_CLOSE_CODE, 'removed by the teacher');
+        return;
+      }
+      case 'traffic': {
+        requireMember(peer, 'report traffic');
+        if (!take(peer.metrics, Date.now())) throw new Rejection('rate-limited', `at most ${opt.metricsPerSecond} metrics and traffic messages per second`);
+        const edges = msg.edges.filter(([to]) => room.members.has(to));
+        return toSpectators(room, { type: 'traffic', from: id, at: Date.now(), edges });
+      }
       case 'metrics': {
+        requireMember(peer, 'report metrics');
         if (!take(peer.metrics, Date.now())) throw new Rejection('rate-limited', `at most ${opt.metricsPerSecond} metrics messages per second`);
         const data = withoutSecrets(msg.data);
         peer.lastMetrics = data;
@@ -797,6 +898,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       bytes: bucket(opt.bytesPerSecond, opt.byteBurst, now),
       paused: false,
       resumeHash: null,
+      spectator: false,
+      owns: false,
     };
     peers.add(peer);
     armJoinTimer(peer);

@@ -93,6 +93,12 @@ export const MAX_METRIC_KEYS = 64;
 export const MAX_NAME_CHARS = 64;
 export const MAX_SECRET_CHARS = 256;
 export const MAX_OWNER_KEY_CHARS = 128;
+/** Peers one `traffic` report may name (a tab reports what it sent twice a second). */
+export const MAX_TRAFFIC_EDGES = 64;
+/** Spectators (projector views) one room may have. */
+export const MAX_SPECTATORS = 8;
+/** WebSocket close code for a tab the owner removed: it must not reconnect. */
+export const KICKED_CLOSE_CODE = 4003;
 /** Nesting deeper than this is rejected before parsing; nothing we relay needs more. */
 export const MAX_JSON_DEPTH = 32;
 
@@ -112,6 +118,10 @@ export const MESSAGE_LIMITS: Readonly<Record<ClientMessageType, { bytes: number;
   // { type, data } with at most MAX_METRIC_KEYS keys in data: 66 members.
   metrics: { bytes: 8 * 1024, members: MAX_METRIC_KEYS + 6 },
   finish: { bytes: 2 * 1024, members: 32 },
+  // { type, edges: [[to, bytes, frames] × MAX_TRAFFIC_EDGES] }: 4 members per edge.
+  traffic: { bytes: 4 * 1024, members: 4 * MAX_TRAFFIC_EDGES + 4 },
+  pause: { bytes: 256, members: 8 },
+  kick: { bytes: 256, members: 8 },
   reset: { bytes: 256, members: 8 },
   leave: { bytes: 256, members: 8 },
   ping: { bytes: 256, members: 8 },
@@ -235,6 +245,11 @@ export const JoinSchema = z.object({
    * gets the tab its old id and name back (within RESUME_WINDOW_MS), so its run carries on.
    */
   resume: z.string().min(1).max(64).optional(),
+  /**
+   * A spectator (the projector view): it sees the room (roster, metrics, traffic) but is no
+   * member, trains nothing and is in no roster. With the owner key it may run the room.
+   */
+  spectate: z.literal(true).optional(),
 });
 export const SignalSchema = z.object({ type: z.literal('signal'), to: peerId, data: jsonObject });
 export const ConfigSchema = z.object({ type: z.literal('config'), config });
@@ -243,6 +258,15 @@ export const ResetSchema = z.object({ type: z.literal('reset') });
 export const FinishSchema = z.object({ type: z.literal('finish'), summary: FinishSummarySchema });
 export const MetricsSchema = z.object({ type: z.literal('metrics'), data: metricsData });
 export const LeaveSchema = z.object({ type: z.literal('leave') });
+/** What this tab sent since its last report: [peer id, bytes, frames] per peer. Relayed to spectators only. */
+export const TrafficSchema = z.object({
+  type: z.literal('traffic'),
+  edges: z.array(z.tuple([peerId, z.number().int().min(0).max(1e10), z.number().int().min(0).max(1e7)])).max(MAX_TRAFFIC_EDGES),
+});
+/** Owner only: pause (or resume) every node of the room. */
+export const PauseSchema = z.object({ type: z.literal('pause'), paused: z.boolean() });
+/** Owner only: remove a member; its connection is closed and it cannot resume. */
+export const KickSchema = z.object({ type: z.literal('kick'), id: peerId });
 export const PingSchema = z.object({ type: z.literal('ping') });
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
@@ -255,6 +279,9 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   MetricsSchema,
   LeaveSchema,
   PingSchema,
+  TrafficSchema,
+  PauseSchema,
+  KickSchema,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
@@ -290,6 +317,12 @@ export const WelcomeSchema = z.object({
   ownerKey: z.string().optional(),
   /** This member's resume token (see `join.resume`); only ever sent to this member. */
   resume: z.string().max(64).optional(),
+  /** Whether the owner paused the room. */
+  paused: z.boolean().optional(),
+  /** This connection is a spectator (it joined with `spectate`): it is not in `peers` or any roster. */
+  spectator: z.boolean().optional(),
+  /** A spectator with the owner's rights (it presented the owner key, or created the room). */
+  owns: z.boolean().optional(),
   /** The last `metrics` data of each other member that sent any, by peer id. */
   metrics: metricsByPeer,
   /** How the room's last run ended, or null (also a remembered record of a room that had emptied). */
@@ -315,6 +348,8 @@ export const StartedSchema = z.object({
 });
 export const RoomResetSchema = z.object({ type: z.literal('reset'), from: peerId });
 export const FinishedSchema = z.object({ type: z.literal('finished'), from: peerId, at: z.number(), summary: FinishSummarySchema });
+export const RelayedTrafficSchema = z.object({ type: z.literal('traffic'), from: peerId, at: z.number(), edges: TrafficSchema.shape.edges });
+export const PausedSchema = z.object({ type: z.literal('paused'), paused: z.boolean(), from: peerId });
 export const RelayedMetricsSchema = z.object({ type: z.literal('metrics'), from: peerId, data: z.record(z.string(), metricValue) });
 
 export const ERROR_CODES = [
@@ -351,6 +386,8 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   RoomResetSchema,
   FinishedSchema,
   RelayedMetricsSchema,
+  RelayedTrafficSchema,
+  PausedSchema,
   ErrorSchema,
   PongSchema,
 ]);
