@@ -6,6 +6,7 @@ import { useLive, useUi } from './app/store.ts';
 import { useLinkState } from './app/linkState.ts';
 import { App } from './app/App.tsx';
 import { CompareApp } from './app/compare/CompareApp.tsx';
+import { ProjectorApp } from './app/projector/ProjectorApp.tsx';
 import { DEFAULT_RUNS } from './app/lib/presets.ts';
 import './app/styles.css';
 
@@ -28,7 +29,7 @@ declare global {
  * opens the compare view; no query is the live view, where this tab is one node.
  */
 const query = new URLSearchParams(location.search);
-const view = query.get('view') === 'compare' ? 'compare' : 'live';
+const view = query.get('view') === 'compare' ? 'compare' : query.get('view') === 'projector' ? 'projector' : 'live';
 
 // A bad value costs only its own key: the room and every good value stay, the bad keys get
 // their defaults and are marked in the setup form. Such a tab does not join until fixed.
@@ -51,16 +52,19 @@ if (view === 'compare') {
       <CompareApp base={config} runIds={runs} configError={configError} />
     </StrictMode>,
   );
+} else if (view === 'projector') {
+  // The projector takes the owner key the same way as a tab (and keeps it out of the address bar).
+  const ownerKey = takeOwnerKey() ?? safeLocalStorage()?.getItem(`murmuration.ownerKey.${config.room}`) ?? undefined;
+  root.render(
+    <StrictMode>
+      <ProjectorApp base={config} raceRoom={query.get('race')} ownerKey={ownerKey} signalUrl={`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`} />
+    </StrictMode>,
+  );
 } else {
   // A teacher link carries the room's owner key in the query (`?owner=`). Keep it in this browser
   // (LiveNode stores it per room) and take it out of the address bar, so copying the address
   // never hands owner rights to students.
-  const ownerKey = query.get('owner') ?? undefined;
-  if (ownerKey) {
-    query.delete('owner');
-    const rest = query.toString();
-    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
-  }
+  const ownerKey = takeOwnerKey();
   const node = new LiveNode(config, {
     signalUrl: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`,
     dataUrl: '/data/mnist/',
@@ -86,4 +90,15 @@ function safeLocalStorage(): Storage | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The owner key of a teacher link (`?owner=`), taken out of the address bar so copying the address never hands it on. */
+function takeOwnerKey(): string | undefined {
+  const ownerKey = query.get('owner') ?? undefined;
+  if (ownerKey) {
+    query.delete('owner');
+    const rest = query.toString();
+    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  }
+  return ownerKey;
 }

@@ -8,7 +8,9 @@ import { bootNode } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
+import { KICKED_CLOSE_CODE } from '../core/signaling/messages.ts';
 import { SignalingClient } from './signaling/signalingClient.ts';
+import { TrafficReporter } from './trafficReporter.ts';
 import { liveCompute } from './liveCompute.ts';
 import { startTraining, type TrainingClient } from './training/trainingClient.ts';
 import { DEFAULT_WEBRTC, WebRtcTransport } from './transport/webrtcTransport.ts';
@@ -94,6 +96,8 @@ export interface Snapshot {
   connection: 'connecting' | 'online' | 'reconnecting';
   /** Times this tab rejoined its room after its connection dropped. */
   reconnects: number;
+  /** The room's owner paused the run: this node holds its events and timers. */
+  paused: boolean;
   history: HistoryPoint[];
   swarm: Record<string, PeerMetrics>;
   log: string[];
@@ -109,6 +113,8 @@ export interface LiveNodeOptions {
   keyStore?: Pick<Storage, 'getItem' | 'setItem'>;
 }
 
+/** At most one state report per this many ms (the server allows 20 metrics messages a second). */
+const STATE_REPORT_MS = 250;
 /** How long a coordinator waits for the other members' final reports before recording the run. */
 const FINISH_WAIT_MS = 20_000;
 /** Keys that are this tab's own business, not the experiment's. */
@@ -190,6 +196,7 @@ export class LiveNode {
       notice: null,
       connection: 'connecting',
       reconnects: 0,
+      paused: false,
       history: [],
       swarm: {},
       log: [],
@@ -213,8 +220,14 @@ export class LiveNode {
   async join(): Promise<void> {
     this.update({ state: 'connecting', connection: 'connecting' });
     this.signaling.on((m) => this.onServer(m));
-    this.signaling.onClose((reason) => {
+    this.signaling.onClose((reason, code) => {
       if (this.leaving) return;
+      if (code === KICKED_CLOSE_CODE) {
+        this.log('removed from the room by its owner');
+        this.update({ notice: 'The teacher removed this tab from the room. Open the link again to rejoin.', connection: 'connecting' });
+        this.leave();
+        return;
+      }
       this.log(`signaling closed: ${reason}; reconnecting (data channels stay up)`);
       this.update({ connection: 'reconnecting', notice: 'Lost the connection to the room; reconnecting…' });
     });
@@ -240,6 +253,7 @@ export class LiveNode {
   }
 
   private sentOwnerKey: string | null = null;
+  private readonly traffic = new TrafficReporter((edges) => this.signaling.send({ type: 'traffic', edges }));
   /** From the last welcome: presented when rejoining after a drop. */
   private resumeToken: string | null = null;
   private joinRetry: ReturnType<typeof setTimeout> | null = null;
@@ -272,6 +286,7 @@ export class LiveNode {
   /** Leaving on purpose (the tab closes): the protocol says goodbye first (MoDeST's LEAVE), then everything stops. */
   leave(): void {
     this.leaving = true;
+    this.traffic.stop();
     if (this.joinRetry) clearTimeout(this.joinRetry);
     if (this.finishTimer) clearTimeout(this.finishTimer);
     this.host?.dispatch({ kind: 'stop' });
@@ -304,6 +319,7 @@ export class LiveNode {
         this.joined = true;
         this.resumeToken = m.resume ?? null;
         this.update({ connection: 'online', notice: null });
+        this.setPaused(m.paused ?? false);
         this.adoptRoomConfig(m.config);
         const roster = [...m.peers, m.id];
         const isOwner = m.owner === m.id;
@@ -340,6 +356,11 @@ export class LiveNode {
       case 'reset':
         this.resetRun();
         break;
+      case 'paused':
+        this.setPaused(m.paused);
+        break;
+      case 'traffic':
+        break;
       case 'signal':
         this.signalHandler?.(m.from, m.data);
         break;
@@ -347,6 +368,7 @@ export class LiveNode {
         if (!this.snap.started) this.adoptRoomConfig(m.config);
         break;
       case 'start':
+        this.setPaused(false);
         this.adoptRoomConfig(m.config);
         this.roomRun = m.run;
         void this.begin(m.coordinator);
@@ -417,6 +439,23 @@ export class LiveNode {
     if (m.finished) return;
     if (m.started && m.coordinator) void this.begin(m.coordinator);
     else this.maybeAutostart();
+  }
+
+  /** The owner paused or resumed the room: time stands still for this node's protocol (NodeHost.pause). */
+  private setPaused(paused: boolean): void {
+    if (paused === this.snap.paused) return;
+    if (this.host) {
+      if (paused) {
+        this.host.pause();
+        this.clock.pause();
+      } else {
+        this.clock.resume();
+        this.host.resume();
+      }
+    }
+    this.log(paused ? 'paused by the teacher' : 'resumed by the teacher');
+    this.update({ paused });
+    this.queueStateReport();
   }
 
   private iceServers: RTCIceServer[] = [];
@@ -551,7 +590,7 @@ export class LiveNode {
       maxSamples: this.shard.maxShard,
       peers: this.otherPeers(),
       clock: this.clock,
-      transport: this.ensureTransport(),
+      transport: this.traffic.wrap(this.ensureTransport()),
       compute: (trainRng) =>
         liveCompute(training, trainRng, (samplesSeen, ms) => {
           this.snap.trainedSamples += samplesSeen;
@@ -564,7 +603,12 @@ export class LiveNode {
       },
     });
     this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
+    if (this.snap.paused) {
+      this.host.pause();
+      this.clock.pause();
+    }
     this.host.start();
+    this.traffic.start();
     for (const [from, frame] of this.earlyFrames.splice(0)) this.host.receive(from, frame);
     this.notify();
   }
@@ -573,6 +617,7 @@ export class LiveNode {
     switch (a.kind) {
       case 'state':
         this.update({ state: a.state, ...(a.role ? { role: a.role } : {}) });
+        this.queueStateReport();
         break;
       case 'round':
         this.update({ round: Math.max(this.snap.round, a.round) });
@@ -633,6 +678,20 @@ export class LiveNode {
     this.maybeFinish();
   }
 
+  /**
+   * A state change (training, waiting, aggregating…) is reported too, at most every
+   * STATE_REPORT_MS, so the projector colours every node by what it is doing now.
+   */
+  private queueStateReport(): void {
+    if (this.stateReport) return;
+    this.stateReport = setTimeout(() => {
+      this.stateReport = null;
+      if (!this.leaving) this.reportMetrics(this.snap.round, this.snap.accuracy, this.snap.loss);
+    }, STATE_REPORT_MS);
+  }
+
+  private stateReport: ReturnType<typeof setTimeout> | null = null;
+
   /** This tab's numbers for everyone else's room table and swarm chart (relayed by the server). */
   private reportMetrics(round: number, accuracy: number | null, loss: number | null): void {
     this.refreshStats();
@@ -645,6 +704,8 @@ export class LiveNode {
         ...(loss !== null && Number.isFinite(loss) ? { loss } : {}),
         bytesSent: this.snap.bytesSent,
         state: this.snap.state,
+        role: this.snap.role,
+        paused: this.snap.paused,
         backend: this.snap.backend ?? '',
         ...(this.ownSketch ? { sketch: encodeSketch(this.ownSketch) } : {}),
       },
@@ -712,6 +773,9 @@ export class LiveNode {
     this.host?.kill(); // also closes the data channels; the next run dials again
     this.host = null;
     this.module = null;
+    // A reset (or a new start) also ends a pause: the server clears it with the run.
+    this.clock.resume();
+    this.snap.paused = false;
     this.transport = null;
     this.earlyFrames = [];
     this.pendingEval = null;

@@ -2,6 +2,9 @@ import { decodeMessage, encodeMessage, type SchemaRegistry } from '../core/wire/
 import type { NodeId, Protocol, ProtocolAction, ProtocolEvent } from '../protocols/protocol.ts';
 import type { Clock, Compute, Transport } from './ports.ts';
 
+/** Frames a paused node keeps for when it resumes (timers and compute results are always kept). */
+export const MAX_HELD_EVENTS = 1024;
+
 export interface HostStats {
   bytesSent: number;
   bytesReceived: number;
@@ -45,6 +48,8 @@ export interface NodeHostOptions {
  * simulated.
  */
 export class NodeHost {
+  private paused = false;
+  private readonly held: ProtocolEvent[] = [];
   readonly stats: HostStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: {}, clipped: {} };
   readonly id: NodeId;
   readonly protocol: Protocol;
@@ -119,8 +124,33 @@ export class NodeHost {
     this.dispatch({ kind: 'message', from, msg: decoded.msg });
   }
 
+  /**
+   * Holds every event (frames, timer firings, compute results) until `resume`, so the protocol
+   * sees the pause as time standing still. The driver pauses its clock too (WallClock.pause), so
+   * timers keep their remaining time instead of all firing at the resume.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const event of this.held.splice(0)) this.dispatch(event);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   dispatch(event: ProtocolEvent): void {
     if (!this.alive) return;
+    if (this.paused) {
+      // Peers are paused too, so little arrives; a peer that keeps sending is capped, and counted.
+      if (this.held.length < MAX_HELD_EVENTS || event.kind !== 'message') this.held.push(event);
+      else this.reject(event.from, 'held-while-paused', `more than ${MAX_HELD_EVENTS} frames while paused`);
+      return;
+    }
     let actions: ProtocolAction[];
     try {
       actions = this.protocol.handle(event, this.clock.now());

@@ -29,6 +29,13 @@ export function RoomBanner({ snapshot: s }: { snapshot: Snapshot }) {
 }
 
 /** The owner's private link: it carries the owner key, so opening it elsewhere keeps the owner's rights. */
+/** The projector view of the room an owner link points at (the owner key stays in the query). */
+function projectorUrl(ownerLink: URL): string {
+  const u = new URL(ownerLink);
+  u.searchParams.set('view', 'projector');
+  return u.toString();
+}
+
 export function TeacherLink({ snapshot: s, studentLink }: { snapshot: Snapshot; studentLink: string }) {
   const [shown, setShown] = useState(false);
   if (!s.isOwner || !s.ownerKey) return null;
@@ -42,6 +49,13 @@ export function TeacherLink({ snapshot: s, studentLink }: { snapshot: Snapshot; 
         another device, open your private owner link there (do not share it):
       </p>
       {shown && <input readOnly value={url.toString()} data-testid="owner-link" onFocus={(e) => e.target.select()} />}
+      <p className="small-text">
+        For the class screen, open the{' '}
+        <a href={projectorUrl(url)} target="_blank" rel="noreferrer" data-testid="projector-link-owner">
+          projector view
+        </a>{' '}
+        (the whole room as one picture, with your console: start, pause, reset, remove a tab).
+      </p>
     </details>
   );
 }

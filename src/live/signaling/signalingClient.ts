@@ -1,4 +1,4 @@
-import { ServerMessageSchema, type ClientMessage, type ServerMessage } from '../../core/signaling/messages.ts';
+import { KICKED_CLOSE_CODE, ServerMessageSchema, type ClientMessage, type ServerMessage } from '../../core/signaling/messages.ts';
 
 export type SignalingListener = (msg: ServerMessage) => void;
 
@@ -13,7 +13,7 @@ export const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000];
 export class SignalingClient {
   private socket: WebSocket | null = null;
   private listeners: SignalingListener[] = [];
-  private closedListeners: ((reason: string) => void)[] = [];
+  private closedListeners: ((reason: string, code: number) => void)[] = [];
   private reopenListeners: (() => void)[] = [];
   private closedOnPurpose = false;
   private retry: ReturnType<typeof setTimeout> | null = null;
@@ -48,7 +48,9 @@ export class SignalingClient {
       socket.onerror = () => reject(new Error(`cannot reach the signaling server at ${this.url}`));
       socket.onclose = (e) => {
         if (this.socket !== socket) return;
-        if (opened) this.closedListeners.forEach((l) => l(e.reason || `closed (${e.code})`));
+        // Removed by the room's owner: coming back would undo the owner's decision.
+        if (e.code === KICKED_CLOSE_CODE) this.closedOnPurpose = true;
+        if (opened) this.closedListeners.forEach((l) => l(e.reason || `closed (${e.code})`, e.code));
         if (!this.closedOnPurpose && this.everOpened) this.scheduleReopen();
       };
       socket.onmessage = (e) => {
@@ -90,7 +92,7 @@ export class SignalingClient {
   }
 
   /** Every loss of an open connection (a reconnect attempt follows unless `close()` was called). */
-  onClose(listener: (reason: string) => void): void {
+  onClose(listener: (reason: string, code: number) => void): void {
     this.closedListeners.push(listener);
   }
 

@@ -1,0 +1,117 @@
+import { useEffect, useRef } from 'react';
+import type { RoomView, RoomWatcher } from '../../live/spectator/roomWatcher.ts';
+
+/** How long a transfer's dot takes to travel from sender to receiver. */
+const TRAVEL_MS = 900;
+const STATE_COLOURS: Record<string, string> = {
+  training: '#f59e0b',
+  aggregating: '#8b5cf6',
+  waiting: '#3b82f6',
+  done: '#16a34a',
+  error: '#dc2626',
+  idle: '#9ca3af',
+};
+
+/** Frame intervals of the last few seconds, for `window.murmuration.frames()` (smoothness tests). */
+export const frameTimes: number[] = [];
+
+/**
+ * The whole room as one picture: every node a dot on a circle, coloured by its state and sized
+ * by its accuracy; every reported transfer a dot travelling from sender to receiver as it
+ * happens. Drawn on a canvas each animation frame from the watcher's data, outside React, so a
+ * room of 50 tabs stays smooth.
+ */
+export function SwarmPicture({ watcher, view, testId }: { watcher: RoomWatcher; view: RoomView; testId?: string }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const latest = useRef(view);
+  useEffect(() => {
+    latest.current = view;
+  }, [view]);
+  useEffect(() => {
+    let frame = 0;
+    let last = performance.now();
+    const draw = (t: number) => {
+      frameTimes.push(t - last);
+      if (frameTimes.length > 600) frameTimes.splice(0, frameTimes.length - 600);
+      last = t;
+      const c = canvas.current;
+      if (c) paint(c, latest.current, watcher);
+      frame = requestAnimationFrame(draw);
+    };
+    frame = requestAnimationFrame(draw);
+    return () => cancelAnimationFrame(frame);
+  }, [watcher]);
+  return <canvas ref={canvas} className="swarm-picture" data-testid={testId} aria-label={`${view.nodes.length} tabs and the models they send`} />;
+}
+
+function paint(c: HTMLCanvasElement, view: RoomView, watcher: RoomWatcher): void {
+  const dpr = window.devicePixelRatio || 1;
+  const w = c.clientWidth;
+  const h = c.clientHeight;
+  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+    c.width = Math.round(w * dpr);
+    c.height = Math.round(h * dpr);
+  }
+  const g = c.getContext('2d');
+  if (!g) return;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  const n = view.nodes.length;
+  if (n === 0) return;
+  const cx = w / 2;
+  const cy = h / 2;
+  const r = Math.min(w, h) / 2 - 40;
+  const pos = new Map<string, [number, number]>();
+  view.nodes.forEach((node, i) => {
+    const a = (2 * Math.PI * i) / n - Math.PI / 2;
+    pos.set(node.id, [cx + r * Math.cos(a), cy + r * Math.sin(a)]);
+  });
+  // Pairs that exchanged models this run: faint lines, thicker with more frames.
+  g.strokeStyle = 'rgba(100,116,139,0.18)';
+  for (const e of view.edges) {
+    const a = pos.get(e.from);
+    const b = pos.get(e.to);
+    if (!a || !b) continue;
+    g.lineWidth = Math.min(4, 0.5 + Math.log10(1 + e.frames));
+    g.beginPath();
+    g.moveTo(a[0], a[1]);
+    g.lineTo(b[0], b[1]);
+    g.stroke();
+  }
+  // Transfers in flight: only the recent ones are visible, so only those are drawn.
+  const now = Date.now();
+  g.fillStyle = '#0ea5e9';
+  for (let i = watcher.recent.length - 1; i >= 0; i--) {
+    const t = watcher.recent[i];
+    const p = (now - t.at) / TRAVEL_MS;
+    if (p > 1) break;
+    const a = pos.get(t.from);
+    const b = pos.get(t.to);
+    if (!a || !b || p < 0) continue;
+    g.beginPath();
+    g.arc(a[0] + (b[0] - a[0]) * p, a[1] + (b[1] - a[1]) * p, 4, 0, 2 * Math.PI);
+    g.fill();
+  }
+  const labels = n <= 24;
+  g.font = '12px system-ui, sans-serif';
+  g.textAlign = 'center';
+  for (const node of view.nodes) {
+    const [x, y] = pos.get(node.id)!;
+    const radius = 6 + 14 * (node.accuracy ?? 0);
+    g.beginPath();
+    g.arc(x, y, radius, 0, 2 * Math.PI);
+    g.fillStyle = view.paused || node.paused ? '#cbd5e1' : (STATE_COLOURS[node.state] ?? STATE_COLOURS.idle);
+    g.fill();
+    if (node.id === view.coordinator) {
+      g.lineWidth = 2;
+      g.strokeStyle = '#111827';
+      g.stroke();
+    }
+    if (labels) {
+      g.fillStyle = '#111827';
+      g.fillText(node.name, x, y + radius + 13);
+    }
+  }
+}
+
+export const STATE_LEGEND = Object.entries(STATE_COLOURS);
