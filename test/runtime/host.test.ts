@@ -3,10 +3,10 @@ import { z } from 'zod';
 import type { ComputeRequest, ComputeResult } from '../../src/core/learn/compute.ts';
 import { SGD } from '../../src/core/learn/compute.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { MODEL_PARAMS, type SchemaRegistry } from '../../src/core/wire/codec.ts';
+import { encodeMessage, MODEL_PARAMS, type SchemaRegistry } from '../../src/core/wire/codec.ts';
 import { liveCompute } from '../../src/live/liveCompute.ts';
 import type { Protocol, ProtocolAction, ProtocolEvent } from '../../src/protocols/protocol.ts';
-import { NodeHost, type NodeHostOptions } from '../../src/runtime/host.ts';
+import { MAX_HELD_EVENTS, NodeHost, type NodeHostOptions } from '../../src/runtime/host.ts';
 import type { Compute } from '../../src/runtime/ports.ts';
 import { InMemoryNetwork } from '../../src/sim/network.ts';
 import { VirtualClock } from '../../src/sim/queue.ts';
@@ -190,5 +190,38 @@ describe('live compute port', () => {
     await failed;
     expect(s.host.running).toBe(false);
     expect(s.host.error).toBe('train failed: WebGPU device lost');
+  });
+});
+
+describe('NodeHost pause', () => {
+  it('holds frames, timer firings and compute results while paused, and delivers them in order on resume', () => {
+    const probe = new Probe([{ kind: 'setTimer', id: 't', afterMs: 5 }, { kind: 'compute', id: 'c', round: 1, request: trainReq(Float32Array.from([1, 2])) }]);
+    let finish: (() => void) | null = null;
+    const compute: Compute = { run: (_r, done) => (finish = () => done({ kind: 'train', params: Float32Array.from([3, 4]), loss: 0, steps: 1, samplesSeen: 1 })) };
+    const { clock, net, host } = setup(probe, compute);
+    host.start();
+    expect(probe.events.map((e) => e.kind)).toEqual(['start']);
+    host.pause();
+    net.attach('b').send('a', encodeMessage({ type: 'p/model', params: Float32Array.from([5, 6]) }, schemas));
+    run(clock); // the frame arrives at 1 ms, the timer fires at 5 ms: both held
+    finish!(); // the training that was under way finishes: held too
+    expect(probe.events.map((e) => e.kind)).toEqual(['start']);
+    expect(host.isPaused).toBe(true);
+    host.resume();
+    expect(probe.events.map((e) => e.kind)).toEqual(['start', 'message', 'timer', 'computed']);
+  });
+
+  it('keeps at most MAX_HELD_EVENTS frames while paused and counts the rest', () => {
+    const probe = new Probe([]);
+    const { clock, net, host } = setup(probe, { run: () => {} });
+    host.start();
+    host.pause();
+    const peer = net.attach('b');
+    const frame = encodeMessage({ type: 'p/model', params: Float32Array.from([5, 6]) }, schemas);
+    for (let i = 0; i < MAX_HELD_EVENTS + 10; i++) peer.send('a', frame);
+    run(clock);
+    expect(host.stats.rejected['held-while-paused']).toBe(10);
+    host.resume();
+    expect(probe.events.filter((e) => e.kind === 'message')).toHaveLength(MAX_HELD_EVENTS);
   });
 });
