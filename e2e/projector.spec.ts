@@ -143,3 +143,71 @@ test.describe('projector view', () => {
     }
   });
 });
+
+test.describe('projector at scale', () => {
+  test.setTimeout(120_000);
+
+  /*
+   * Fifty members that report like tabs (state changes, metrics each round, traffic twice a
+   * second) through the real server, without training: what the projector has to draw for a
+   * class of fifty. Frame times and long tasks (Performance API) are printed for BENCHMARKS.md,
+   * not asserted: this machine is shared and noisy.
+   */
+  test('50 reporting members: every node and transfer is drawn; frame times and long tasks are measured', async ({ browser, baseURL }) => {
+    const { WebSocket } = await import('ws');
+    const roomName = `scale-${uid()}`;
+    const url = `${baseURL!.replace(/^http/, 'ws')}/signal`;
+    const members: { ws: InstanceType<typeof WebSocket>; id: string }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const ws = new WebSocket(url);
+      await new Promise((r) => ws.once('open', r));
+      const id = await new Promise<string>((resolve) => {
+        ws.on('message', (data) => {
+          const m = JSON.parse(String(data)) as { type: string; id?: string };
+          if (m.type === 'welcome') resolve(m.id!);
+        });
+        ws.send(JSON.stringify({ type: 'join', room: roomName }));
+      });
+      members.push({ ws, id });
+    }
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      const w = window as unknown as { longTasks: number[] };
+      w.longTasks = [];
+      new PerformanceObserver((list) => list.getEntries().forEach((e) => w.longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+    });
+    let timer: ReturnType<typeof setInterval> | null = null;
+    try {
+      await page.goto(`/?view=projector#room=${roomName}&dataset=blobs`);
+      await expect.poll(async () => (await room(page)).nodes.length, { timeout: 30_000 }).toBe(50);
+      let tick = 0;
+      timer = setInterval(() => {
+        tick++;
+        for (const [i, m] of members.entries()) {
+          const round = Math.floor(tick / 4);
+          const to = members[(i + 1 + (tick % 49)) % 50].id;
+          m.ws.send(JSON.stringify({ type: 'traffic', edges: [[to, 20_000, 1]] }));
+          m.ws.send(JSON.stringify({ type: 'metrics', data: { round, accuracy: Math.min(1, 0.5 + round / 100), state: tick % 2 ? 'training' : 'waiting', role: 'peer' } }));
+        }
+      }, 500);
+      const frames0 = await page.evaluate(() => (window as unknown as { murmuration: { frames: () => number[] } }).murmuration.frames().length);
+      await page.waitForTimeout(15_000);
+      const { frames, longTasks } = await page.evaluate(() => ({
+        frames: (window as unknown as { murmuration: { frames: () => number[] } }).murmuration.frames(),
+        longTasks: (window as unknown as { longTasks: number[] }).longTasks,
+      }));
+      const view = await room(page);
+      expect(view.nodes).toHaveLength(50);
+      expect(new Set(view.edges.map((e) => e.from)).size).toBe(50);
+      expect(view.swarm.length).toBeGreaterThan(3);
+      const sorted = frames.slice(-300).sort((a, b) => a - b);
+      const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))].toFixed(1);
+      console.log(`50 members, 15 s: ${frames.length - frames0} frames kept; frame interval median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms; long tasks ${longTasks.length} (longest ${Math.max(0, ...longTasks).toFixed(0)} ms)`);
+    } finally {
+      if (timer) clearInterval(timer);
+      for (const m of members) m.ws.close();
+      await context.close();
+    }
+  });
+});
