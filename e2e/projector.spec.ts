@@ -8,7 +8,7 @@ import { closeAll, openTab, openTabs, snapshot, uid, type Tab } from './helpers.
  * the owner's console. TABS tabs of one room on the newcomer's defaults (blobs pinned).
  */
 
-const TABS = Number(process.env.PROJECTOR_TABS ?? 8);
+const TABS = Number(process.env.PROJECTOR_TABS ?? 16);
 
 function room(page: Page): Promise<RoomView> {
   return page.evaluate(() => (window as unknown as { murmuration: { room: () => RoomView } }).murmuration.room());
