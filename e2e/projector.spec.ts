@@ -104,6 +104,8 @@ test.describe('projector view', () => {
       const snaps = await Promise.all(tabs.map((t) => snapshot(t.page)));
       for (const s of snaps) expect(s.accuracy!).toBeGreaterThanOrEqual(0.85);
       expect(view.swarm.at(-1)!.mean).toBeGreaterThanOrEqual(0.85);
+      const heaps = await Promise.all(tabs.map((t) => t.page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0)));
+      console.log(`tabs: JS heap per tab median ${(heaps.sort((x, y) => x - y)[Math.floor(heaps.length / 2)] / 2 ** 20).toFixed(1)} MB (max ${(Math.max(...heaps) / 2 ** 20).toFixed(1)} MB); backends ${[...new Set(snaps.map((x) => x.backend))].join(', ')}; ${snaps[0].config.rounds} rounds`);
       const frames = await page.evaluate(() => (window as unknown as { murmuration: { frames: () => number[] } }).murmuration.frames());
       const sorted = [...frames].sort((a, b) => a - b);
       console.log(`${TABS} tabs: ${view.edges.length} directed pairs; projector frame time median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)]?.toFixed(1)} ms`);
