@@ -98,3 +98,26 @@ test('setup panel in teacher mode, with the partition preview', async ({ browser
   await page.locator('aside.setup').screenshot({ path: `${OUT}/setup-teacher.png` });
   await context.close();
 });
+
+test('the projector view with the teacher console, six tabs on gossip', async ({ browser }) => {
+  test.setTimeout(300_000);
+  const room = `proj-${Math.random().toString(36).slice(2, 6)}`;
+  const hash = `room=${room}&algo=gossip&merge=vca&dataset=moons&nodes=6&rounds=40&period=700&partition=dirichlet:0.5`;
+  const tabs = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  await tabs.addInitScript(seen);
+  const owner = await tabs.newPage();
+  await owner.goto(`/#${hash}`);
+  await expect.poll(async () => (await snapshot(owner)).ownerKey, { timeout: 30_000 }).not.toBeNull();
+  const key = (await snapshot(owner)).ownerKey!;
+  for (let i = 0; i < 5; i++) await (await tabs.newPage()).goto(`/#${hash}`);
+  const screen = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const projector = await screen.newPage();
+  await projector.goto(`/?view=projector&owner=${key}#${hash}`);
+  await expect(projector.getByTestId('console-start')).toBeEnabled({ timeout: 60_000 });
+  await expect.poll(async () => projector.evaluate(() => (window as unknown as { murmuration: { room: () => { nodes: unknown[] } } }).murmuration.room().nodes.length), { timeout: 60_000 }).toBe(6);
+  await projector.getByTestId('console-start').click();
+  await expect.poll(async () => projector.evaluate(() => (window as unknown as { murmuration: { room: () => { swarm: unknown[] } } }).murmuration.room().swarm.length), { timeout: 180_000 }).toBeGreaterThanOrEqual(10);
+  await projector.screenshot({ path: `${OUT}/projector.png`, fullPage: true });
+  await screen.close();
+  await tabs.close();
+});
