@@ -4,7 +4,7 @@ import { roomTraining } from '../compute.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolReport } from '../protocol.ts';
 import { buildTopology, compareIds, sortIds, type Topology } from '../topology.ts';
 import type { WireVisits } from './messages.ts';
-import { baseRow, coefficientOfVariation, drawFrom, repelledRow } from './walk.ts';
+import { coefficientOfVariation, srrwNext } from './walk.ts';
 
 /** The walk's one model and what it carries. `epoch` counts re-injections (see the class comment). */
 export interface Token {
@@ -32,12 +32,12 @@ export function fresher(a: Claim, b: Claim): number {
   return compareIds(b.holder, a.holder);
 }
 
-/** A node that hears the walk step by step believes claims at most this many steps ahead (one lost beacon is tolerated). */
-const STEP_WINDOW = 2;
+/** A node that hears the walk step by step believes claims at most this many steps ahead (a few lost beacons are tolerated). */
+const STEP_WINDOW = 8;
 /** A node that has lost track of the walk believes epochs at most this far ahead of the last it knew. */
 const EPOCH_WINDOW = 2;
-/** Sends of one pass to one neighbour before it is given up on. */
-const ACK_TRIES = 2;
+/** Sends of one pass to one neighbour before it is given up on (each waits roundTimeout/8 for the ack). */
+const ACK_TRIES = 3;
 /** Beacon keys remembered for the "did the sender hold the previous step" check. */
 const LOG_KEYS = 64;
 
@@ -93,12 +93,15 @@ export class TokenWalk implements Protocol {
   private handoff: { to: NodeId; token: Token; tries: number } | null = null;
   /** The claim of this node's last pass and who it went to (a late ack is no lie). */
   private lastPassed: { epoch: number; step: number; to: Set<NodeId> } | null = null;
+  /** The last pass this node took, to ack a repeat of it again. */
+  private lastTaken: { epoch: number; step: number; from: NodeId } | null = null;
   private recovering = false;
   private holds = 0;
   private peers: NodeId[];
   private coordinator: NodeId | undefined;
   private readonly known = new Set<NodeId>();
-  private readonly suspects = new Set<NodeId>();
+  /** Neighbours that did not take the token, skipped by the walk until the time given (or until they speak). */
+  private readonly suspects = new Map<NodeId, number>();
   private readonly beaconLog = new Map<string, Set<NodeId>>();
   private topology: Topology | null = null;
   private started = false;
@@ -125,6 +128,11 @@ export class TokenWalk implements Protocol {
   /** Where the token is as this node last heard, or null before it has heard. */
   get claim(): Claim | null {
     return this.news;
+  }
+
+  /** Whether this node holds the token now (is training it). */
+  get isHolding(): boolean {
+    return this.holding !== null;
   }
 
   /** The last token this node held. */
@@ -192,7 +200,8 @@ export class TokenWalk implements Protocol {
     this.holding = { token, from, trainId };
     const { epoch, step } = token;
     const actions = this.setNews({ epoch, step, holder: this.me }, now);
-    for (const p of this.peers) if (p !== from) actions.push({ kind: 'send', to: p, msg: { type: 'token/beacon', epoch, step } });
+    // The sender too: the beacon is a second chance for its ack.
+    for (const p of this.peers) actions.push({ kind: 'send', to: p, msg: { type: 'token/beacon', epoch, step } });
     actions.push(
       { kind: 'setTimer', id: 'alive', afterMs: this.T / 3 },
       { kind: 'model', round: step, params: token.params, scope: 'global' },
@@ -207,6 +216,7 @@ export class TokenWalk implements Protocol {
     if (!this.active || !h || id !== h.trainId || result.kind !== 'train') return [];
     this.holding = null;
     const t = h.token;
+    // 'alive' keeps running through the hand-off; a self-loop or the end clears or resets it.
     const visits = new Map<NodeId, number>();
     let gone = t.gone;
     const here = new Set([this.me, ...this.peers]);
@@ -218,7 +228,6 @@ export class TokenWalk implements Protocol {
     const next: Token = { epoch: t.epoch, step: t.step + 1, params: result.params, visits, gone };
     this.copy = next;
     const actions: ProtocolAction[] = [
-      { kind: 'clearTimer', id: 'alive' },
       { kind: 'model', round: next.step, params: next.params, scope: 'global' },
       { kind: 'round', round: next.step },
     ];
@@ -226,15 +235,25 @@ export class TokenWalk implements Protocol {
     return [...actions, ...this.route(next, now)];
   }
 
-  /** The next node from the self-repellent kernel; suspected neighbours' mass stays here. */
-  nextHop(token: Token): NodeId {
-    const base = baseRow(this.graph(), this.me, token.step, this.suspects);
-    const row = repelledRow(base, (j) => token.visits.get(j) ?? 0, this.ctx.config.alpha);
-    return drawFrom(row, this.ctx.rng.next());
+  /** The next node from the self-repellent kernel, among the neighbours not suspected. */
+  nextHop(token: Token, now: number): NodeId {
+    const skip = new Set<NodeId>();
+    for (const [id, until] of this.suspects) if (until > now) skip.add(id);
+    return srrwNext(this.graph(), this.me, {
+      round: token.step,
+      visits: (j) => token.visits.get(j) ?? 0,
+      alpha: this.ctx.config.alpha,
+      u: this.ctx.rng.next(),
+      skip,
+      // Cut off: every neighbour is suspected (the simulator's crashed nodes stay in everyone's
+      // graph). Hand the token to any node not suspected rather than keep it here for good; the
+      // receiver takes it from a non-neighbour because it heard this node's beacon for the step.
+      fallback: this.peers.filter((p) => !skip.has(p)),
+    });
   }
 
   private route(token: Token, now: number): ProtocolAction[] {
-    const to = this.nextHop(token);
+    const to = this.nextHop(token, now);
     if (to === this.me) return this.hold(token, this.me, now);
     return this.pass(token, to);
   }
@@ -247,7 +266,7 @@ export class TokenWalk implements Protocol {
     const visits: WireVisits = { ids, n: ids.map((id) => token.visits.get(id)!) };
     return [
       { kind: 'send', to, msg: { type: 'token/pass', epoch: token.epoch, step: token.step, visits, gone: token.gone, params: token.params } },
-      { kind: 'setTimer', id: 'ack', afterMs: this.T / 4 },
+      { kind: 'setTimer', id: 'ack', afterMs: this.T / 8 },
       { kind: 'state', state: 'waiting', role: 'walker' },
     ];
   }
@@ -302,10 +321,14 @@ export class TokenWalk implements Protocol {
     while (this.beaconLog.size > LOG_KEYS) this.beaconLog.delete(this.beaconLog.keys().next().value!);
   }
 
-  /** Whether this node believes the holder is gone: it left the roster, or nothing was heard for roundTimeout. */
+  /**
+   * Whether this node doubts the holder is there: it left the roster, or nothing was heard for
+   * roundTimeout/2 (the holder repeats its beacon every roundTimeout/3). A doubting node believes a
+   * re-injection (a higher epoch) and catches up with a walk it lost track of (any step).
+   */
   private suspecting(now: number): boolean {
     const n = this.news;
-    return !!n && n.holder !== this.me && (!this.peers.includes(n.holder) || now - this.newsAt >= this.T);
+    return !!n && n.holder !== this.me && (!this.peers.includes(n.holder) || now - this.newsAt >= this.T / 2);
   }
 
   /** Why a claim of (epoch, step) is not believable here, or null. Older epochs pass: freshness sorts them out. */
@@ -369,14 +392,18 @@ export class TokenWalk implements Protocol {
     if (this.finished) return [ack(false)];
     if (!this.started) return [];
     const reject = (reason: string): ProtocolAction[] => [{ kind: 'reject', from, reason }];
-    if (!this.graph().neighbours(this.me, step).includes(from)) return reject(`token from ${from}, not a neighbour`);
+    // A neighbour, or (a holder cut off from its neighbours) the node that beaconed the previous step.
+    if (!this.graph().neighbours(this.me, step).includes(from) && !this.beaconLog.get(key(epoch, step - 1))?.has(from)) return reject(`token from ${from}, neither a neighbour nor the holder of step ${step - 1}`);
     const why = this.implausible(epoch, step, now) ?? this.notPredecessor(from, epoch, step);
+    // A re-injection while this node hears the walk fine: the sender lost track of it. Tell it, so it drops its copy.
+    if (why && this.news && epoch > this.news.epoch) return [...reject(`token: ${why}`), ack(false)];
     if (why) return reject(`token: ${why}`);
     const visits = this.readVisits(msg.visits as WireVisits, step, msg.gone as number);
     if (typeof visits === 'string') return reject(`token: ${visits}`);
+    // The same pass again (our ack was lost): ack again, whether this node still trains it or has passed it on.
+    const t = this.lastTaken;
+    if (t && t.from === from && t.epoch === epoch && t.step === step) return [ack(true)];
     const h = this.holding;
-    // The same pass again (our ack was lost): ack again.
-    if (h && h.from === from && h.token.epoch === epoch && h.token.step === step) return [ack(true)];
     const c: Claim = { epoch, step, holder: this.me };
     if (this.news && fresher(c, this.news) <= 0) return [ack(false), { kind: 'log', text: `dropped a stale token (epoch ${epoch}, step ${step}) from ${from}: the walk is at epoch ${this.news.epoch}, step ${this.news.step}` }];
     const actions: ProtocolAction[] = [ack(true)];
@@ -387,6 +414,7 @@ export class TokenWalk implements Protocol {
     }
     const token: Token = { epoch, step, params: msg.params!, visits, gone: msg.gone as number };
     this.copy = token;
+    this.lastTaken = { epoch, step, from };
     return [...actions, ...this.hold(token, from, now)];
   }
 
@@ -411,9 +439,10 @@ export class TokenWalk implements Protocol {
     const order = this.news ? fresher(c, this.news) : 1;
     if (order < 0) return actions;
     if (order === 0) {
-      // The holder's keepalive.
+      // The holder's keepalive: it is there, so no recovery.
       this.newsAt = now;
-      return [...actions, { kind: 'setTimer', id: 'watch', afterMs: this.T }];
+      this.recovering = false;
+      return [...actions, { kind: 'clearTimer', id: 'recover' }, { kind: 'setTimer', id: 'watch', afterMs: this.T }];
     }
     const mine = this.holding;
     if (mine) {
@@ -466,7 +495,7 @@ export class TokenWalk implements Protocol {
     const h = this.handoff;
     if (h && !this.peers.includes(h.to)) {
       this.handoff = null;
-      this.suspects.add(h.to);
+      this.suspect(h.to, now);
       actions.push({ kind: 'clearTimer', id: 'ack' }, { kind: 'log', text: `${h.to} left before taking the token; drawing another neighbour` }, ...this.route(h.token, now));
     }
     const n = this.news;
@@ -482,13 +511,16 @@ export class TokenWalk implements Protocol {
         if (!h) return [];
         if (h.tries < ACK_TRIES && this.peers.includes(h.to)) return this.pass(h.token, h.to, h.tries + 1);
         this.handoff = null;
-        this.suspects.add(h.to);
+        this.suspect(h.to, now);
         return [{ kind: 'log', text: `${h.to} did not take the token of step ${h.token.step}; drawing another neighbour` }, ...this.route(h.token, now)];
       }
       case 'alive': {
-        const h = this.holding;
-        if (!h) return [];
-        const { epoch, step } = h.token;
+        // Repeats this node's claim while it trains the token or tries to hand it on, so a slow
+        // training or a long hand-off is not taken for a lost token. The claim stays the step it
+        // trained from: the receiver's own beacon is the fresher one.
+        const n = this.news;
+        if ((!this.holding && !this.handoff) || n?.holder !== this.me) return [];
+        const { epoch, step } = n;
         return [...this.peers.map((to) => ({ kind: 'send', to, msg: { type: 'token/beacon', epoch, step } }) as const), { kind: 'setTimer', id: 'alive', afterMs: this.T / 3 }];
       }
       case 'watch':
@@ -514,9 +546,14 @@ export class TokenWalk implements Protocol {
     ];
   }
 
+  /** Skips `id` in the walk for 2·roundTimeout: long enough not to stall on a dead node every step, short enough that a node which lost a few frames is visited again. */
+  private suspect(id: NodeId, now: number): void {
+    this.suspects.set(id, now + 2 * this.T);
+  }
+
   private reinject(now: number): ProtocolAction[] {
     const n = this.news!;
-    if (n.holder !== this.me) this.suspects.add(n.holder);
+    if (n.holder !== this.me) this.suspect(n.holder, now);
     const token: Token = { ...this.copy, epoch: n.epoch + 1 };
     return [{ kind: 'log', text: `re-injecting the token: step ${token.step}, epoch ${token.epoch} (the walk was last heard of at step ${n.step}, held by ${n.holder})` }, ...this.hold(token, null, now)];
   }

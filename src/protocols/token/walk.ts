@@ -16,19 +16,26 @@ import { compareIds, type Topology } from '../topology.ts';
  * otherwise have infinite weight.
  */
 
-/** Row i of the base walk over `g` (round `round` for time-varying graphs); `gone` neighbours' mass stays on P_ii. */
+/**
+ * Row i of the base walk over `g` (round `round` for time-varying graphs). `gone` neighbours (the
+ * token protocol's suspects) are left out, so the row then sums to less than 1 and the draw
+ * renormalises over the rest: the token moves on among the live neighbours instead of piling its
+ * visits onto node i, as keeping the missing mass on P_ii would. With every neighbour gone, P_ii = 1.
+ */
 export function baseRow(g: Topology, i: NodeId, round = 0, gone: ReadonlySet<NodeId> = new Set()): Map<NodeId, number> {
   const row = new Map<NodeId, number>();
   const mine = g.neighbours(i, round);
   let off = 0;
+  let left = 0;
   for (const j of mine) {
-    if (gone.has(j)) continue;
     const p = 1 / Math.max(mine.length, g.neighbours(j, round).length);
-    row.set(j, p);
     off += p;
+    if (gone.has(j)) continue;
+    row.set(j, p);
+    left++;
   }
   // Rounding can leave a tiny negative P_ii on a regular graph: it is zero there.
-  row.set(i, Math.max(0, 1 - off));
+  row.set(i, left === 0 ? 1 : Math.max(0, 1 - off));
   return row;
 }
 
@@ -77,6 +84,21 @@ export function drawFrom(row: ReadonlyMap<NodeId, number>, u: number): NodeId {
   // u within rounding of 1: the last node with any weight.
   for (let k = ids.length - 1; k >= 0; k--) if (row.get(ids[k])! > 0) return ids[k];
   throw new Error('drawFrom: an empty row');
+}
+
+/**
+ * One move of the walk from node i: the self-repellent row over the neighbours not in `skip`,
+ * drawn with one uniform u. When every neighbour is skipped, `fallback` (if any) replaces them,
+ * uniformly: the token protocol's way out for a node whose neighbours have all crashed.
+ */
+export function srrwNext(
+  g: Topology,
+  i: NodeId,
+  o: { round: number; visits: (id: NodeId) => number; alpha: number; u: number; skip?: ReadonlySet<NodeId>; fallback?: readonly NodeId[] },
+): NodeId {
+  let base = baseRow(g, i, o.round, o.skip);
+  if (base.size === 1 && g.neighbours(i, o.round).length > 0 && o.fallback && o.fallback.length > 0) base = new Map(o.fallback.map((p) => [p, 1 / o.fallback!.length]));
+  return drawFrom(repelledRow(base, o.visits, o.alpha), o.u);
 }
 
 /** Coefficient of variation (population standard deviation over mean); 0 for no counts or a zero mean. */
