@@ -233,6 +233,16 @@ describe('token walk (sans-I/O)', () => {
     expect(rejects(heard)).toEqual([]);
     expect(heard).toContainEqual({ kind: 'clearTimer', id: 'recover' });
     expect(computes(timer(n2, 'recover', 500 + d2))).toEqual([]);
+    // A node that has not yet seen the holder leave (the roster comes through the server) believes
+    // the predecessor re-injecting exactly the step it handed over, and nobody else.
+    const late = node('n3');
+    late.handle({ kind: 'start' }, 0);
+    beacon(late, 'n0', 0, 0);
+    beacon(late, holder, 0, 1, 10);
+    expect(rejects(beacon(late, 'n2', 1, 1, 600))[0]).toMatch(/epoch 1 while/);
+    expect(rejects(beacon(late, 'n0', 1, 0, 600))[0]).toMatch(/epoch 1 while/);
+    expect(rejects(beacon(late, 'n0', 1, 1, 600))).toEqual([]);
+    expect(late.claim).toEqual({ epoch: 1, step: 1, holder: 'n0' });
     // The walk goes on from n0, skipping the departed node, with the visits it had.
     const on = sends(trained(n0, re), 'token/pass')[0];
     expect(on.to).not.toBe(holder);

@@ -77,7 +77,8 @@ const key = (epoch: number, step: number) => `${epoch}:${step}`;
  *
  * Claims are bounded (besides the codec's shapes): a pass must come from a graph neighbour, be at
  * most STEP_WINDOW steps beyond the last step this node heard of, of the same epoch unless this
- * node itself suspects the holder is gone (then at most EPOCH_WINDOW epochs ahead), from the node
+ * node itself doubts the holder is there (then at most EPOCH_WINDOW epochs ahead) or the claim is
+ * the predecessor re-injecting exactly the step it handed over, from the node
  * that beaconed the previous step when that is known, and carry visit counts of known nodes only,
  * each at most the step, summing (with `gone`) to exactly the step. Beacons and `done` are bounded
  * the same way; an ack must answer a pass this node made. A node that has never heard of the walk
@@ -332,11 +333,14 @@ export class TokenWalk implements Protocol {
   }
 
   /** Why a claim of (epoch, step) is not believable here, or null. Older epochs pass: freshness sorts them out. */
-  private implausible(epoch: number, step: number, now: number): string | null {
+  private implausible(from: NodeId, epoch: number, step: number, now: number): string | null {
     if (step > this.ctx.config.rounds) return `step ${step} beyond the last step ${this.ctx.config.rounds}`;
     const n = this.news;
     if (!n || epoch < n.epoch) return null;
     if (this.suspecting(now)) return epoch > n.epoch + EPOCH_WINDOW ? `epoch ${epoch} more than ${EPOCH_WINDOW} beyond epoch ${n.epoch}` : null;
+    // The predecessor re-injecting the very token it handed over: it may see the holder leave
+    // before this node does (the roster travels through the server, its beacon peer to peer).
+    if (epoch === n.epoch + 1 && step === n.step && this.beaconLog.get(key(n.epoch, n.step - 1))?.has(from)) return null;
     if (epoch > n.epoch) return `epoch ${epoch} while the walk of epoch ${n.epoch} is alive (held by ${n.holder})`;
     if (step > n.step + STEP_WINDOW) return `step ${step} more than ${STEP_WINDOW} beyond step ${n.step}`;
     return null;
@@ -394,7 +398,7 @@ export class TokenWalk implements Protocol {
     const reject = (reason: string): ProtocolAction[] => [{ kind: 'reject', from, reason }];
     // A neighbour, or (a holder cut off from its neighbours) the node that beaconed the previous step.
     if (!this.graph().neighbours(this.me, step).includes(from) && !this.beaconLog.get(key(epoch, step - 1))?.has(from)) return reject(`token from ${from}, neither a neighbour nor the holder of step ${step - 1}`);
-    const why = this.implausible(epoch, step, now) ?? this.notPredecessor(from, epoch, step);
+    const why = this.implausible(from, epoch, step, now) ?? this.notPredecessor(from, epoch, step);
     // A re-injection while this node hears the walk fine: the sender lost track of it. Tell it, so it drops its copy.
     if (why && this.news && epoch > this.news.epoch) return [...reject(`token: ${why}`), ack(false)];
     if (why) return reject(`token: ${why}`);
@@ -428,7 +432,7 @@ export class TokenWalk implements Protocol {
 
   private onBeacon(from: NodeId, epoch: number, step: number, now: number): ProtocolAction[] {
     if (this.finished || !this.started) return [];
-    const why = this.implausible(epoch, step, now);
+    const why = this.implausible(from, epoch, step, now);
     if (why) return [{ kind: 'reject', from, reason: `beacon: ${why}` }];
     const c: Claim = { epoch, step, holder: from };
     this.remember(c);
@@ -461,7 +465,7 @@ export class TokenWalk implements Protocol {
     const epoch = msg.epoch as number;
     const { rounds } = this.ctx.config;
     if (msg.step !== rounds) return [{ kind: 'reject', from, reason: `done at step ${String(msg.step)}, not the last step ${rounds}` }];
-    const why = this.implausible(epoch, rounds, now) ?? this.notPredecessor(from, epoch, rounds);
+    const why = this.implausible(from, epoch, rounds, now) ?? this.notPredecessor(from, epoch, rounds);
     if (why) return [{ kind: 'reject', from, reason: `done: ${why}` }];
     // The end of a walk that a re-injection replaced: the live walk will end on its own.
     if (this.news && epoch < this.news.epoch) return [];
