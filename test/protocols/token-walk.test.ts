@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
-import { baseMatrix, baseRow, coefficientOfVariation, drawFrom, repelledRow, srrwNext } from '../../src/protocols/token/walk.ts';
+import { baseMatrix, baseRow, coefficientOfVariation, drawFrom, repelledRow, srrwNext, walkVisits } from '../../src/protocols/token/walk.ts';
 import { buildTopology, type Topology } from '../../src/protocols/topology.ts';
 
 // Oracle 13 (ALGORITHMS.md): an SRRW with α = 0 is its base walk; on a connected graph the base
@@ -10,15 +10,7 @@ import { buildTopology, type Topology } from '../../src/protocols/topology.ts';
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 
 /** The walk as the token protocol runs it (srrwNext), started at the first id; the visit counts. */
-function walk(g: Topology, alpha: number, steps: number, rng: Rng): Map<string, number> {
-  const visits = new Map<string, number>();
-  let at = g.ids[0];
-  for (let s = 0; s < steps; s++) {
-    visits.set(at, (visits.get(at) ?? 0) + 1);
-    at = srrwNext(g, at, { round: s + 1, visits: (j) => visits.get(j) ?? 0, alpha, u: rng.next() });
-  }
-  return visits;
-}
+const walk = (g: Topology, alpha: number, steps: number, rng: Rng) => walkVisits(g, alpha, steps, () => rng.next());
 
 const cv = (g: Topology, v: Map<string, number>) => coefficientOfVariation(g.ids.map((id) => v.get(id) ?? 0));
 

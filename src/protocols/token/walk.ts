@@ -101,6 +101,21 @@ export function srrwNext(
   return drawFrom(repelledRow(base, o.visits, o.alpha), o.u);
 }
 
+/**
+ * The walk alone, without a model (tests and benchmarks): `steps` visits from the first id, the
+ * moves drawn as the token protocol draws them; `onStep` sees the counts after each visit.
+ */
+export function walkVisits(g: Topology, alpha: number, steps: number, u: () => number, onStep?: (step: number, visits: ReadonlyMap<NodeId, number>) => void): Map<NodeId, number> {
+  const visits = new Map<NodeId, number>();
+  let at = g.ids[0];
+  for (let s = 1; s <= steps; s++) {
+    visits.set(at, (visits.get(at) ?? 0) + 1);
+    onStep?.(s, visits);
+    if (s < steps) at = srrwNext(g, at, { round: s, visits: (j) => visits.get(j) ?? 0, alpha, u: u() });
+  }
+  return visits;
+}
+
 /** Coefficient of variation (population standard deviation over mean); 0 for no counts or a zero mean. */
 export function coefficientOfVariation(counts: readonly number[]): number {
   if (counts.length === 0) return 0;
