@@ -1,4 +1,5 @@
 import { keyTypes } from '../../core/config.ts';
+import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
 import { sharedKeys, type KeysConfig } from '../common/keys.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { tokenSchemas } from './messages.ts';
@@ -28,7 +29,7 @@ export const token: ProtocolModule = {
   init: 'shared',
   coordinator: false,
   // Passes go to graph neighbours, but every holder beacons to everyone, and the last one sends everyone the final model.
-  linkBudget: (c) => Math.max(12, c.nodes),
+  linkBudget: (c) => Math.max(DEFAULT_LINK_BUDGET, c.nodes),
   roundBudgetMs: (c) => c.roundTimeout,
   ui: {
     label: 'token (random walk)',

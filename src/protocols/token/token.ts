@@ -215,9 +215,9 @@ export class TokenWalk implements Protocol {
   private onComputed(id: string, result: ComputeResult, now: number): ProtocolAction[] {
     const h = this.holding;
     if (!this.active || !h || id !== h.trainId || result.kind !== 'train') return [];
+    // 'alive' keeps running through the hand-off; a self-loop resets it and the end clears it.
     this.holding = null;
     const t = h.token;
-    // 'alive' keeps running through the hand-off; a self-loop or the end clears or resets it.
     const visits = new Map<NodeId, number>();
     let gone = t.gone;
     const here = new Set([this.me, ...this.peers]);
@@ -237,7 +237,7 @@ export class TokenWalk implements Protocol {
   }
 
   /** The next node from the self-repellent kernel, among the neighbours not suspected. */
-  nextHop(token: Token, now: number): NodeId {
+  private nextHop(token: Token, now: number): NodeId {
     const skip = new Set<NodeId>();
     for (const [id, until] of this.suspects) if (until > now) skip.add(id);
     return srrwNext(this.graph(), this.me, {
@@ -288,13 +288,13 @@ export class TokenWalk implements Protocol {
     return [...actions, { kind: 'setTimer', id: 'watch', afterMs: this.T }];
   }
 
+  /** This node trained the last step (its model action is out already): everyone gets the final model. */
   private finish(params: Float32Array): ProtocolAction[] {
     this.finished = true;
     const { rounds } = this.ctx.config;
     const epoch = this.copy.epoch;
     return [
       ...['watch', 'recover', 'ack', 'alive'].map((id) => ({ kind: 'clearTimer', id }) as const),
-      { kind: 'model', round: rounds, params, scope: 'global' },
       ...this.peers.map((to) => ({ kind: 'send', to, msg: { type: 'token/done', epoch, step: rounds, params } }) as const),
       { kind: 'state', state: 'done', role: 'walker' },
       { kind: 'done' },
