@@ -257,6 +257,8 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
     };
   }, [c.dataset, c.samples, c.classes, c.noise, c.seed, c.nodes, c.partition]); // eslint-disable-line react-hooks/exhaustive-deps
   const ids = [...s.roster, ...departed];
+  // The algorithm's own facts (token: visits per tab as of the last token this tab held, and who holds it now).
+  const report = s.report;
   const nodes: TopoNode[] = ids.map((id, i) => {
     const me = id === s.nodeId;
     const m = s.swarm[id];
@@ -268,7 +270,8 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
       state: me ? s.state : (m?.state || (s.started ? 'waiting' : 'idle')),
       role: me ? s.role : undefined,
       failed: left,
-      aggregator: isStarred(s, id),
+      aggregator: isStarred(s, id) || (report?.focus?.node === id && !left),
+      count: report?.perNode?.counts[id],
       backend: me ? `${s.backend ?? '…'}${s.inWorker ? ' (worker)' : ''}` : m?.backend || undefined,
       throughput: me && s.samplesPerSecond ? `${s.samplesPerSecond.toFixed(0)} samples/s` : undefined,
       accuracy: me ? s.accuracy : m?.accuracy,
@@ -286,7 +289,8 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
         round={`${s.round}-${s.bytesSent}`}
         title={`Room ${s.room}: ${s.roster.length} tab${s.roster.length === 1 ? '' : 's'}`}
         caption="Arrows: this tab's open data channels, pulsing when it sends. Peers' states come from their reports. The dot marks this tab."
-        marks={{ sample: null, aggregator: coordinatorLegend(c.algo) }}
+        marks={{ sample: null, aggregator: coordinatorLegend(c.algo) ?? report?.focus?.legend ?? null }}
+        countLabel={report?.perNode?.label}
       />
     </div>
   );

@@ -3,7 +3,7 @@ import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/inde
 import type { ModelSpec } from '../core/learn/models.ts';
 import type { Split } from '../core/data/types.ts';
 import { protocolFor } from '../protocols/index.ts';
-import type { NodeId, NodeState, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
+import type { NodeId, NodeState, ProtocolAction, ProtocolModule, ProtocolReport } from '../protocols/protocol.ts';
 import { bootNode } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
@@ -90,6 +90,8 @@ export interface Snapshot {
   roomFinished: FinishedRecord | null;
   /** This tab's view of the swarm: own numbers plus every member's last report. */
   swarmSummary: SwarmSummary;
+  /** The algorithm's own facts as this tab knows them (token: visits per tab, who holds the token), or null. */
+  report: ProtocolReport | null;
   /** A message for the user about something the room refused (e.g. only the owner may start). */
   notice: string | null;
   /** The link to the signaling server: `reconnecting` after a drop, until the room took this tab back. */
@@ -193,6 +195,7 @@ export class LiveNode {
       ownerKey: null,
       roomFinished: null,
       swarmSummary: summarizeSwarm([], config.rounds),
+      report: null,
       notice: null,
       connection: 'connecting',
       reconnects: 0,
@@ -801,6 +804,7 @@ export class LiveNode {
     this.snap.rejectedFrames = Object.values(rejected).reduce((s, v) => s + v, 0);
     this.snap.peers = this.transport?.connectedPeers() ?? [];
     this.snap.swarmSummary = this.currentSwarmSummary();
+    this.snap.report = this.host?.protocol.report?.() ?? null;
   }
 
   private fail(message: string): void {

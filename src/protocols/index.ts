@@ -6,6 +6,7 @@ import { gossip } from './gossip/module.ts';
 import { modest } from './modest/module.ts';
 import { registerProtocol } from './registry.ts';
 import { spsa } from './spsa/module.ts';
+import { token } from './token/module.ts';
 
 /** The built-in algorithms: adding one is its folder plus one line here. */
 registerProtocol(fedavg);
@@ -15,5 +16,6 @@ registerProtocol(dpsgd);
 registerProtocol(spsa);
 registerProtocol(diloco);
 registerProtocol(fedbuff);
+registerProtocol(token);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';

@@ -71,6 +71,22 @@ export interface ProtocolContext {
 }
 
 /**
+ * Facts only some algorithms have, as this node knows them (token: the visit counts of the last
+ * token it held and where the token is now). The simulator's summary and the topology views
+ * show them without naming the algorithm.
+ */
+export interface ProtocolReport {
+  /** How fresh these facts are (token: the step of the walk they describe): of several nodes' reports, drivers show the highest. */
+  round: number;
+  /** Scalars for the simulator's summary (token: `visitCv`, `recoveries`). */
+  values: Record<string, number>;
+  /** One count per node (token: visits), under the summary key and tooltip label `label`. */
+  perNode?: { label: string; counts: Record<NodeId, number> };
+  /** The node the topology view rings (token: the holder), with its legend text. */
+  focus?: { node: NodeId; legend: string };
+}
+
+/**
  * A sans-I/O learning protocol: events in, actions out. No clock, sockets or tfjs inside;
  * `now` is given, randomness comes from the context's RNG. The live tab and the simulator
  * run exactly this code.
@@ -81,6 +97,8 @@ export interface Protocol {
   currentParams(): Float32Array | null;
   /** The round this node is in. */
   readonly round: number;
+  /** This algorithm's own facts, if it has any (see ProtocolReport). */
+  report?(): ProtocolReport | null;
 }
 
 /** A compare-mode run of this algorithm: the shared base config with a few keys overridden. */

@@ -6,7 +6,7 @@ import { computeWork, type ComputeResult, type OptimizerStates } from '../core/l
 import type { Learner } from '../core/learn/learner.ts';
 import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
-import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
+import type { NodeId, ProtocolAction, ProtocolModule, ProtocolReport } from '../protocols/protocol.ts';
 import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import type { Compute, Transport } from '../runtime/ports.ts';
@@ -62,6 +62,14 @@ export interface SimSummary {
   errors: Record<NodeId, string>;
   stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
   wallMs: number;
+  /** The algorithm's own facts from the newest report of a live node (token: `visits` per node, `visitCv`), flat so `jq .visitCv` works. */
+  [fact: string]: unknown;
+}
+
+/** A report as summary fields: its values, and its per-node counts under their label. */
+function reportFacts(r: ProtocolReport | null): Record<string, unknown> {
+  if (!r) return {};
+  return { ...(r.perNode ? { [r.perNode.label]: r.perNode.counts } : {}), ...r.values };
 }
 
 interface SimNode {
@@ -200,7 +208,18 @@ export class Simulation {
       errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
       wallMs: Date.now() - this.startedAt,
+      ...reportFacts(this.report()),
     };
+  }
+
+  /** The newest of the live nodes' reports (ProtocolReport), or null for algorithms that make none. */
+  report(): ProtocolReport | null {
+    let best: ProtocolReport | null = null;
+    for (const n of this.liveNodes()) {
+      const r = n.host!.protocol.report?.() ?? null;
+      if (r && (!best || r.round > best.round)) best = r;
+    }
+    return best;
   }
 
   bytesSent(): number {

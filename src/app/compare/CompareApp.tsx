@@ -31,7 +31,7 @@ interface RunState {
   rows: SimRow[];
   summary: SimSummary | null;
   error: string | null;
-  topo: { round: number; simTimeMs: number; nodes: NodeView[]; edges: TopoEdge[] } | null;
+  topo: { round: number; simTimeMs: number; nodes: NodeView[]; edges: TopoEdge[]; countLabel?: string; focusLegend?: string } | null;
   params: { round: number; params: (Float32Array | null)[] } | null;
 }
 
@@ -111,7 +111,7 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
           patchRun(m.run, { rows: [...s.runs[m.run].rows, ...m.rows] });
           break;
         case 'topo':
-          patchRun(m.run, { topo: { round: m.round, simTimeMs: m.simTimeMs, nodes: m.nodes, edges: m.edges } });
+          patchRun(m.run, { topo: { round: m.round, simTimeMs: m.simTimeMs, nodes: m.nodes, edges: m.edges, countLabel: m.countLabel, focusLegend: m.focusLegend } });
           break;
         case 'params':
           patchRun(m.run, { params: { round: m.round, params: m.params } });
@@ -409,7 +409,19 @@ function SimTopology({ run, histograms }: { run: RunState; histograms: number[][
     backend: 'cpu (simulated, in a worker)',
     throughput: `${n.throughput.toFixed(0)} samples per simulated s`,
     histogram: histograms[i],
+    count: n.count,
   }));
   const caption = protocolFor(run.config.algo).ui.topologyCaption;
-  return <Topology nodes={nodes} edges={t?.edges ?? []} round={t?.round ?? 0} title={`${run.label}: round ${t?.round ?? 0}`} caption={caption} testId="topology" />;
+  return (
+    <Topology
+      nodes={nodes}
+      edges={t?.edges ?? []}
+      round={t?.round ?? 0}
+      title={`${run.label}: round ${t?.round ?? 0}`}
+      caption={caption}
+      testId="topology"
+      countLabel={t?.countLabel}
+      {...(t?.focusLegend ? { marks: { aggregator: t.focusLegend } } : {})}
+    />
+  );
 }

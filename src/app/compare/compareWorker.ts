@@ -168,6 +168,7 @@ function postTopo(i: number): void {
   // Per-node algorithms sample nobody: every node trains every round.
   const sample = protocolFor(run.config.algo).evaluates === 'nodes' ? new Set<string>() : (t.samples.get(latest) ?? new Set<string>());
   const aggs = t.aggregators.size ? t.aggregators : t.prevAggregators;
+  const report = run.sim.report();
   const nodes: NodeView[] = run.sim.nodes.map((n) => {
     const s = t.state.get(n.id);
     return {
@@ -177,12 +178,13 @@ function postTopo(i: number): void {
       alive: !!n.host?.running,
       joined: !!n.host,
       sample: sample.has(n.id),
-      aggregator: aggs.has(n.id),
+      aggregator: aggs.has(n.id) || report?.focus?.node === n.id,
       throughput: now > 0 ? ((t.trained.get(n.id) ?? 0) / now) * 1000 : 0,
+      ...(report?.perNode ? { count: report.perNode.counts[n.id] ?? 0 } : {}),
     };
   });
   const edges = [...(t.edges.size ? t.edges : t.prevEdges).values()];
-  post({ type: 'topo', run: i, round: run.sim.rows.length, simTimeMs: now, nodes, edges });
+  post({ type: 'topo', run: i, round: run.sim.rows.length, simTimeMs: now, nodes, edges, countLabel: report?.perNode?.label, focusLegend: report?.focus?.legend });
 }
 
 function postParams(i: number): void {

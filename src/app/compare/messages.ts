@@ -31,6 +31,8 @@ export interface NodeView {
   aggregator: boolean;
   /** Training samples per simulated second. */
   throughput: number;
+  /** The algorithm's per-node count (token: visits), from the newest report. */
+  count?: number;
 }
 
 export interface Shard {
@@ -43,7 +45,8 @@ export type FromWorker =
   | { type: 'loading'; text: string }
   | { type: 'ready'; spec: ModelSpec; numClasses: number; features: number; shards: Shard[]; histograms: number[][]; runs: { key: string; nodes: number }[] }
   | { type: 'rows'; run: number; rows: SimRow[] }
-  | { type: 'topo'; run: number; round: number; simTimeMs: number; nodes: NodeView[]; edges: TopoEdge[] }
+  /** `countLabel` names the nodes' counts; `focusLegend` says what the ring on `aggregator` nodes means when the algorithm rings a node of its own (token: the holder). */
+  | { type: 'topo'; run: number; round: number; simTimeMs: number; nodes: NodeView[]; edges: TopoEdge[]; countLabel?: string; focusLegend?: string }
   | { type: 'params'; run: number; round: number; params: (Float32Array | null)[] }
   | { type: 'done'; run: number; summary: SimSummary }
   | { type: 'playing'; playing: boolean }

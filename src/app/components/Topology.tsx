@@ -17,6 +17,8 @@ export interface TopoNode {
   throughput?: string;
   accuracy?: number | null;
   histogram?: number[];
+  /** A number the algorithm keeps per node (token: visits), drawn above the node; named by `countLabel`. */
+  count?: number;
 }
 
 export interface TopoEdge {
@@ -46,7 +48,7 @@ const MAX_EDGES = 400;
  * when they carry a model); MoDeST's sample ringed, aggregators with a thick orange ring;
  * failed or departed nodes greyed and dashed. Hover or focus a node for its details.
  */
-export function Topology({ nodes, edges, links = [], round, title = 'Topology', testId = 'topology', caption, marks = {} }: {
+export function Topology({ nodes, edges, links = [], round, title = 'Topology', testId = 'topology', caption, marks = {}, countLabel = 'count' }: {
   nodes: TopoNode[];
   edges: TopoEdge[];
   /** Static links (live mode: this tab's open data channels). */
@@ -58,6 +60,8 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
   caption?: string;
   /** Legend text of the rings; null leaves an entry out (where nothing is ever ringed). */
   marks?: { sample?: string | null; aggregator?: string | null };
+  /** What the nodes' `count` is (token: visits). */
+  countLabel?: string;
 }) {
   const sampleMark = marks.sample === undefined ? 'sample' : marks.sample;
   const aggregatorMark = marks.aggregator === undefined ? 'aggregator' : marks.aggregator;
@@ -134,11 +138,17 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
                   onBlur={() => setHover(null)}
                   data-state={node.failed ? 'failed' : node.state}
                   data-id={node.id}
+                  data-count={node.count}
                 >
                   {node.aggregator && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 5} className="ring-aggregator" />}
                   {node.sample && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 2.5} className="ring-sample" />}
                   <circle cx={p.x} cy={p.y} r={nodeR} fill={fill} className="node-dot" strokeDasharray={node.failed ? '3 2' : undefined} />
                   {node.self && <circle cx={p.x} cy={p.y} r={nodeR * 0.35} fill="#1b2a41" />}
+                  {node.count !== undefined && n <= 48 && (
+                    <text x={p.x} y={p.y - nodeR - (node.aggregator ? 8 : 4)} textAnchor="middle" className="node-count">
+                      {node.count}
+                    </text>
+                  )}
                   {n <= 24 && (
                     <text x={p.x} y={p.y + nodeR + 13} textAnchor="middle" className="node-label">
                       {node.label ?? node.id}
@@ -159,6 +169,11 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
             </div>
             {hovered.backend && <div>backend: {hovered.backend}</div>}
             {hovered.throughput && <div>throughput: {hovered.throughput}</div>}
+            {hovered.count !== undefined && (
+              <div>
+                {countLabel}: {hovered.count}
+              </div>
+            )}
             {hovered.accuracy !== undefined && hovered.accuracy !== null && Number.isFinite(hovered.accuracy) && <div>accuracy: {(hovered.accuracy * 100).toFixed(1)}%</div>}
             {hovered.histogram && hovered.histogram.length > 0 && <Histogram counts={hovered.histogram} />}
           </div>
