@@ -76,7 +76,7 @@ function RoomPanel({ watcher, config }: { watcher: RoomWatcher; config: Config }
       </header>
       <div className="projector-body">
         <div className="projector-picture">
-          <SwarmPicture watcher={watcher} view={view} testId="swarm-picture" />
+          <SwarmPicture watcher={watcher} view={view} coordinated={module.coordinator} testId="swarm-picture" />
           <ul className="legend">
             {STATE_LEGEND.map(([state, colour]) => (
               <li key={state}>

@@ -21,12 +21,12 @@ export const frameTimes: number[] = [];
  * happens. Drawn on a canvas each animation frame from the watcher's data, outside React, so a
  * room of 50 tabs stays smooth.
  */
-export function SwarmPicture({ watcher, view, testId }: { watcher: RoomWatcher; view: RoomView; testId?: string }) {
+export function SwarmPicture({ watcher, view, coordinated, testId }: { watcher: RoomWatcher; view: RoomView; coordinated: boolean; testId?: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const latest = useRef(view);
+  const latest = useRef({ view, coordinated });
   useEffect(() => {
-    latest.current = view;
-  }, [view]);
+    latest.current = { view, coordinated };
+  }, [view, coordinated]);
   useEffect(() => {
     let frame = 0;
     let last = performance.now();
@@ -35,7 +35,7 @@ export function SwarmPicture({ watcher, view, testId }: { watcher: RoomWatcher; 
       if (frameTimes.length > 600) frameTimes.splice(0, frameTimes.length - 600);
       last = t;
       const c = canvas.current;
-      if (c) paint(c, latest.current, watcher);
+      if (c) paint(c, latest.current.view, latest.current.coordinated, watcher);
       frame = requestAnimationFrame(draw);
     };
     frame = requestAnimationFrame(draw);
@@ -44,7 +44,7 @@ export function SwarmPicture({ watcher, view, testId }: { watcher: RoomWatcher; 
   return <canvas ref={canvas} className="swarm-picture" data-testid={testId} aria-label={`${view.nodes.length} tabs and the models they send`} />;
 }
 
-function paint(c: HTMLCanvasElement, view: RoomView, watcher: RoomWatcher): void {
+function paint(c: HTMLCanvasElement, view: RoomView, coordinated: boolean, watcher: RoomWatcher): void {
   const dpr = window.devicePixelRatio || 1;
   const w = c.clientWidth;
   const h = c.clientHeight;
@@ -102,7 +102,8 @@ function paint(c: HTMLCanvasElement, view: RoomView, watcher: RoomWatcher): void
     g.arc(x, y, radius, 0, 2 * Math.PI);
     g.fillStyle = view.paused || node.paused ? '#cbd5e1' : (STATE_COLOURS[node.state] ?? STATE_COLOURS.idle);
     g.fill();
-    if (node.id === view.coordinator) {
+    // Only algorithms with a server have a coordinator worth ringing (the room names one for every run).
+    if (coordinated && node.id === view.coordinator) {
       g.lineWidth = 2;
       g.strokeStyle = '#111827';
       g.stroke();
