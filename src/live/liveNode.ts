@@ -109,7 +109,7 @@ export interface OwnDataStatus {
   mode: OwnDataMode;
   /** Own samples in the shard of the run going on (0 before a start, or without own data). */
   inRun: number;
-  /** Changed while a run was going: the change is used from the next start on. */
+  /** Changed after the run started (it keeps the shard it started with): used from the next start on. */
   pending: boolean;
 }
 
@@ -336,8 +336,8 @@ export class LiveNode {
     const problem = ownDataProblem(data, c.dataset === 'mnist' ? MNIST_FEATURES : 2, numClassesFor(c));
     if (problem) throw new RangeError(`own data refused: ${problem}`);
     this.own = { data: { x: data.x.slice(), y: data.y.slice(), n: data.n }, mode };
-    const running = this.snap.started && this.snap.state !== 'done';
-    this.update({ ownData: { ...this.snap.ownData, samples: data.n, mode, pending: running } });
+    // A run (going on or finished) keeps the shard it started with.
+    this.update({ ownData: { ...this.snap.ownData, samples: data.n, mode, pending: this.snap.started } });
   }
 
   /** The student's own samples as last set (a copy), or null. */
@@ -810,7 +810,7 @@ export class LiveNode {
     this.snap.swarm = {};
     this.ownSketch = null;
     this.peerSketches.clear();
-    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0 });
+    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0, ownData: { ...this.snap.ownData, inRun: 0, pending: false } });
     this.ensureTransport();
     this.log('the owner reset the room');
     this.maybeAutostart();

@@ -62,13 +62,13 @@ export function OwnData({ node, snapshot: s, numClasses }: { node: LiveNode; sna
   const own = s.ownData;
   const status = !s.started
     ? rows.length
-      ? `${count}; this tab trains on ${mode === 'only' ? 'them alone' : 'them and its generated shard'} when the run starts.`
+      ? `${count}; this tab trains on ${rows.length === 1 ? 'it' : 'them'}${mode === 'only' ? ' alone' : ' and its generated shard'} when the run starts.`
       : `Nothing yet: this tab will train on its generated shard.`
     : own.pending
-      ? `Changed during the run: this run keeps the data it started with; your ${count} are used from the next start.`
+      ? `Changed since the run started, which keeps the data it started with: your ${count} ${rows.length === 1 ? 'is' : 'are'} used from the next start.`
       : own.inRun
-        ? `This run trains on your ${own.inRun} ${noun}${own.inRun === 1 ? '' : 's'}${mode === 'only' ? ' alone' : ' and the generated shard'}.`
-        : `This run trains on the generated shard; ${noun}s you add now are used from the next start.`;
+        ? `This run uses your ${own.inRun} ${noun}${own.inRun === 1 ? '' : 's'}${mode === 'only' ? ' alone' : ' and the generated shard'}. Changes are used from the next start.`
+        : `This run uses the generated shard; ${noun}s you add now are used from the next start.`;
 
   return (
     <div className="card own-data" data-testid="own-data">
