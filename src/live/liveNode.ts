@@ -167,8 +167,11 @@ export class LiveNode {
   /** The student's own samples, and those the training engine holds now (applied at a start only). */
   private own: OwnData | null = null;
   private ownInEngine: OwnData | null = null;
-  /** The rows the engine trains on: the generated shard, or it with (or replaced by) own samples. */
-  private trainSplit: Split | null = null;
+  /**
+   * Labels of the rows the engine trains on (the generated shard, or it with or replaced by own
+   * samples): their count is the run's sample count. The rows themselves live in the engine.
+   */
+  private trainLabels: Uint8Array | null = null;
 
   constructor(
     config: Config,
@@ -555,7 +558,7 @@ export class LiveNode {
       this.shard = await loadNodeShard(c, this.snap.nodeIndex, { baseUrl: this.options.dataUrl });
       const d = this.shard.dataset;
       this.ownInEngine = null;
-      this.trainSplit = d.train;
+      this.trainLabels = d.train.y;
       this.training = await startTraining(
         { model: c.model, features: d.features, numClasses: d.numClasses, backend: c.backend, batch: c.batch, shard: d.train, evalSet: d.test },
         this.options.preferWorker ?? true,
@@ -600,7 +603,7 @@ export class LiveNode {
       this.fail(`could not train on this tab's own data: ${(e as Error).message}`);
       return;
     }
-    if (this.host || !this.training || !this.shard || !this.trainSplit) return;
+    if (this.host || !this.training || !this.shard || !this.trainLabels) return;
     const c = this.snap.config;
     const id = this.snap.nodeId!;
     this.module = protocolFor(c.algo);
@@ -611,7 +614,7 @@ export class LiveNode {
       config: c,
       id,
       spec: training.spec,
-      samples: this.trainSplit.n,
+      samples: this.trainLabels.length,
       // Any tab may have added up to OWN_DATA_CAP own samples: honest counts stay under this bound.
       maxSamples: liveSampleBound(this.shard.maxShard),
       peers: this.otherPeers(),
@@ -648,13 +651,13 @@ export class LiveNode {
       const train = own ? withOwnData(d.train, own.data, own.mode) : d.train;
       await this.training.setShard(train);
       this.ownInEngine = own;
-      this.trainSplit = train;
+      this.trainLabels = train.y;
       if (own) this.log(`training on ${own.mode === 'only' ? `own samples only (${own.data.n})` : `the generated shard (${d.train.n}) and ${own.data.n} own samples`}`);
     }
-    const train = this.trainSplit ?? d.train;
+    const labels = this.trainLabels ?? d.train.y;
     this.update({
-      shardSize: train.n,
-      labelHistogram: labelHistogram(train.y, Int32Array.from({ length: train.n }, (_, i) => i), d.numClasses),
+      shardSize: labels.length,
+      labelHistogram: labelHistogram(labels, Int32Array.from({ length: labels.length }, (_, i) => i), d.numClasses),
       ownData: { ...this.snap.ownData, inRun: own?.data.n ?? 0, pending: false },
     });
   }
