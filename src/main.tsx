@@ -18,6 +18,8 @@ declare global {
       start: () => void;
       reset: () => void;
       sendRaw: (to: string, bytes: Uint8Array) => void;
+      /** The student's own samples for this tab's next start (see LiveNode.setOwnData). */
+      setOwnData: LiveNode['setOwnData'];
       node: LiveNode;
     };
   }
@@ -73,7 +75,7 @@ if (view === 'compare') {
   });
   node.subscribe((s) => useLive.getState().set(s));
   useLive.getState().set(node.snapshot());
-  window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), reset: () => node.requestReset(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), node };
+  window.murmuration = { snapshot: () => node.snapshot(), start: () => node.requestStart(), reset: () => node.requestReset(), sendRaw: (to, bytes) => node.sendRaw(to, bytes), setOwnData: (data, mode) => node.setOwnData(data, mode), node };
   if (!configError) void node.join();
   window.addEventListener('pagehide', () => node.leave());
   root.render(

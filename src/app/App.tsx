@@ -10,6 +10,8 @@ import { StatusPanel } from './components/StatusPanel.tsx';
 import { Topology, type TopoEdge, type TopoNode } from './components/Topology.tsx';
 import { HistoryPanel } from './components/HistoryPanel.tsx';
 import { DecisionBoundaries } from './components/DecisionBoundaries.tsx';
+import { OwnData } from './components/OwnData.tsx';
+import { numClassesFor } from '../core/data/index.ts';
 import { TopBar } from './components/TopBar.tsx';
 import { RoomBanner, TeacherLink, roomSummary } from './components/RoomRole.tsx';
 import { BackendBadge } from './components/BackendBadge.tsx';
@@ -68,6 +70,12 @@ export function App({ node, configError }: { node: LiveNode; configError: string
         <section className="main-column">
           <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} actions={<ExportCurrent snapshot={snap} />} />
           <AlgorithmNote algo={snap.algo} />
+          {snap.nodeId && !configError && (
+            <Sectioned name="owndata">
+              {/* A new dataset or class count is a new plane: start the editor afresh. */}
+              <OwnData key={`${snap.config.dataset}:${numClassesFor(snap.config)}`} node={node} snapshot={snap} numClasses={numClassesFor(snap.config)} />
+            </Sectioned>
+          )}
           <LiveCharts />
           <div className="views-grid">
             <Sectioned name="topology">
@@ -356,7 +364,7 @@ function LiveBoundary({ node, round }: { node: LiveNode; round: number }) {
   if (!view) return null;
   return (
     <div className="card">
-      <DecisionBoundaries spec={view.spec} params={[view.params]} shards={[view.points]} ids={['this tab']} round={round} testId="live-boundary" />
+      <DecisionBoundaries spec={view.spec} params={[view.params]} shards={[view.points]} own={[view.own]} ids={['this tab']} round={round} testId="live-boundary" />
     </div>
   );
 }

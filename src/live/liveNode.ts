@@ -1,5 +1,7 @@
 import { parseConfig, configToHash, hashToInput, type Config } from '../core/config.ts';
-import { labelHistogram, loadNodeShard, type NodeShard } from '../core/data/index.ts';
+import { labelHistogram, loadNodeShard, numClassesFor, type NodeShard } from '../core/data/index.ts';
+import { MNIST_FEATURES } from '../core/data/mnist.ts';
+import { liveSampleBound, ownDataProblem, withOwnData, type OwnDataMode } from '../core/data/ownData.ts';
 import type { ModelSpec } from '../core/learn/models.ts';
 import type { Split } from '../core/data/types.ts';
 import { protocolFor } from '../protocols/index.ts';
@@ -100,9 +102,27 @@ export interface Snapshot {
   reconnects: number;
   /** The room's owner paused the run: this node holds its events and timers. */
   paused: boolean;
+  /** The student's own samples (they never leave the tab; see setOwnData). */
+  ownData: OwnDataStatus;
   history: HistoryPoint[];
   swarm: Record<string, PeerMetrics>;
   log: string[];
+}
+
+export interface OwnDataStatus {
+  /** Own samples this tab holds (clicked points or drawn digits). */
+  samples: number;
+  mode: OwnDataMode;
+  /** Own samples in the shard of the run going on (0 before a start, or without own data). */
+  inRun: number;
+  /** Changed after the run started (it keeps the shard it started with): used from the next start on. */
+  pending: boolean;
+}
+
+/** A tab's own samples, as the student left them. */
+export interface OwnData {
+  data: Split;
+  mode: OwnDataMode;
 }
 
 export interface LiveNodeOptions {
@@ -152,6 +172,14 @@ export class LiveNode {
   private ownSketch: Float32Array | null = null;
   private readonly peerSketches = new Map<string, Float32Array>();
   private finishSent = false;
+  /** The student's own samples, and those the training engine holds now (applied at a start only). */
+  private own: OwnData | null = null;
+  private ownInEngine: OwnData | null = null;
+  /**
+   * Labels of the rows the engine trains on (the generated shard, or it with or replaced by own
+   * samples): their count is the run's sample count. The rows themselves live in the engine.
+   */
+  private trainLabels: Uint8Array | null = null;
 
   constructor(
     config: Config,
@@ -200,6 +228,7 @@ export class LiveNode {
       connection: 'connecting',
       reconnects: 0,
       paused: false,
+      ownData: { samples: 0, mode: 'add', inRun: 0, pending: false },
       history: [],
       swarm: {},
       log: [],
@@ -300,11 +329,41 @@ export class LiveNode {
     this.training?.dispose();
   }
 
-  /** This tab's model, its layout and its own training points (for decision-boundary views). */
-  modelView(): { spec: ModelSpec; params: Float32Array; points: Split } | null {
+  /**
+   * This tab's model, its layout and its training points (for decision-boundary views): `points`
+   * from the generated shard (none when training on own samples only), `own` the student's.
+   */
+  modelView(): { spec: ModelSpec; params: Float32Array; points: Split; own: Split | null } | null {
     const params = this.host?.protocol.currentParams();
     if (!params || !this.training || !this.shard) return null;
-    return { spec: this.training.spec, params, points: this.shard.dataset.train };
+    const own = this.ownInEngine;
+    const points = own?.mode === 'only' ? { x: new Float32Array(0), y: new Uint8Array(0), n: 0 } : this.shard.dataset.train;
+    return { spec: this.training.spec, params, points, own: own?.data ?? null };
+  }
+
+  /** The generated shard's training rows, once loaded (the own-data editor draws them for reference). */
+  generatedPoints(): Split | null {
+    return this.shard?.dataset.train ?? null;
+  }
+
+  /**
+   * The student's own samples (rows like the dataset's: 2 coordinates, or 784 MNIST pixels in
+   * [0, 1]), alone (`only`) or after the generated shard (`add`). They stay in this tab: the
+   * training engine reads them, and only model frames leave. Used when a run starts: a run going
+   * on keeps the shard (and the sample count its peers were told) it started with.
+   */
+  setOwnData(data: Split, mode: OwnDataMode): void {
+    const c = this.snap.config;
+    const problem = ownDataProblem(data, c.dataset === 'mnist' ? MNIST_FEATURES : 2, numClassesFor(c));
+    if (problem) throw new RangeError(`own data refused: ${problem}`);
+    this.own = { data: { x: data.x.slice(), y: data.y.slice(), n: data.n }, mode };
+    // A run (going on or finished) keeps the shard it started with.
+    this.update({ ownData: { ...this.snap.ownData, samples: data.n, mode, pending: this.snap.started } });
+  }
+
+  /** The student's own samples as last set (a copy), or null. */
+  ownData(): OwnData | null {
+    return this.own && { data: { x: this.own.data.x.slice(), y: this.own.data.y.slice(), n: this.own.data.n }, mode: this.own.mode };
   }
 
   /** For tests and demos: send raw bytes to a peer, bypassing the codec (a misbehaving peer). */
@@ -540,6 +599,8 @@ export class LiveNode {
       this.ensureTransport();
       this.shard = await loadNodeShard(c, this.snap.nodeIndex, { baseUrl: this.options.dataUrl });
       const d = this.shard.dataset;
+      this.ownInEngine = null;
+      this.trainLabels = d.train.y;
       this.training = await startTraining(
         { model: c.model, features: d.features, numClasses: d.numClasses, backend: c.backend, batch: c.batch, shard: d.train, evalSet: d.test },
         this.options.preferWorker ?? true,
@@ -578,7 +639,13 @@ export class LiveNode {
     } catch {
       return;
     }
-    if (this.host || !this.training || !this.shard) return;
+    try {
+      await this.applyOwnData();
+    } catch (e) {
+      this.fail(`could not train on this tab's own data: ${(e as Error).message}`);
+      return;
+    }
+    if (this.host || !this.training || !this.shard || !this.trainLabels) return;
     const c = this.snap.config;
     const id = this.snap.nodeId!;
     this.module = protocolFor(c.algo);
@@ -589,8 +656,9 @@ export class LiveNode {
       config: c,
       id,
       spec: training.spec,
-      samples: this.shard.dataset.train.n,
-      maxSamples: this.shard.maxShard,
+      samples: this.trainLabels.length,
+      // Any tab may have added up to OWN_DATA_CAP own samples: honest counts stay under this bound.
+      maxSamples: liveSampleBound(this.shard.maxShard),
       peers: this.otherPeers(),
       clock: this.clock,
       transport: this.traffic.wrap(this.ensureTransport()),
@@ -614,6 +682,31 @@ export class LiveNode {
     this.traffic.start();
     for (const [from, frame] of this.earlyFrames.splice(0)) this.host.receive(from, frame);
     this.notify();
+  }
+
+  /** Gives the training engine the shard this run uses: the generated one, with or without the student's own samples. */
+  private async applyOwnData(): Promise<void> {
+    if (!this.training || !this.shard) return;
+    const d = this.shard.dataset;
+    let own = this.own && this.own.data.n > 0 ? this.own : null;
+    const problem = own && ownDataProblem(own.data, d.features, d.numClasses);
+    if (problem) {
+      this.log(`own data not used (${problem}): the room's dataset is not the one it was made for`);
+      own = null;
+    }
+    if (own !== this.ownInEngine) {
+      const train = own ? withOwnData(d.train, own.data, own.mode) : d.train;
+      await this.training.setShard(train);
+      this.ownInEngine = own;
+      this.trainLabels = train.y;
+      if (own) this.log(`training on ${own.mode === 'only' ? `own samples only (${own.data.n})` : `the generated shard (${d.train.n}) and ${own.data.n} own samples`}`);
+    }
+    const labels = this.trainLabels ?? d.train.y;
+    this.update({
+      shardSize: labels.length,
+      labelHistogram: labelHistogram(labels, Int32Array.from({ length: labels.length }, (_, i) => i), d.numClasses),
+      ownData: { ...this.snap.ownData, inRun: own?.data.n ?? 0, pending: false },
+    });
   }
 
   private onAction(a: ProtocolAction): void {
@@ -787,7 +880,7 @@ export class LiveNode {
     this.snap.swarm = {};
     this.ownSketch = null;
     this.peerSketches.clear();
-    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0 });
+    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0, ownData: { ...this.snap.ownData, inRun: 0, pending: false } });
     this.ensureTransport();
     this.log('the owner reset the room');
     this.maybeAutostart();

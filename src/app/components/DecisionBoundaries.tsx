@@ -2,19 +2,9 @@ import { useEffect, useMemo, useRef } from 'react';
 import type { ModelSpec } from '../../core/learn/models.ts';
 import { predictProba } from '../lib/mlp.ts';
 import { classColor, rgbOf } from '../palette.ts';
+import { drawOwnPoints, drawShardPoints, planeScale, type Extent, type PointSet } from '../lib/plotPoints.ts';
 
-export interface PointSet {
-  x: Float32Array;
-  y: Uint8Array;
-  n: number;
-}
-
-interface Extent {
-  x0: number;
-  x1: number;
-  y0: number;
-  y1: number;
-}
+export type { PointSet };
 
 const GRID = 48;
 const MAX_PANELS = 12;
@@ -40,17 +30,19 @@ function extentOf(sets: PointSet[]): Extent {
 /**
  * Each node's model as a heatmap over the plane (colour: predicted class, paleness:
  * uncertainty) with that node's own training points on top. Pure-JS forward pass over the
- * node's flat parameters; only for the 2-D `mlp` model.
+ * node's flat parameters; only for the 2-D `mlp` model. `own`: points a student placed by hand
+ * (drawn as diamonds, apart from the generated discs).
  */
-export function DecisionBoundaries({ spec, params, shards, ids, round, testId = 'boundaries' }: {
+export function DecisionBoundaries({ spec, params, shards, own, ids, round, testId = 'boundaries' }: {
   spec: ModelSpec;
   params: (Float32Array | null)[];
   shards: PointSet[];
+  own?: (PointSet | null)[];
   ids: string[];
   round: number;
   testId?: string;
 }) {
-  const extent = useMemo(() => extentOf(shards), [shards]);
+  const extent = useMemo(() => extentOf([...shards, ...(own ?? []).filter((p): p is PointSet => p !== null)]), [shards, own]);
   const grid = useMemo(() => {
     const g = new Float32Array(GRID * GRID * 2);
     for (let r = 0; r < GRID; r++)
@@ -65,18 +57,21 @@ export function DecisionBoundaries({ spec, params, shards, ids, round, testId = 
     <figure className="boundaries" data-testid={testId} data-panels={params.slice(0, shown).filter(Boolean).length}>
       <figcaption className="chart-head">
         <span className="chart-title">Decision boundaries, round {round}</span>
-        <span className="muted small-text">each node's model over its own points{shards.length > shown ? ` (first ${shown} of ${shards.length} nodes)` : ''}</span>
+        <span className="muted small-text">
+          each node's model over its own points{shards.length > shown ? ` (first ${shown} of ${shards.length} nodes)` : ''}
+          {own?.some((p) => p && p.n > 0) ? '; ◆ points placed by hand' : ''}
+        </span>
       </figcaption>
       <div className="boundary-grid">
         {Array.from({ length: shown }, (_, i) => (
-          <Panel key={i} id={ids[i] ?? `n${i}`} spec={spec} params={params[i] ?? null} points={shards[i]} grid={grid} extent={extent} />
+          <Panel key={i} id={ids[i] ?? `n${i}`} spec={spec} params={params[i] ?? null} points={shards[i]} own={own?.[i] ?? null} grid={grid} extent={extent} />
         ))}
       </div>
     </figure>
   );
 }
 
-function Panel({ id, spec, params, points, grid, extent }: { id: string; spec: ModelSpec; params: Float32Array | null; points: PointSet; grid: Float32Array; extent: Extent }) {
+function Panel({ id, spec, params, points, own, grid, extent }: { id: string; spec: ModelSpec; params: Float32Array | null; points: PointSet; own: PointSet | null; grid: Float32Array; extent: Extent }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const cv = canvas.current;
@@ -114,22 +109,13 @@ function Panel({ id, spec, params, points, grid, extent }: { id: string; spec: M
       g.imageSmoothingEnabled = true;
       g.drawImage(off, 0, 0, size, size);
     }
-    const sx = (v: number) => ((v - extent.x0) / (extent.x1 - extent.x0)) * size;
-    const sy = (v: number) => ((extent.y1 - v) / (extent.y1 - extent.y0)) * size;
-    const step = Math.max(1, Math.floor(points.n / 400));
-    g.lineWidth = 0.8;
-    g.strokeStyle = '#ffffff';
-    for (let i = 0; i < points.n; i += step) {
-      g.beginPath();
-      g.arc(sx(points.x[2 * i]), sy(points.x[2 * i + 1]), 2.6, 0, 2 * Math.PI);
-      g.fillStyle = classColor(points.y[i]);
-      g.fill();
-      g.stroke();
-    }
-  }, [spec, params, points, grid, extent]);
+    const scale = planeScale(extent, size);
+    drawShardPoints(g, points, scale);
+    if (own) drawOwnPoints(g, own, scale);
+  }, [spec, params, points, own, grid, extent]);
   return (
     <div className="boundary">
-      <canvas ref={canvas} width={160} height={160} role="img" aria-label={`decision boundary of ${id}${params ? '' : ' (no model yet)'}`} />
+      <canvas ref={canvas} width={160} height={160} role="img" aria-label={`decision boundary of ${id}${params ? '' : ' (no model yet)'}${own?.n ? ` with ${own.n} points placed by hand` : ''}`} data-own-points={own?.n ?? 0} />
       <span>{id}</span>
     </div>
   );

@@ -33,6 +33,7 @@ export function FirstVisit({ view, onClose }: { view: 'live' | 'compare'; onClos
         <ul>
           <li>Murmuration trains a small AI model together, across browsers, without collecting anyone's data in one place.</li>
           <li>This tab is one learning node: it holds its own slice of the data and learns from it.</li>
+          <li>You can add data of your own under "Your own data": click points onto the plane, or draw digits when the room uses MNIST. It never leaves this tab; only the model travels.</li>
           <li>Open the same link in several tabs, or on several phones and laptops (the share link and its QR code are in the setup panel).</li>
           <li>When enough nodes have joined, press Start, or wait: the room may start by itself.</li>
           <li>Then watch the accuracy chart rise as the nodes share what they learned.</li>

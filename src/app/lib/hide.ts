@@ -10,6 +10,7 @@ export const SECTIONS = {
   tabs: '"Open N tabs" button',
   preview: 'Partition preview',
   topology: 'Topology view',
+  owndata: 'Your own data',
   boundaries: 'Decision boundaries',
   history: 'History',
   peers: 'Room table',

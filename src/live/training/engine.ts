@@ -101,7 +101,12 @@ export class Engine {
     readonly decision: BackendDecision,
     private readonly learner: Learner,
     private readonly setup: EngineSetup,
-  ) {}
+  ) {
+    this.shard = setup.shard;
+  }
+
+  /** The rows training requests run on: the generated shard, or one with the student's own samples. */
+  private shard: Split;
 
   /** This tab's optimizer states by key (kept across requests, e.g. DiLoCo's inner AdamW). */
   private readonly states: OptimizerStates = new Map();
@@ -114,8 +119,15 @@ export class Engine {
   /** Runs a compute request on this tab's shard; `rngKey` seeds a training request's batch order. */
   async compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply> {
     const t0 = performance.now();
-    const result = await this.learner.compute(request, this.setup.shard, { rng: new Rng(rngKey), states: this.states });
+    const result = await this.learner.compute(request, this.shard, { rng: new Rng(rngKey), states: this.states });
     return { result, ms: performance.now() - t0 };
+  }
+
+  /** Trains on `shard` from the next request on (the tab's own data changed); frees the old rows' device copies. */
+  setShard(shard: Split): void {
+    if (shard.x.length !== shard.n * this.learner.spec.features || shard.y.length !== shard.n) throw new RangeError('shard does not match the model');
+    this.learner.release(this.shard);
+    this.shard = shard;
   }
 
   evaluate(params: Float32Array): Promise<EvalResult> {

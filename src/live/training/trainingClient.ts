@@ -1,5 +1,6 @@
 import type { ComputeRequest } from '../../core/learn/compute.ts';
 import type { ModelSpec } from '../../core/learn/models.ts';
+import type { Split } from '../../core/data/types.ts';
 import { Engine, type ComputeReply, type EngineSetup } from './engine.ts';
 import { describeDevice, probeCacheKey, readCachedProbe, saveCachedProbe, type CachedProbe } from './device.ts';
 import type { WorkerReply, WorkerRequest } from './worker.ts';
@@ -17,6 +18,8 @@ export interface TrainingClient {
   /** Runs a compute request on this tab's shard; rejects if the learner refuses it or the backend fails. */
   compute(request: ComputeRequest, rngKey: string): Promise<ComputeReply>;
   evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }>;
+  /** Replaces the rows training runs on (the tab's own data), from the next request on. */
+  setShard(shard: Split): Promise<void>;
   dispose(): void;
 }
 
@@ -85,6 +88,11 @@ class WorkerClient implements TrainingClient {
     return { accuracy: r.accuracy, loss: r.loss };
   }
 
+  async setShard(shard: Split): Promise<void> {
+    const r = await this.call({ type: 'shard', id: this.nextId++, shard }, []);
+    if (r.type !== 'shardSet') throw new Error('unexpected worker reply');
+  }
+
   dispose(): void {
     this.worker.terminate();
   }
@@ -110,6 +118,9 @@ class InlineClient implements TrainingClient {
   }
   async evaluate(params: Float32Array): Promise<{ accuracy: number; loss: number }> {
     return this.engine.evaluate(params);
+  }
+  async setShard(shard: Split): Promise<void> {
+    this.engine.setShard(shard);
   }
   dispose(): void {
     this.engine.dispose();
