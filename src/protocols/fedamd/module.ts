@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { keyTypes } from '../../core/config.ts';
+import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
+import { sharedKeys, type KeysConfig } from '../common/keys.ts';
+import type { ProtocolModule } from '../protocol.ts';
+import { FedAMD } from './fedamd.ts';
+import { fedamdSchemas } from './messages.ts';
+
+const keys = {
+  // The reference code's default samples 10 of 20 clients.
+  participation: {
+    schema: keyTypes.real(0, 1).default(0.5),
+    label: 'Participation A/N',
+    help: 'The share of nodes the server picks each round (at least one).',
+  },
+  anchorProb: {
+    schema: z.union([z.literal('auto'), keyTypes.real(0, 1)], { error: 'must be auto or a number from 0 to 1' }).default(0.2),
+    label: 'Anchor probability p',
+    help: 'The chance that a picked node is an anchor (sends a fresh bullseye) rather than a miner (trains). auto: the value that minimizes the reference code’s bound for this many nodes and picks.',
+    suggest: ['0.2', '0.5', 'auto'],
+  },
+  anchorBatch: {
+    schema: keyTypes.int(0, 100000).default(0),
+    label: 'Anchor batch (0 = all)',
+    help: 'How many of its samples an anchor computes its bullseye on; 0 uses its whole slice.',
+  },
+  serverLr: sharedKeys.serverLr,
+  roundTimeout: sharedKeys.roundTimeout,
+};
+
+declare module '../../core/config.ts' {
+  interface AlgoConfig extends KeysConfig<typeof keys> {}
+}
+
+export const fedamd: ProtocolModule = {
+  name: 'fedamd',
+  config: keys,
+  schemas: fedamdSchemas,
+  evaluates: 'global',
+  init: 'shared',
+  coordinator: true,
+  // The server talks to every client (the opening bullseye phase asks them all).
+  linkBudget: (c) => Math.max(DEFAULT_LINK_BUDGET, c.nodes),
+  roundBudgetMs: (c) => c.roundTimeout,
+  ui: {
+    label: 'FedAMD (anchor sampling)',
+    explain:
+      'Each round a server picks some nodes: a few are anchors, which measure which way their whole dataset wants the model to move (a bullseye), and the rest are miners, which train a few steps steered by the average of everyone’s latest bullseye. The server moves the model by the miners’ average change, and the shared bullseye keeps miners with very different data from pulling it apart.',
+    paper: 'Wu et al., Anchor Sampling for Federated Learning with Partial Client Participation, ICML 2023',
+    coordinatorLegend: '★ server (picks anchors and miners, keeps every node’s bullseye, averages the miners’ changes)',
+    topologyCaption: 'Ringed: the miners of the latest round; orange ring: the server.',
+  },
+  create: (ctx) => new FedAMD(ctx),
+};
