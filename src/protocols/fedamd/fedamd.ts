@@ -5,7 +5,7 @@ import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent }
 import { compareIds } from '../topology.ts';
 import { drawRoles, meanBullseye, optimalAnchorProb, serverStep, type Role } from './anchors.ts';
 
-/** The server's record of the last task it handed one client. */
+/** The server's record of a task it handed one client. */
 interface Task {
   phase: number;
   role: Role;
@@ -30,9 +30,11 @@ interface Server {
   /** Rounds completed; θ is θ_round. */
   round: number;
   theta: Float32Array;
-  /** The latest bullseye b_i of every client in the room that has sent one. */
+  /** The latest bullseye b_i of every client in the room that has sent one, and the task it answered. */
   bullseyes: Map<NodeId, Float32Array>;
-  tasks: Map<NodeId, Task>;
+  bullseyeTask: Map<NodeId, number>;
+  /** Each client's last LATE_WINDOW tasks, newest last: an answer to an older one is late, not a lie. */
+  tasks: Map<NodeId, Task[]>;
   phase: Phase | null;
   /** Task numbers handed out so far. */
   phases: number;
@@ -70,9 +72,10 @@ interface Work {
  * bullseye phase at its θ, as at the start.
  *
  * Claims are bounded: every task carries a fresh task number (`phase`), and an answer is taken
- * only from the client that task went to, for exactly that number, of the kind its role asks for,
- * once, with one finite value per parameter; an answer that comes after its round closed is
- * ignored (a late bullseye is still kept: every bullseye is from some earlier θ). A client takes
+ * only from the client that task went to (among its last LATE_WINDOW tasks), for exactly that
+ * number, of the kind its role asks for, once, with one finite value per parameter. An answer that
+ * comes after its round closed is late, not a lie: a late update is dropped, a late bullseye kept
+ * unless a newer one from that client is in (every bullseye is from some earlier θ anyway). A client takes
  * tasks only from the coordinator, with a number above the last one, at a round below `rounds`
  * and not behind the last task's round; a miner's task must carry v and an anchor's must not.
  */
@@ -168,7 +171,11 @@ export class FedAMD implements Protocol {
     if (!s || this.finished) return [];
     const gone = (id: NodeId) => id !== this.ctx.id && !this.available.has(id);
     for (const id of [...s.tasks.keys()]) if (gone(id)) s.tasks.delete(id);
-    for (const id of [...s.bullseyes.keys()]) if (gone(id)) s.bullseyes.delete(id);
+    for (const id of [...s.bullseyes.keys()]) {
+      if (!gone(id)) continue;
+      s.bullseyes.delete(id);
+      s.bullseyeTask.delete(id);
+    }
     const p = s.phase;
     if (!p) return [];
     const before = p.pending.size;
@@ -179,7 +186,7 @@ export class FedAMD implements Protocol {
   // ─── server ────────────────────────────────────────────────────────────────────────────────
 
   private becomeServer(): ProtocolAction[] {
-    const s: Server = { round: this.globalRound, theta: this.global, bullseyes: new Map(), tasks: new Map(), phase: null, phases: 0 };
+    const s: Server = { round: this.globalRound, theta: this.global, bullseyes: new Map(), bullseyeTask: new Map(), tasks: new Map(), phase: null, phases: 0 };
     this.server = s;
     // Work this node was doing for a previous server is dropped: it is a client of itself now.
     this.work = null;
@@ -222,7 +229,9 @@ export class FedAMD implements Protocol {
       { kind: 'log', text: init ? `bullseye phase at round ${s.round}: every client is an anchor` : `round ${round}: ${roles.size - miners} anchor(s), ${miners} miner(s)` },
     ];
     for (const [n, role] of roles) {
-      s.tasks.set(n, { phase: id, role, answered: false });
+      const history = s.tasks.get(n) ?? [];
+      history.push({ phase: id, role, answered: false });
+      s.tasks.set(n, history.slice(-LATE_WINDOW));
       const mean = role === 'miner' ? v! : null;
       if (n === this.ctx.id) actions.push(...this.beginWork(id, role, n, s.round, s.theta, mean));
       else actions.push({ kind: 'send', to: n, msg: { type: 'fedamd/task', at: s.round, phase: id, role, params: s.theta, ...(mean ? { v: mean } : {}) } });
@@ -235,15 +244,19 @@ export class FedAMD implements Protocol {
     const what = role === 'anchor' ? 'bullseye' : 'update';
     if (!this.isCoordinator || !s) return [{ kind: 'reject', from, reason: `${what} sent to a non-coordinator` }];
     if (this.finished) return [];
-    const task = s.tasks.get(from);
-    if (!task) return [{ kind: 'reject', from, reason: `${what} from a node this server has no task out for` }];
-    if (phase !== task.phase) return [{ kind: 'reject', from, reason: `${what} for task ${phase}, but this client's task is ${task.phase}` }];
+    const history = s.tasks.get(from);
+    if (!history) return [{ kind: 'reject', from, reason: `${what} from a node this server has no task out for` }];
+    const task = history.find((t) => t.phase === phase);
+    if (!task) return [{ kind: 'reject', from, reason: `${what} for task ${phase}, which this server did not give this client lately` }];
     if (role !== task.role) return [{ kind: 'reject', from, reason: `${what} from a client sampled as ${task.role === 'anchor' ? 'an anchor' : 'a miner'}` }];
     if (task.answered) return [{ kind: 'reject', from, reason: `duplicate ${what} for task ${phase}` }];
     // The codec checks both for frames; this guards the server's own answers and any other driver.
     if (vec.length !== s.theta.length || !allFinite(vec)) return [{ kind: 'reject', from, reason: `${what} with ${vec.length} values, or non-finite ones` }];
     task.answered = true;
-    if (role === 'anchor') s.bullseyes.set(from, vec);
+    if (role === 'anchor' && phase > (s.bullseyeTask.get(from) ?? -1)) {
+      s.bullseyes.set(from, vec);
+      s.bullseyeTask.set(from, phase);
+    }
     const p = s.phase;
     if (!p || p.id !== phase) {
       this.lateAnswers++;
@@ -369,3 +382,5 @@ export class FedAMD implements Protocol {
 }
 
 const phaseTimer = (phase: number) => `phase:${phase}`;
+/** Tasks per client the server remembers: answers to older ones are refused as never asked for. */
+const LATE_WINDOW = 4;
