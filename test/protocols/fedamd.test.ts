@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, type ConfigInput } from '../../src/core/config.ts';
+import { configToShortHash, parseConfig, parseHash, type ConfigInput } from '../../src/core/config.ts';
 import type { ComputeRequest } from '../../src/core/learn/compute.ts';
 import type { ModelSpec } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
@@ -153,6 +153,18 @@ describe('FedAMD server arithmetic', () => {
       expect(anchorObjective(p, n, a)).toBeLessThanOrEqual(best + 1e-9);
     }
     expect(optimalAnchorProb(20, 10)).toBeCloseTo(0.81, 2);
+  });
+});
+
+describe('FedAMD keys', () => {
+  it('anchorProb is a probability or auto, and a link carries either back exactly', () => {
+    expect(parseConfig({ algo: 'fedamd' }).anchorProb).toBe(0.2);
+    for (const value of ['auto', '0.35', '0', '1']) {
+      const c = parseConfig({ algo: 'fedamd', anchorProb: value });
+      expect(c.anchorProb).toBe(value === 'auto' ? 'auto' : Number(value));
+      expect(parseHash(configToShortHash(c))).toEqual(c);
+    }
+    for (const bad of ['2', '-0.1', 'x', '']) expect(() => parseConfig({ algo: 'fedamd', anchorProb: bad })).toThrow('anchorProb must be auto or a number from 0 to 1');
   });
 });
 

@@ -6,6 +6,16 @@ import type { ProtocolModule } from '../protocol.ts';
 import { FedAMD } from './fedamd.ts';
 import { fedamdSchemas } from './messages.ts';
 
+const PROB_ERROR = 'must be auto or a number from 0 to 1';
+/** A probability, or `auto`: the reference code's optimal one for the room's N and A. */
+const anchorProb = z.union([z.number(), z.string()], { error: PROB_ERROR }).transform((v, ctx) => {
+  if (v === 'auto') return 'auto' as const;
+  const p = typeof v === 'string' && v.trim() === '' ? NaN : Number(v);
+  if (p >= 0 && p <= 1) return p;
+  ctx.addIssue({ code: 'custom', message: PROB_ERROR });
+  return z.NEVER;
+});
+
 const keys = {
   // The reference code's default samples 10 of 20 clients.
   participation: {
@@ -14,7 +24,7 @@ const keys = {
     help: 'The share of nodes the server picks each round (at least one).',
   },
   anchorProb: {
-    schema: z.union([z.literal('auto'), keyTypes.real(0, 1)], { error: 'must be auto or a number from 0 to 1' }).default(0.2),
+    schema: anchorProb.default(0.2),
     label: 'Anchor probability p',
     help: 'The chance that a picked node is an anchor (sends a fresh bullseye) rather than a miner (trains). auto: the value that minimizes the reference code’s bound for this many nodes and picks.',
     suggest: ['0.2', '0.5', 'auto'],
