@@ -158,7 +158,7 @@ describe('FedAMD server arithmetic', () => {
 
 describe('FedAMD keys', () => {
   it('anchorProb is a probability or auto, and a link carries either back exactly', () => {
-    expect(parseConfig({ algo: 'fedamd' }).anchorProb).toBe(0.2);
+    expect(parseConfig({ algo: 'fedamd' }).anchorProb).toBe('auto');
     for (const value of ['auto', '0.35', '0', '1']) {
       const c = parseConfig({ algo: 'fedamd', anchorProb: value });
       expect(c.anchorProb).toBe(value === 'auto' ? 'auto' : Number(value));
@@ -252,6 +252,11 @@ describe('FedAMD rounds (sans-I/O)', () => {
     expect(rejects(mine)).toEqual([]);
     const req = computes(mine)[0].request;
     expect(req.kind === 'train' && req.optimizer).toEqual({ name: 'sarah', anchor: vec(0.5, -0.5) });
+    expect(req).toMatchObject({ steps: 10, batch: 10 });
+    // minerSteps = 0: the room's own local work (here one epoch).
+    const b = node('b', ['s'], { minerSteps: 0, batch: 5 });
+    b.handle({ kind: 'roster', peers: ['s'], coordinator: 's' }, 0);
+    expect(computes(task(b, 's', { at: 0, phase: 0, role: 'miner', v: vec(0, 0) }))[0].request).toMatchObject({ steps: 0, epochs: 1, batch: 5 });
     expect(a.round).toBe(3);
     expect(rejects(a.handle({ kind: 'message', from: 'b', msg: { type: 'fedamd/done', round: 10, params: vec(0, 0) } }, 0))).toEqual(['done from a non-coordinator']);
     expect(rejects(a.handle({ kind: 'message', from: 's', msg: { type: 'fedamd/done', round: 4, params: vec(0, 0) } }, 0))).toEqual(['done at round 4, the run has 10 rounds']);
@@ -405,7 +410,7 @@ describe('FedAMD oracles (real tfjs training)', () => {
   it('K = 1, every client a miner, v the true mean gradient: round 1 is one full-batch gradient step (FedSGD)', () => {
     const base = { nodes: 4, rounds: 2, partition: 'iid', lr: 0.3 } as const;
     const fedsgd = globalsOf({ ...base, algo: 'fedavg', fraction: 1, epochs: 1, batch: 'inf' });
-    const amd = globalsOf({ ...base, algo: 'fedamd', participation: 1, anchorProb: 0, steps: 1, batch: 10 });
+    const amd = globalsOf({ ...base, algo: 'fedamd', participation: 1, anchorProb: 0, minerSteps: 1, batch: 10 });
     expect(new Set(amd.sim.nodes.map((n) => n.shard.n)).size).toBe(1);
     const a = fedsgd.globals.get(1)!;
     const b = amd.globals.get(1)!;
@@ -414,8 +419,8 @@ describe('FedAMD oracles (real tfjs training)', () => {
   });
 
   it('with more steps the miners’ SARAH correction matters: K = 5 is not five steps along v', () => {
-    const amd = globalsOf({ nodes: 4, rounds: 1, partition: 'iid', lr: 0.3, algo: 'fedamd', participation: 1, anchorProb: 0, steps: 5, batch: 10 });
-    const one = globalsOf({ nodes: 4, rounds: 1, partition: 'iid', lr: 0.3, algo: 'fedamd', participation: 1, anchorProb: 0, steps: 1, batch: 10 });
+    const amd = globalsOf({ nodes: 4, rounds: 1, partition: 'iid', lr: 0.3, algo: 'fedamd', participation: 1, anchorProb: 0, minerSteps: 5, batch: 10 });
+    const one = globalsOf({ nodes: 4, rounds: 1, partition: 'iid', lr: 0.3, algo: 'fedamd', participation: 1, anchorProb: 0, minerSteps: 1, batch: 10 });
     // Five steps along v alone would move exactly five times as far as one.
     const init = amd.sim.sharedInit;
     const alongV = init.map((w, i) => w + 5 * (one.globals.get(1)![i] - w));

@@ -59,8 +59,9 @@ interface Work {
  *  - An anchor computes b_i at θ and sends it; it replaces the old one.
  *  - A miner takes K SARAH steps from θ anchored at v (the `sarah` training optimizer: the first
  *    step moves along v, each later one corrects the direction by the gradient difference between
- *    its current and previous point on a fresh minibatch) and sends Δ = θ − x_K. K is the room's
- *    local work: `steps`, or `epochs` passes of batch B.
+ *    its current and previous point on a fresh minibatch) and sends Δ = θ − x_K. K is
+ *    `minerSteps` (the reference's 10), or with 0 the room's local work (`steps`, or `epochs`
+ *    passes), on minibatches of the room's batch size.
  * The round closes when every sampled client answered, or at `roundTimeout` with who did:
  * θ ← θ − η_g · mean(Δ over miners) (θ stays when only anchors answered; a round with no answer
  * at all is re-sampled).
@@ -313,7 +314,7 @@ export class FedAMD implements Protocol {
     const request: ComputeRequest =
       role === 'anchor'
         ? { kind: 'gradient', params: base, batch: c.anchorBatch, batchSeed: `fedamd:${c.seed}:${from}:${phase}:${this.ctx.id}` }
-        : { ...roomTraining(c, base), optimizer: sarah(v!) };
+        : { ...roomTraining(c, base), ...(c.minerSteps > 0 ? { steps: c.minerSteps } : {}), optimizer: sarah(v!) };
     return [
       { kind: 'state', state: 'training', role: this.role },
       { kind: 'compute', id, round: at + 1, request },

@@ -24,10 +24,20 @@ const keys = {
     help: 'The share of nodes the server picks each round (at least one).',
   },
   anchorProb: {
-    schema: anchorProb.default(0.2),
+    // Not the paper's 0.2: with a stale v, miners keep stepping along old bullseyes. On blobs in a
+    // room of 4 tabs (A = 2, K = 10) p = 0.2 left 1 seed of 8 stuck at 67% after 20 rounds where auto
+    // (p ≈ 0.64) brought all 8 to 100%; README and BENCHMARKS.md have the numbers.
+    schema: anchorProb.default('auto'),
     label: 'Anchor probability p',
-    help: 'The chance that a picked node is an anchor (sends a fresh bullseye) rather than a miner (trains). auto: the value that minimizes the reference code’s bound for this many nodes and picks.',
-    suggest: ['0.2', '0.5', 'auto'],
+    help: 'The chance that a picked node is an anchor (sends a fresh bullseye) rather than a miner (trains). auto: the value that minimizes the reference code’s bound for this many nodes and picks (about 0.65 for 2 of 4, 0.81 for 10 of 20); the paper’s experiments use 0.2.',
+    suggest: ['auto', '0.2', '0.5'],
+  },
+  // The reference code's K. Each round a miner moves about K·lr along v, so K·lr must be a stable
+  // gradient step on the whole room's loss: a room's default epoch is about 40 steps on 4 tabs.
+  minerSteps: {
+    schema: keyTypes.int(0, 100000).default(10),
+    label: 'Miner steps K',
+    help: 'How many small-batch steps a miner takes each round (0: the local epochs or steps set above).',
   },
   anchorBatch: {
     schema: keyTypes.int(0, 100000).default(0),
