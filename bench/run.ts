@@ -10,6 +10,7 @@ import { diloco } from './diloco.ts';
 import { scale } from './scale.ts';
 import { spsaBench } from './spsa.ts';
 import { fedbuff } from './fedbuff.ts';
+import { fedamdBench } from './fedamd.ts';
 import { signaling } from './signaling.ts';
 
 /**
@@ -17,7 +18,7 @@ import { signaling } from './signaling.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
