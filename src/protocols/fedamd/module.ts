@@ -65,7 +65,7 @@ export const fedamd: ProtocolModule = {
   ui: {
     label: 'FedAMD (anchor sampling)',
     explain:
-      'Each round a server picks some nodes: a few are anchors, which measure which way their whole dataset wants the model to move (a bullseye), and the rest are miners, which train a few steps steered by the average of everyone’s latest bullseye. The server moves the model by the miners’ average change, and the shared bullseye keeps miners with very different data from pulling it apart.',
+      'Each round a server picks some nodes: some are anchors, which measure which way their whole dataset wants the model to move (a bullseye), and the others are miners, which train a few steps steered by the average of everyone’s latest bullseye. The server moves the model by the miners’ average change, and because every miner aims at the same average bullseye, nodes with very different data do not pull the model apart.',
     paper: 'Wu et al., Anchor Sampling for Federated Learning with Partial Client Participation, ICML 2023',
     coordinatorLegend: '★ server (picks anchors and miners, keeps every node’s bullseye, averages the miners’ changes)',
     topologyCaption: 'Ringed: the miners of the latest round; orange ring: the server.',
