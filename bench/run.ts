@@ -11,6 +11,7 @@ import { scale } from './scale.ts';
 import { spsaBench } from './spsa.ts';
 import { fuzz } from './fuzz.ts';
 import { fedbuff } from './fedbuff.ts';
+import { fedamdBench } from './fedamd.ts';
 import { signaling } from './signaling.ts';
 import { tokenBench } from './token.ts';
 
@@ -19,7 +20,7 @@ import { tokenBench } from './token.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling, fuzz, tokenBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, fuzz, tokenBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

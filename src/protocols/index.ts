@@ -1,5 +1,6 @@
 import { diloco } from './diloco/module.ts';
 import { dpsgd } from './dpsgd/module.ts';
+import { fedamd } from './fedamd/module.ts';
 import { fedavg } from './fedavg/module.ts';
 import { fedbuff } from './fedbuff/module.ts';
 import { gossip } from './gossip/module.ts';
@@ -17,5 +18,6 @@ registerProtocol(spsa);
 registerProtocol(diloco);
 registerProtocol(fedbuff);
 registerProtocol(token);
+registerProtocol(fedamd);
 
 export { allProtocols, allVariants, algoTag, initMode, protocolFor, registerProtocol } from './registry.ts';

@@ -1,4 +1,5 @@
 import { Rng } from '../rng.ts';
+import { allFinite } from '../vector.ts';
 
 /**
  * Work a protocol asks of its node's learner: a typed request, answered by id (the protocol
@@ -14,18 +15,34 @@ export type Optimizer =
   /** Adam (Kingma & Ba) as torch.optim.Adam: weight decay is an L2 term added to the gradient. */
   | { name: 'adam'; beta1: number; beta2: number; eps: number; weightDecay: number }
   /** AdamW (Loshchilov & Hutter) as torch.optim.AdamW: decoupled decay θ ← θ·(1 − lr·weightDecay) before the Adam step. */
-  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
+  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number }
+  /**
+   * SARAH steps (Nguyen et al., ICML 2017) anchored at a given direction, as FedAMD's miners take
+   * them: x₀ = params, g₀ = `anchor`, x₁ = x₀ − lr·g₀; on each later minibatch B_k of the plan,
+   * g_k = g_{k−1} + ∇f(x_k; B_k) − ∇f(x_{k−1}; B_k) (both gradients on the same batch) and
+   * x_{k+1} = x_k − lr·g_k. The plan's first minibatch is drawn but not computed: its two points
+   * coincide, so its correction is zero. No state is kept across requests.
+   */
+  | { name: 'sarah'; anchor: Float32Array };
 
 export const SGD: Optimizer = { name: 'sgd' };
 
+/** Adam or AdamW: the optimizers with moments and hyperparameters. */
+export type AdamOptimizer = Extract<Optimizer, { name: 'adam' | 'adamw' }>;
+
 /** Adam with torch's defaults (β = (0.9, 0.999), ε = 1e-8, no decay), overridable. */
-export function adam(o: Partial<{ beta1: number; beta2: number; eps: number; weightDecay: number }> = {}): Optimizer {
+export function adam(o: Partial<{ beta1: number; beta2: number; eps: number; weightDecay: number }> = {}): AdamOptimizer {
   return { name: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...o };
 }
 
 /** AdamW with torch's defaults (β = (0.9, 0.999), ε = 1e-8, weight decay 0.01), overridable. */
-export function adamw(o: Partial<{ beta1: number; beta2: number; eps: number; weightDecay: number }> = {}): Optimizer {
+export function adamw(o: Partial<{ beta1: number; beta2: number; eps: number; weightDecay: number }> = {}): AdamOptimizer {
   return { name: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, ...o };
+}
+
+/** SARAH steps anchored at `anchor` (a vector in the model's parameter layout). */
+export function sarah(anchor: Float32Array): Optimizer {
+  return { name: 'sarah', anchor };
 }
 
 /** Local training from `params`: `steps` minibatches when steps > 0, else `epochs` reshuffled passes. */
@@ -105,13 +122,14 @@ export const FORWARD_SHARE = 1 / 3;
 
 /**
  * The work a request does, in training samples (one forward + backward pass each): training
- * counts its planned samples, a gradient its batch (forward + backward), a loss its batch
- * times FORWARD_SHARE per forward pass (two passes with `both`). The simulator charges
- * `compute` ms per unit.
+ * counts its planned samples (SARAH twice each, two gradients per batch, but none for the first
+ * batch), a gradient its batch (forward + backward), a loss its batch times FORWARD_SHARE per
+ * forward pass (two passes with `both`). The simulator charges `compute` ms per unit.
  */
 export function computeWork(req: ComputeRequest, n: number): number {
   switch (req.kind) {
     case 'train':
+      if (req.optimizer.name === 'sarah') return 2 * Math.max(0, plannedSamples(req, n) - effectiveBatch(req.batch, n));
       return plannedSamples(req, n);
     case 'gradient':
       return effectiveBatch(req.batch, n);
@@ -146,8 +164,11 @@ export function checkRequest(req: ComputeRequest, size: number): void {
     if (!Number.isInteger(req.steps) || req.steps < 0 || !Number.isInteger(req.epochs) || req.epochs < 0) fail('steps and epochs must be integers ≥ 0');
     if (!(req.lr > 0) || !Number.isFinite(req.lr)) fail(`lr ${req.lr}`);
     const o = req.optimizer;
-    if (!['sgd', 'adam', 'adamw'].includes(o?.name)) fail(`unknown optimizer ${(o as { name?: string } | undefined)?.name}`);
-    if (o.name !== 'sgd') {
+    if (!['sgd', 'adam', 'adamw', 'sarah'].includes(o?.name)) fail(`unknown optimizer ${(o as { name?: string } | undefined)?.name}`);
+    if (o.name === 'sarah') {
+      if (!(o.anchor instanceof Float32Array) || o.anchor.length !== size) fail(`the SARAH anchor has ${o.anchor?.length} values, the model has ${size}`);
+      if (!allFinite(o.anchor)) fail('the SARAH anchor has non-finite values');
+    } else if (o.name !== 'sgd') {
       if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) fail('betas must be in [0, 1)');
       if (!(o.eps > 0) || !Number.isFinite(o.eps)) fail(`eps ${o.eps}`);
       if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) fail(`weightDecay ${o.weightDecay}`);

@@ -176,10 +176,14 @@ export class Learner {
         } finally {
           optimizer.dispose();
         }
+      } else if (req.optimizer.name === 'sarah') {
+        lossSum = this.sarahSteps(req.optimizer.anchor, req.lr, plan, lossOf);
       } else {
         lossSum = yield* this.adamSteps(req, plan, lossOf, ctx.states);
       }
-      const loss = (yield lossSum)[0] / plan.length;
+      // SARAH computes no loss on its first batch.
+      const lossBatches = req.optimizer.name === 'sarah' ? plan.length - 1 : plan.length;
+      const loss = (yield lossSum)[0] / lossBatches;
       const params = yield this.flat((w) => w.read());
       return { kind: 'train', params, loss, steps: plan.length, samplesSeen };
     } finally {
@@ -195,7 +199,7 @@ export class Learner {
    */
   private *adamSteps(req: TrainRequest, plan: Int32Array[], lossOf: (idx: Int32Array) => tf.Scalar, states: OptimizerStates | undefined): Generator<tf.Tensor, tf.Scalar, Float32Array> {
     const o = req.optimizer;
-    if (o.name === 'sgd') throw new Error('unreachable');
+    if (o.name === 'sgd' || o.name === 'sarah') throw new Error('unreachable');
     const size = this.spec.size;
     let state: AdamState | undefined = req.stateKey !== undefined ? states?.get(req.stateKey) : undefined;
     if (state && (state.m.length !== size || state.v.length !== size)) throw new Error(`optimizer state ${req.stateKey} has ${state.m.length} values, the model has ${size}`);
@@ -247,6 +251,49 @@ export class Learner {
       throw e;
     } finally {
       for (const t of [...m, ...v]) t.dispose();
+    }
+  }
+
+  /**
+   * SARAH steps (see the `sarah` optimizer in compute.ts) on the model's variables: the direction
+   * g and the previous point stay on the device between steps, and each later batch takes two
+   * gradients, at the current point and at the previous one. Returns the sum of the losses at
+   * the current points (none for the first batch, which is not computed).
+   */
+  private sarahSteps(anchor: Float32Array, lr: number, plan: Int32Array[], lossOf: (idx: Int32Array) => tf.Scalar): tf.Scalar {
+    const trainable = this.model.weights.map((w, i) => ({ w, t: this.spec.tensors[i] })).filter(({ w }) => w.trainable);
+    const vars = trainable.map(({ w }) => w.read() as tf.Variable);
+    let g = trainable.map(({ t }) => tf.tensor(anchor.subarray(t.offset, t.offset + t.size), t.shape));
+    // x_{k−1}: clones share the variables' current data, which assign() replaces rather than overwrites.
+    let prev: tf.Tensor[] = [];
+    let lossSum: tf.Scalar = tf.scalar(0);
+    try {
+      plan.forEach((idx, k) => {
+        if (k === 0) {
+          prev = vars.map((v) => v.clone());
+        } else {
+          const next = tf.tidy(() => {
+            const here = vars.map((v) => v.clone());
+            const now = tf.variableGrads(() => lossOf(idx), vars);
+            vars.forEach((v, j) => v.assign(prev[j]));
+            const before = tf.variableGrads(() => lossOf(idx), vars);
+            vars.forEach((v, j) => v.assign(here[j]));
+            const g2 = vars.map((v, j) => g[j].add(now.grads[v.name]).sub(before.grads[v.name]));
+            return { loss: lossSum.add(now.value) as tf.Scalar, g: g2, here };
+          });
+          for (const t of [lossSum, ...g, ...prev]) t.dispose();
+          lossSum = next.loss;
+          g = next.g;
+          prev = next.here;
+        }
+        tf.tidy(() => vars.forEach((v, j) => v.assign(v.sub(g[j].mul(lr)))));
+      });
+      return lossSum;
+    } catch (e) {
+      lossSum.dispose();
+      throw e;
+    } finally {
+      for (const t of [...g, ...prev]) t.dispose();
     }
   }
 

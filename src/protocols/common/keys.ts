@@ -11,6 +11,11 @@ export const sharedKeys = {
     label: 'Round timeout (ms)',
     help: 'How long a round waits for slow or departed nodes before it goes on without them.',
   },
+  serverLr: {
+    schema: keyTypes.real(1e-6, 10).default(1),
+    label: 'Server learning rate ηg',
+    help: 'How far the server moves along the mean of the clients’ updates (1 = all the way).',
+  },
   topology: {
     schema: z.string({ error: 'must be text' }).refine(validTopology, { error: 'must be ring, full, exp, or kregular:<k> with k at least 1' }).default('kregular:4'),
     label: 'Topology',

@@ -19,11 +19,7 @@ const keys = {
     label: 'Buffer size K',
     help: 'The server updates the model after this many client updates have arrived (buffered mode).',
   },
-  serverLr: {
-    schema: keyTypes.real(1e-6, 10).default(1),
-    label: 'Server learning rate ηg',
-    help: 'How far the server moves along the mean of the buffered updates (1 = all the way).',
-  },
+  serverLr: sharedKeys.serverLr,
   maxStaleness: {
     schema: keyTypes.int(0, 1000000).default(20),
     label: 'Max staleness',
