@@ -11,13 +11,15 @@ import { scale } from './scale.ts';
 import { spsaBench } from './spsa.ts';
 import { fedbuff } from './fedbuff.ts';
 import { signaling } from './signaling.ts';
+import { rqmBench } from './rqm.ts';
+import { mergeBench } from './merge.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling, rqmBench, mergeBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
