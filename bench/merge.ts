@@ -1,4 +1,5 @@
 import { parseConfig, type ConfigInput } from '../src/core/config.ts';
+import { modelParamCount } from '../src/core/learn/paramCount.ts';
 import { createNodeSimulation } from '../src/sim/nodeRunner.ts';
 import type { SimRow, SimSummary } from '../src/sim/simulation.ts';
 import { fmt, loadNote, log, now, table, type BenchOptions, type Suite } from './common.ts';
@@ -49,18 +50,25 @@ export const mergeBench: Suite = {
   summary: 'final=merge on MNIST 2NN, dirichlet:0.1, 20 nodes: local mean vs merged accuracy (gossip, D-PSGD) and FedAvg at the same bytes',
   async run(opts: BenchOptions): Promise<string> {
     const c = common(opts.seed, opts.quick);
-    const t0 = now();
-    // FedAvg long enough to pass every decentralized run's bytes.
-    const fedavg = await simulate({ ...c, algo: 'fedavg', fraction: 1, rounds: opts.quick ? 4 : 60, final: 'none' });
-    log(`merge: fedavg ${fedavg.rows.length} rows, ${fmt.int(fedavg.summary.bytesSent)} B, ${fmt.sec(now() - t0)} wall`);
-    const rows: string[][] = [];
+    const runs: { label: string; s: SimSummary }[] = [];
     for (const run of RUNS) {
       const t = now();
       const { summary: s } = await simulate({ ...c, ...run.input });
-      const same = fedavg.rows.filter((r) => r.bytesSent <= s.bytesSent).at(-1);
       log(`merge: ${run.label}: local ${fmt.pct(s.localAccuracy!)}, merged ${fmt.pct(s.mergedAccuracy!)}, ${fmt.int(s.bytesSent)} B, ${fmt.sec(now() - t)} wall`);
+      runs.push({ label: run.label, s });
+    }
+    // FedAvg just long enough to pass every decentralized run's bytes: a round moves the model to and
+    // from each of the N clients, about 2·N·4·d bytes (one round of margin for the frames' headers).
+    const t0 = now();
+    const perRound = 2 * Number(c.nodes) * 4 * modelParamCount('2nn', 784, 10);
+    const fedavgRounds = Math.ceil(Math.max(...runs.map((r) => r.s.bytesSent)) / perRound) + 1;
+    const fedavg = await simulate({ ...c, algo: 'fedavg', fraction: 1, rounds: fedavgRounds, final: 'none' });
+    log(`merge: fedavg ${fedavg.rows.length} rows, ${fmt.int(fedavg.summary.bytesSent)} B, ${fmt.sec(now() - t0)} wall`);
+    const rows: string[][] = [];
+    for (const { label, s } of runs) {
+      const same = fedavg.rows.filter((r) => r.bytesSent <= s.bytesSent).at(-1);
       rows.push([
-        run.label,
+        label,
         String(s.rounds),
         fmt.pct(s.localAccuracy!),
         fmt.pct(s.mergedAccuracy!),

@@ -34,7 +34,7 @@ export const dpKeys = {
     schema: keyTypes.oneOf(DP_MODES).default('none'),
     label: 'Privacy',
     options: DP_MODES,
-    help: 'none: each node sends its trained model as it is. rqm: each node clips its change to the model and rounds every number at random to one of a few levels, so whoever receives it cannot tell much about that node’s data (the ε shown measures how much), and it sends only a few bits per number.',
+    help: 'none: each node sends its trained model as it is. rqm: each node clips its change to the model and rounds every number at random to one of a few levels, so whoever receives it cannot tell much about that node’s data, and it sends only a few bits per number. The ε shown covers a node’s whole update in every round it takes part in, added up over those rounds (smaller is more private); it does not hide how much data a node has or when it takes part.',
   },
   rqmClip: {
     schema: keyTypes.real(1e-6, 100).default(0.05),
