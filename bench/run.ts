@@ -14,13 +14,15 @@ import { fedbuff } from './fedbuff.ts';
 import { fedamdBench } from './fedamd.ts';
 import { signaling } from './signaling.ts';
 import { tokenBench } from './token.ts';
+import { rqmBench } from './rqm.ts';
+import { mergeBench } from './merge.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, fuzz, tokenBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, fuzz, tokenBench, rqmBench, mergeBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

@@ -147,6 +147,10 @@ export interface ConfigKeySpec {
   help?: string;
   options?: readonly string[];
   suggest?: readonly string[];
+  /** The setup form shows the key only when this says so, given the form's current values (RQM's keys only with dp=rqm). */
+  visible?(values: Readonly<Record<string, string>>): boolean;
+  /** The setup form shows the key only in these views (a key only the simulator acts on: compare). */
+  modes?: readonly ('live' | 'compare')[];
 }
 
 export function registerAlgorithm(name: string): void {

@@ -79,6 +79,10 @@ export interface Snapshot {
   labelHistogram: number[];
   trainedSamples: number;
   samplesPerSecond: number;
+  /** Trainings this tab ran in this run (each ends in at most one update sent: what RQM's ε composes over). */
+  trainings: number;
+  /** The model's parameter count, once the model is known. */
+  paramCount: number | null;
   error: string | null;
   config: Config;
   /** Keys where this tab's link asked for something other than what the room runs (the room wins). */
@@ -215,6 +219,8 @@ export class LiveNode {
       labelHistogram: [],
       trainedSamples: 0,
       samplesPerSecond: 0,
+      trainings: 0,
+      paramCount: null,
       error: null,
       config,
       overriddenByRoom: [],
@@ -651,6 +657,7 @@ export class LiveNode {
     this.module = protocolFor(c.algo);
     const training = this.training;
     this.startedAt = Date.now();
+    this.snap.paramCount = training.spec.size;
     this.host = bootNode({
       module: this.module,
       config: c,
@@ -736,6 +743,9 @@ export class LiveNode {
         break;
       case 'log':
         this.log(a.text);
+        break;
+      case 'compute':
+        if (a.request.kind === 'train') this.update({ trainings: this.snap.trainings + 1 });
         break;
       default:
         break;
@@ -880,7 +890,7 @@ export class LiveNode {
     this.snap.swarm = {};
     this.ownSketch = null;
     this.peerSketches.clear();
-    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0, ownData: { ...this.snap.ownData, inRun: 0, pending: false } });
+    this.update({ started: false, runId: null, state: 'idle', role: 'idle', round: 0, accuracy: null, loss: null, modelHash: null, roomFinished: null, notice: null, trainedSamples: 0, trainings: 0, ownData: { ...this.snap.ownData, inRun: 0, pending: false } });
     this.ensureTransport();
     this.log('the owner reset the room');
     this.maybeAutostart();

@@ -142,5 +142,19 @@ export interface ProtocolModule {
     /** A short tag for History and exports, when a key changes the algorithm's behaviour (gossip-vca). */
     tag?(config: Config): string;
   };
+  /**
+   * Numbers this algorithm reports about a run beyond accuracy and bytes (the simulator's summary,
+   * a tab's status), from what every driver knows: the model's size and how many trainings a node
+   * ran (the simulator passes the busiest node's count).
+   */
+  facts?(config: Config, run: { paramCount: number; trainings: number }): RunFact[];
   create(ctx: ProtocolContext): Protocol;
+}
+
+/** One reported number: `key` in the simulator's JSON summary; `label` and `text`, if given, for a tab's status. */
+export interface RunFact {
+  key: string;
+  value: number;
+  label?: string;
+  text?: string;
 }

@@ -68,6 +68,12 @@ async function main(): Promise<number> {
     );
     const failed = Object.entries(summary.errors);
     if (failed.length > 0) process.stdout.write(`${failed.length} node(s) stopped with an error: ${failed.map(([id, m]) => `${id}: ${m}`).join('; ')}\n`);
+    if (summary.mergedAccuracy !== undefined)
+      process.stdout.write(
+        `final merge: the average of the ${summary.liveNodes} final models scores ${pct(summary.mergedAccuracy)}% (the models themselves: ${pct(summary.localAccuracy!)}% on average); ` +
+          `it removes a consensus distance of ${summary.consensusRemoved!.toExponential(2)}\n`,
+      );
+    if (summary.epsilon !== undefined) process.stdout.write(`privacy: (ε, δ) = (${summary.epsilon.toPrecision(4)}, ${summary.delta}) for the node that sent the most updates\n`);
     if (summary.roundsToTarget !== null)
       process.stdout.write(`target ${pct(summary.target!)}% reached at round ${summary.roundsToTarget}, ${mb(summary.bytesToTarget!)} MB, ${(summary.simTimeToTarget! / 1000).toFixed(1)} s\n`);
   }

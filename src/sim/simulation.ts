@@ -1,4 +1,4 @@
-import { consensusDistance } from '../core/vector.ts';
+import { consensusDistance, mean } from '../core/vector.ts';
 import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
@@ -39,7 +39,20 @@ export interface SimRow {
   liveNodes: number;
   /** Mean squared L2 distance of the live nodes' models from their average; 0 with one global model. */
   consensus: number;
+  /** `final=merge`: the accuracy and loss of the average of the live nodes' models, were the run to end here. */
+  mergedAccuracy?: number;
+  mergedLoss?: number;
   wallMs: number;
+}
+
+/** `final=merge`: every live node's model averaged once at the end, against the models it averages. */
+export interface MergeResult {
+  mergedAccuracy: number;
+  mergedLoss: number;
+  /** The mean accuracy of the local models that were averaged. */
+  localAccuracy: number;
+  /** Their consensus distance: what the merge removes (the merged model is one model, at distance 0). */
+  consensusRemoved: number;
 }
 
 export interface SimSummary {
@@ -61,6 +74,14 @@ export interface SimSummary {
   /** Nodes stopped by a failed compute request, with the message (empty in a healthy run). */
   errors: Record<NodeId, string>;
   stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
+  /** `final=merge` (gossip, D-PSGD): the one global merge at the end of the run. */
+  mergedAccuracy?: number;
+  mergedLoss?: number;
+  localAccuracy?: number;
+  consensusRemoved?: number;
+  /** `dp=rqm`: the (ε, δ) of the node that sent the most updates (ProtocolModule.facts); ε is null in JSON when infinite. */
+  epsilon?: number;
+  delta?: number;
   wallMs: number;
   /** The algorithm's own facts from the newest report of a live node (token: `visits` per node, `visitCv`), flat so `jq .visitCv` works. */
   [fact: string]: unknown;
@@ -104,6 +125,10 @@ export class Simulation {
   private retiredBytes = 0;
   private lastGlobal: { round: number; params: Float32Array } | null = null;
   private readonly nodeRounds = new Map<NodeId, number>();
+  /** Training requests per node id, across reboots (one client, one privacy budget). */
+  private readonly trainings = new Map<NodeId, number>();
+  /** Whether the run ends with one global merge (`final=merge`, per-node algorithms that have the key). */
+  readonly merges: boolean;
   private readonly errors: Record<NodeId, string> = {};
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
@@ -120,6 +145,7 @@ export class Simulation {
     private readonly options: SimulationOptions = {},
   ) {
     this.module = options.module ?? protocolFor(config.algo);
+    this.merges = this.module.evaluates === 'nodes' && Object.hasOwn(this.module.config, 'final') && config.final === 'merge';
     this.root = Rng.seed(config.seed);
     this.evalSet = evalSet;
     this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
@@ -189,6 +215,8 @@ export class Simulation {
     const last = this.rows[this.rows.length - 1];
     const rejected: Record<string, number> = {};
     for (const n of this.nodes) for (const [k, v] of Object.entries(n.host?.stats.rejected ?? {})) rejected[k] = (rejected[k] ?? 0) + v;
+    const trainings = Math.max(0, ...this.trainings.values());
+    const facts = this.module.facts?.(this.config, { paramCount: this.learner.spec.size, trainings }) ?? [];
     return {
       summary: true,
       algo: this.config.algo,
@@ -207,6 +235,8 @@ export class Simulation {
       rejected,
       errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
+      ...(this.merges ? this.finalMerge() : {}),
+      ...Object.fromEntries(facts.map((f) => [f.key, f.value])),
       wallMs: Date.now() - this.startedAt,
       ...reportFacts(this.report()),
     };
@@ -220,6 +250,24 @@ export class Simulation {
       if (r && (!best || r.round > best.round)) best = r;
     }
     return best;
+  }
+
+  /** The live nodes' models as they are now (a node with none yet counts with the shared init). */
+  private liveModels(): Float32Array[] {
+    return this.liveNodes().map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
+  }
+
+  /** Averages every live node's final model once (exact: the simulator holds them all) and evaluates it. */
+  finalMerge(): MergeResult {
+    const models = this.liveModels();
+    const merged = this.learner.evaluateSync(mean(models), this.evalSet);
+    const local = models.map((m) => this.learner.evaluateSync(m, this.evalSet).accuracy);
+    return {
+      mergedAccuracy: merged.accuracy,
+      mergedLoss: merged.loss,
+      localAccuracy: local.reduce((a, b) => a + b, 0) / local.length,
+      consensusRemoved: consensusDistance(models),
+    };
   }
 
   bytesSent(): number {
@@ -292,6 +340,7 @@ export class Simulation {
 
   private observe(host: NodeHost, action: ProtocolAction): void {
     this.onAction?.(host.id, action, this.clock.now());
+    if (action.kind === 'compute' && action.request.kind === 'train') this.trainings.set(host.id, (this.trainings.get(host.id) ?? 0) + 1);
     if (action.kind === 'model' && action.scope === 'global' && this.module.evaluates === 'global') {
       if (!this.lastGlobal || action.round > this.lastGlobal.round) {
         this.lastGlobal = { round: action.round, params: action.params };
@@ -325,13 +374,15 @@ export class Simulation {
     let minAccuracy: number | undefined;
     let maxAccuracy: number | undefined;
     let consensus = 0;
+    let merged: { accuracy: number; loss: number } | undefined;
     if (this.module.evaluates === 'global') {
       const r = this.learner.evaluateSync(this.lastGlobal!.params, this.evalSet);
       accuracy = r.accuracy;
       loss = r.loss;
     } else {
-      const models = live.map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
+      const models = this.liveModels();
       consensus = consensusDistance(models);
+      if (this.merges) merged = this.learner.evaluateSync(mean(models), this.evalSet);
       const results = models.map((m) => this.learner.evaluateSync(m, this.evalSet));
       accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;
       loss = results.reduce((s, r) => s + r.loss, 0) / results.length;
@@ -347,6 +398,7 @@ export class Simulation {
       ...(minAccuracy !== undefined ? { minAccuracy, maxAccuracy } : {}),
       liveNodes: live.length,
       consensus,
+      ...(merged ? { mergedAccuracy: merged.accuracy, mergedLoss: merged.loss } : {}),
       wallMs: Date.now() - this.startedAt,
     };
     this.rows.push(row);

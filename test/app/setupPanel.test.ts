@@ -41,4 +41,21 @@ describe('SetupPanel', () => {
     expect(tag(html, 'input', 'nodes')).not.toMatch(/readonly/i);
     expect(tag(html, 'select', 'algo')).not.toMatch(/disabled/);
   });
+
+  it('RQM: its keys and the privacy ε appear only with dp=rqm', () => {
+    const plain = render();
+    expect(tag(plain, 'select', 'dp')).toMatch(/name="dp"/);
+    expect(tag(plain, 'input', 'rqmKeep')).toBe('');
+    expect(plain).not.toContain('data-testid="run-facts"');
+    const html = render({ config: parseConfig({ room: 'class-7', algo: 'fedavg', dataset: 'blobs', dp: 'rqm' }) });
+    for (const key of ['rqmClip', 'rqmDelta', 'rqmLevels', 'rqmKeep', 'dpDelta']) expect(tag(html, 'input', key), key).toMatch(/name=/);
+    // The mlp on blobs has 371 parameters; 20 rounds at the defaults.
+    expect(html).toMatch(/FedAvg, privacy ε: ε = [\d.]+ at δ = 0.00001 after 20 updates of 371 numbers \(a node that trains in all 20 rounds\)/);
+  });
+
+  it('final=merge: a gossip key in compare mode only', () => {
+    const gossip = parseConfig({ room: 'class-7', algo: 'gossip', dataset: 'blobs' });
+    expect(tag(render({ config: gossip }), 'select', 'final')).toBe('');
+    expect(tag(render({ config: gossip, mode: 'compare', runs: ['gossip-vca'] }), 'select', 'final')).toMatch(/name="final"/);
+  });
 });

@@ -19,6 +19,7 @@ const schemas: SchemaRegistry = {
   'x/any': { header: roundHeader, vectors: { delta: { dtype: ['f32', 'f16', 'i8', 'i4'], length: 'model', scaled: true } } },
   'x/frag': { header: roundHeader, vectors: { part: { dtype: 'f32', length: 'model', fragment: true } } },
   'x/raw': { header: roundHeader, vectors: { q: { dtype: 'i8', length: 4 }, small: { dtype: 'f32', length: 2, maxAbs: 1 } } },
+  'x/idx': { header: roundHeader, vectors: { levels: { dtype: ['u1', 'u2', 'u3', 'u5'], length: 'model' } } },
 };
 
 /** Bytes before the vector bodies: prefix, header JSON and one 12-byte entry per vector. */
@@ -346,5 +347,22 @@ describe('compact frames', () => {
     // The mutations reach valid frames and several rejection paths.
     expect(seen['c/list']).toBeGreaterThan(0);
     for (const r of ['malformed', 'unknown-type', 'bad-length']) expect(seen[r]).toBeGreaterThan(0);
+  });
+
+  it('packed indices (u1–u7): round-trip, ⌈k·n/8⌉ bytes, length checked against the model, padding bits must be 0', () => {
+    const values = Uint8Array.from([0, 7, 3, 5, 1]);
+    const frame = encodeMessage({ type: 'x/idx', round: 2, levels: { dtype: 'u3', values } }, schemas);
+    expect(frame.length).toBe(headBytes({ type: 'x/idx', round: 2 }, 1) + 2);
+    const d = decodeMessage(frame, schemas, 5);
+    expect(d.ok && Array.from(d.msg.levels as Uint8Array)).toEqual([0, 7, 3, 5, 1]);
+    expect(decodeMessage(frame, schemas, 6)).toMatchObject({ ok: false, reason: 'bad-length' });
+    // 15 bits used of 16: setting the last one is refused.
+    const bad = frame.slice();
+    bad[bad.length - 1] |= 0x80;
+    expect(decodeMessage(bad, schemas, 5)).toMatchObject({ ok: false, reason: 'malformed' });
+    // A width the schema does not list.
+    expect(() => encodeMessage({ type: 'x/idx', round: 2, levels: { dtype: 'u4', values } }, schemas)).toThrow(/not one of/);
+    // A value wider than the chosen width cannot be sent.
+    expect(() => encodeMessage({ type: 'x/idx', round: 2, levels: { dtype: 'u2', values } }, schemas)).toThrow(/does not fit/);
   });
 });

@@ -93,3 +93,21 @@ describe('symmetric int8 / int4', () => {
     expect(vectorBytes('u8', 7)).toBe(7);
   });
 });
+
+describe('packed unsigned integers (u1–u7)', () => {
+  it('pack and unpack round-trip for every width and odd lengths; bytes are ⌈k·n/8⌉', async () => {
+    const { packBits, unpackBits, vectorBytes, packedDtype } = await import('../../src/core/wire/quantize.ts');
+    for (let bits = 1; bits <= 8; bits++) {
+      for (const n of [0, 1, 7, 8, 9, 33]) {
+        const values = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) % (1 << bits));
+        const packed = packBits(values, bits);
+        expect(packed.length).toBe(Math.ceil((n * bits) / 8));
+        expect(vectorBytes(packedDtype(bits), n)).toBe(packed.length);
+        expect(Array.from(unpackBits(packed, n, bits))).toEqual(Array.from(values));
+      }
+    }
+    // Little-endian bit order: 3-bit values 5, 2, 7 are the stream 101 010 111 from bit 0 up.
+    expect(Array.from(packBits(Uint8Array.from([5, 2, 7]), 3))).toEqual([0b11010101, 0b1]);
+    expect(() => packBits(Uint8Array.from([4]), 2)).toThrow(/does not fit/);
+  });
+});

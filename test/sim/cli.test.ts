@@ -50,4 +50,16 @@ describe('simulator CLI', () => {
       expect(err!.stderr).not.toMatch(/\n\s+at /);
     }
   });
+
+  it('reports epsilon and delta with --dp rqm, and mergedAccuracy with --final merge', async () => {
+    const a = (await cli(['--json', '--algo', 'fedavg', '--dp', 'rqm', '--dataset', 'blobs', '--nodes', '4', '--rounds', '2'])).stdout.trim().split('\n');
+    const s = JSON.parse(a.at(-1)!) as Record<string, number>;
+    expect(Number.isFinite(s.epsilon)).toBe(true);
+    expect(s.delta).toBe(1e-5);
+    const text = (await cli(['--algo', 'gossip', '--final', 'merge', '--dataset', 'blobs', '--nodes', '4', '--rounds', '2'])).stdout;
+    expect(text).toMatch(/final merge: the average of the 4 final models scores [\d.]+% \(the models themselves: [\d.]+% on average\)/);
+    const g = JSON.parse((await cli(['--json', '--algo', 'gossip', '--final', 'merge', '--dataset', 'blobs', '--nodes', '4', '--rounds', '2'])).stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+    expect(g.mergedAccuracy).toBeGreaterThan(0);
+    expect(g.localAccuracy).toBeGreaterThan(0);
+  });
 });

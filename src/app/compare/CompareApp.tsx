@@ -273,6 +273,7 @@ function RunTable({ runs, target }: { runs: RunState[]; target: number }) {
             <th>sent</th>
             <th>sim time</th>
             <th>to {Math.round(target * 100)}%</th>
+            <th title="final=merge: the accuracy of all final models averaged once (while running: were the run to end now). dp=rqm: the privacy ε of the node that sent the most updates.">merged / ε</th>
             <th>export</th>
           </tr>
         </thead>
@@ -293,6 +294,7 @@ function RunTable({ runs, target }: { runs: RunState[]; target: number }) {
                 <td>{fmtMB(last?.bytesSent ?? 0)}</td>
                 <td>{last ? `${(last.simTimeMs / 1000).toFixed(1)} s` : '—'}</td>
                 <td>{hit ? `round ${hit.round}, ${fmtMB(hit.bytesSent)}` : '—'}</td>
+                <td data-testid={`run-extra-${r.key}`}>{runExtra(r)}</td>
                 <td>
                   {r.error ? (
                     <span className="error-text">{r.error}</span>
@@ -326,6 +328,16 @@ function RunTable({ runs, target }: { runs: RunState[]; target: number }) {
   );
 }
 
+/** The merged model's accuracy (final=merge) and the privacy ε (dp=rqm), where a run has them. */
+function runExtra(r: RunState): string {
+  const parts: string[] = [];
+  const merged = r.summary?.mergedAccuracy ?? r.rows[r.rows.length - 1]?.mergedAccuracy;
+  if (merged !== undefined) parts.push(`merged ${fmtPct(merged)}`);
+  const eps = r.summary?.epsilon;
+  if (eps !== undefined) parts.push(`ε ${Number.isFinite(eps) ? eps.toPrecision(3) : '∞'}`);
+  return parts.join(' · ') || '—';
+}
+
 function CompareCharts({ runs }: { runs: RunState[] }) {
   const [x, setX] = useState<'round' | 'sim time'>('round');
   const history = useHistory();
@@ -338,6 +350,12 @@ function CompareCharts({ runs }: { runs: RunState[] }) {
     runs.forEach((r) => {
       lists.push(r.rows.map((row) => ({ x: px({ round: row.round, t: row.simTimeMs }), y: row.accuracy })));
       series.push({ label: r.label, color: r.color, width: 2.25 });
+    });
+    // final=merge: the accuracy the one global average would have, were the run to end at that round.
+    runs.forEach((r) => {
+      if (!r.rows.some((row) => row.mergedAccuracy !== undefined)) return;
+      lists.push(r.rows.map((row) => ({ x: px({ round: row.round, t: row.simTimeMs }), y: row.mergedAccuracy ?? NaN })));
+      series.push({ label: `${r.label} · merged`, color: r.color, dash: [2, 3], width: 2 });
     });
     runs.forEach((r) => {
       if (!r.rows.some((row) => row.minAccuracy !== undefined)) return;

@@ -138,7 +138,7 @@ function observe(run: Run, node: string, a: ProtocolAction): void {
       const key = `${node}>${a.to}:${a.msg.type}`;
       const e = t.edges.get(key);
       if (e) e.count++;
-      else t.edges.set(key, { from: node, to: a.to, type: a.msg.type, count: 1, model: a.msg.params !== undefined });
+      else t.edges.set(key, { from: node, to: a.to, type: a.msg.type, count: 1, model: a.msg.params !== undefined || a.msg.levels !== undefined });
       break;
     }
     case 'state':

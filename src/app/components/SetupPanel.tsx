@@ -1,7 +1,9 @@
 import { useId, useMemo, useRef, useState, type ChangeEvent, type FormEvent, type MouseEvent, type ReactNode } from 'react';
 import { BACKENDS, CONFIG_KEYS, DATASETS, KEY_NAMES, MODELS, configToStrings, errorSentence, parseConfigByKey, type Config, type ConfigErrors } from '../../core/config.ts';
 import { PRESETS, VARIANTS, MAX_RUNS, presetUrl, variantById } from '../lib/presets.ts';
-import { allProtocols } from '../../protocols/index.ts';
+import { allProtocols, protocolFor } from '../../protocols/index.ts';
+import { featuresFor, numClassesFor } from '../../core/data/index.ts';
+import { modelParamCount } from '../../core/learn/paramCount.ts';
 import { SECTIONS, type Section } from '../lib/hide.ts';
 import { useUi } from '../store.ts';
 import { PartitionPreviewView } from './PartitionPreview.tsx';
@@ -19,7 +21,9 @@ interface Field {
   datasets?: Config['dataset'][];
   help?: string;
   suggest?: string[];
-  modes?: ('live' | 'compare')[];
+  modes?: readonly ('live' | 'compare')[];
+  /** Shown only when this says so for the form's values (an algorithm key's `visible`). */
+  visible?(values: Readonly<Record<string, string>>): boolean;
 }
 
 const SYNTH: Config['dataset'][] = ['blobs', 'moons', 'spirals'];
@@ -58,7 +62,7 @@ function algorithmFields(): Field[] {
   const fields = new Map<string, Field>();
   for (const m of allProtocols()) {
     for (const [key, spec] of Object.entries(m.config)) {
-      const f = fields.get(key) ?? { key: key as Key, label: spec.label, help: spec.help, options: spec.options, suggest: spec.suggest ? [...spec.suggest] : undefined, algos: [] };
+      const f = fields.get(key) ?? { key: key as Key, label: spec.label, help: spec.help, options: spec.options, suggest: spec.suggest ? [...spec.suggest] : undefined, modes: spec.modes, visible: spec.visible, algos: [] };
       f.algos!.push(m.name);
       fields.set(key, f);
     }
@@ -123,10 +127,13 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra,
   const algos = mode === 'live' ? [values.algo] : chosenVariants.map((v) => String(v.overrides.algo));
   // In compare mode a key the chosen runs set themselves (gossip's merge rule) is not a form field.
   const setByRuns = new Set(mode === 'compare' ? chosenVariants.flatMap((v) => Object.keys(v.overrides)) : []);
+  // The values each run will have: the form's, or (compare) the form's under each chosen run's overrides.
+  const runValues = mode === 'live' ? [values] : chosenVariants.map((v) => ({ ...values, ...Object.fromEntries(Object.entries(v.overrides).map(([k, x]) => [k, String(x)])) }));
   const fields = formFields().filter(
     (f) =>
       (!f.modes || f.modes.includes(mode)) &&
       (!f.algos || f.algos.some((a) => algos.includes(a))) &&
+      (!f.visible || runValues.some((v) => f.visible!(v))) &&
       !setByRuns.has(f.key) &&
       (!f.datasets || f.datasets.includes(values.dataset as Config['dataset'])) &&
       visible(f.key),
@@ -289,6 +296,7 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra,
             );
           })}
         </div>
+        {valid && <RunFacts configs={runValues.map((v) => parseConfigByKey(v).config)} />}
         <p role="alert" className="error-text" data-testid="setup-error">
           {summary.join(' ')}
         </p>
@@ -314,6 +322,33 @@ export function SetupPanel({ mode, config, runs = [], shareLink, onApply, extra,
       )}
       {extra}
     </aside>
+  );
+}
+
+/**
+ * What the chosen algorithms will report about a run, worked out before it starts for a node that
+ * trains in every round (RQM's privacy ε: the worst case the run can reach).
+ */
+function RunFacts({ configs }: { configs: Config[] }) {
+  // Cheap to redo on each render: the costly part (RQM's divergence curve) is memoized per parameters.
+  const out = new Set<string>();
+  for (const c of configs) {
+    let facts;
+    try {
+      facts = protocolFor(c.algo).facts?.(c, { paramCount: modelParamCount(c.model, featuresFor(c), numClassesFor(c)), trainings: c.rounds });
+    } catch {
+      continue;
+    }
+    for (const f of facts ?? []) if (f.label && f.text) out.add(`${protocolFor(c.algo).ui.label}, ${f.label}: ${f.text} (a node that trains in all ${c.rounds} rounds).`);
+  }
+  const lines = [...out];
+  if (lines.length === 0) return null;
+  return (
+    <div className="run-facts small-text" data-testid="run-facts">
+      {lines.map((l) => (
+        <p key={l}>{l}</p>
+      ))}
+    </div>
   );
 }
 

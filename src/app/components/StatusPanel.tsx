@@ -22,6 +22,7 @@ export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapsh
         <Stat label="rejected frames" value={String(s.rejectedFrames)} testId="rejected" warn={s.rejectedFrames > 0} />
         <Stat label="samples/s" value={s.samplesPerSecond ? s.samplesPerSecond.toFixed(0) : '—'} />
       </div>
+      <RunFacts snapshot={s} />
       {s.backendReason && (
         <p className="backend-line small-text muted" data-testid="backend-line">
           Training on {s.backend}: {s.backendReason}
@@ -33,6 +34,23 @@ export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapsh
         {actions}
       </div>
     </div>
+  );
+}
+
+/** What the algorithm reports about this tab's run so far (RQM: the privacy this tab has spent). */
+function RunFacts({ snapshot: s }: { snapshot: Snapshot }) {
+  let facts;
+  try {
+    facts = s.paramCount === null ? [] : (protocolFor(s.algo).facts?.(s.config, { paramCount: s.paramCount, trainings: s.trainings }) ?? []);
+  } catch {
+    return null;
+  }
+  const shown = facts.filter((f) => f.label && f.text);
+  if (shown.length === 0) return null;
+  return (
+    <p className="small-text muted" data-testid="run-facts-status">
+      {shown.map((f) => `This tab’s ${f.label}: ${f.text}.`).join(' ')}
+    </p>
   );
 }
 

@@ -70,6 +70,20 @@ export const PRESETS: Preset[] = [
     runs: ['gossip-mean', 'gossip-vca'],
     input: { dataset: 'spirals', model: 'mlp', nodes: 16, rounds: 40, samples: 1600, partition: 'iid', init: 'independent', batch: 20, evalSize: 500, period: 1000 },
   },
+  {
+    id: 'cmp-rqm',
+    name: 'Privacy: FedAvg vs FedAvg with RQM (blobs)',
+    view: 'compare',
+    runs: ['fedavg', 'fedavg-rqm'],
+    input: { dataset: 'blobs', model: 'mlp', nodes: 20, rounds: 20, samples: 2000, partition: 'iid', evalSize: 500 },
+  },
+  {
+    id: 'cmp-merge',
+    name: 'One merge at the end: gossip and D-PSGD, very skewed data (blobs)',
+    view: 'compare',
+    runs: ['gossip-vca', 'dpsgd'],
+    input: { dataset: 'blobs', model: 'mlp', nodes: 20, rounds: 10, samples: 2000, partition: 'dirichlet:0.1', final: 'merge', evalSize: 500 },
+  },
 ];
 
 const suffix = () => Math.random().toString(36).slice(2, 6);

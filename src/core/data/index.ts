@@ -26,6 +26,11 @@ export const dataRng = (seed: number) => Rng.seed(seed).split('data');
 export const partitionRng = (seed: number) => Rng.seed(seed).split('partition');
 export const evalRng = (seed: number) => Rng.seed(seed).split('eval');
 
+/** Inputs per example: 784 pixels for MNIST, 2 coordinates for the synthetic datasets. */
+export function featuresFor(config: Pick<Config, 'dataset'>): number {
+  return config.dataset === 'mnist' ? MNIST_FEATURES : 2;
+}
+
 export function numClassesFor(config: Pick<Config, 'dataset' | 'classes'>): number {
   if (config.dataset === 'mnist') return MNIST_CLASSES;
   if (config.dataset === 'moons') return 2;

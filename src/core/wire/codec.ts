@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dequantize, f16BitsToF32, packI4, QMAX, quantize, toF16, unpackI4, vectorBytes, type Dtype } from './quantize.ts';
+import { dequantize, f16BitsToF32, packBits, packedBits, packI4, PACKED_DTYPES, QMAX, quantize, toF16, unpackBits, unpackI4, vectorBytes, type Dtype } from './quantize.ts';
 
 export type { Dtype } from './quantize.ts';
 
@@ -11,6 +11,7 @@ export type { Dtype } from './quantize.ts';
  *   magic "MU" | version u8 | vector count u8 | headerLen u32 LE | header JSON (utf-8)
  *   | one 12-byte entry per vector: index u8 | dtype u8 | 0 u16 | start u32 LE | length u32 LE
  *   | the vectors' bodies, in entry order, no padding: [scale f32 LE, for scaled i8/i4] values
+ *     (packed u1–u7: one bit stream per vector, see packBits; its unused last bits must be 0)
  *
  * Compact frames (byte 2 = COMPACT_VERSION = 0x80 | VERSION), for small fixed-shape messages
  * whose schema declares `compact` (SPSA's per-iteration bytes, where framing is most of the cost):
@@ -112,7 +113,8 @@ export const COMPACT_VERSION = 0x80 | VERSION;
 const COMPACT_PREFIX = 4;
 const PREFIX = 8;
 const ENTRY = 12;
-const DTYPES: readonly Dtype[] = ['f32', 'f16', 'i8', 'i4', 'u8'];
+/** Wire codes are positions here: append only. */
+const DTYPES: readonly Dtype[] = ['f32', 'f16', 'i8', 'i4', 'u8', ...PACKED_DTYPES];
 /** Weights beyond this are treated as poison rather than as a model. */
 export const MAX_ABS_PARAM = 1e4;
 export const MAX_HEADER_BYTES = 256 * 1024;
@@ -307,7 +309,8 @@ function encodeVector(type: string, name: string, index: number, schema: VectorS
   const v = values as VectorArray;
   const scaled = isScaled(schema, dtype);
   const floats = dtype === 'f32' || dtype === 'f16' || scaled;
-  const expected = floats ? Float32Array : dtype === 'u8' ? Uint8Array : Int8Array;
+  const packed = packedBits(dtype);
+  const expected = floats ? Float32Array : packed ? Uint8Array : Int8Array;
   if (!(v instanceof expected)) throw new Error(`${type}.${name}: ${dtype}${scaled ? ' (scaled)' : ''} takes a ${expected.name}`);
   const bytes = new Uint8Array(vectorBytes(dtype, v.length, scaled));
   const view = new DataView(bytes.buffer);
@@ -322,6 +325,7 @@ function encodeVector(type: string, name: string, index: number, schema: VectorS
     view.setFloat32(0, scale, true);
     bytes.set(dtype === 'i8' ? new Uint8Array(q.buffer) : packI4(q), 4);
   } else if (dtype === 'i4') bytes.set(packI4(v));
+  else if (packed > 0 && packed < 8) bytes.set(packBits(v as Uint8Array, packed));
   else bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   return { index, dtype, start: start as number, length: v.length, bytes };
 }
@@ -459,6 +463,13 @@ type VectorError = { reason: RejectReason; detail: string };
 function decodeVector(bytes: Uint8Array, dtype: Dtype, n: number, scaled: boolean, maxAbs: number): VectorArray | VectorError {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'u8') return bytes.slice();
+  const packed = packedBits(dtype);
+  if (packed) {
+    // Unused bits of the last byte must be 0: one value, one encoding.
+    const used = (n * packed) % 8;
+    if (used !== 0 && bytes[bytes.length - 1] >> used !== 0) return { reason: 'malformed', detail: 'padding bits set after the last value' };
+    return unpackBits(bytes, n, packed);
+  }
   if ((dtype === 'i8' || dtype === 'i4') && !scaled) return dtype === 'i8' ? new Int8Array(bytes.slice().buffer) : unpackI4(bytes, n);
   let out: Float32Array;
   if (dtype === 'f32') {

@@ -3,7 +3,25 @@
  * vector. Pure bit and integer arithmetic, so every JS engine gives the same bytes.
  */
 
-export type Dtype = 'f32' | 'f16' | 'i8' | 'i4' | 'u8';
+export type Dtype = 'f32' | 'f16' | 'i8' | 'i4' | 'u8' | PackedDtype;
+
+/**
+ * Unsigned integers of k < 8 bits, packed (`u8` is the 8-bit case, one per byte): level indices
+ * such as RQM's, ⌈log₂ m⌉ bits each. Sent and received as a Uint8Array of values below 2^k.
+ */
+export type PackedDtype = 'u1' | 'u2' | 'u3' | 'u4' | 'u5' | 'u6' | 'u7';
+export const PACKED_DTYPES = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'] as const satisfies readonly PackedDtype[];
+
+/** The bits per value of a packed dtype (u8 counts as 8), or 0 for any other dtype. */
+export function packedBits(dtype: Dtype): number {
+  return dtype === 'u8' ? 8 : (PACKED_DTYPES as readonly string[]).includes(dtype) ? Number(dtype.slice(1)) : 0;
+}
+
+/** The dtype that carries unsigned values of `bits` bits (1–8). */
+export function packedDtype(bits: number): PackedDtype | 'u8' {
+  if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new Error(`no packed dtype of ${bits} bits`);
+  return bits === 8 ? 'u8' : (`u${bits}` as PackedDtype);
+}
 
 /** Largest quantized magnitude: symmetric ranges [−127, 127] and [−7, 7] (−128 and −8 unused). */
 export const QMAX = { i8: 127, i4: 7 } as const;
@@ -118,8 +136,54 @@ export function unpackI4(bytes: Uint8Array, n: number): Int8Array {
   return out;
 }
 
-/** Bytes a vector of `n` values takes on the wire: f32 4n, f16 2n, i8 n, i4 ⌈n/2⌉, u8 n, plus 4 for a scale. */
+/**
+ * Values of `bits` bits each as one little-endian bit stream: value i is bits [i·bits, (i+1)·bits),
+ * and bit b of the stream is bit (b mod 8) of byte ⌊b/8⌋; the last byte's unused high bits are 0.
+ * Throws on a value that does not fit (only a local bug sends one).
+ */
+export function packBits(values: Uint8Array, bits: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil((values.length * bits) / 8));
+  const limit = 1 << bits;
+  let acc = 0;
+  let filled = 0;
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v >= limit) throw new Error(`value ${v} at ${i} does not fit ${bits} bits`);
+    acc |= v << filled;
+    filled += bits;
+    while (filled >= 8) {
+      out[at++] = acc & 0xff;
+      acc >>>= 8;
+      filled -= 8;
+    }
+  }
+  if (filled > 0) out[at] = acc & 0xff;
+  return out;
+}
+
+/** The inverse of packBits: `n` values of `bits` bits from `bytes` (which holds at least ⌈n·bits/8⌉ bytes). */
+export function unpackBits(bytes: Uint8Array, n: number, bits: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const mask = (1 << bits) - 1;
+  let acc = 0;
+  let filled = 0;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    while (filled < bits) {
+      acc |= bytes[at++] << filled;
+      filled += 8;
+    }
+    out[i] = acc & mask;
+    acc >>>= bits;
+    filled -= bits;
+  }
+  return out;
+}
+
+/** Bytes a vector of `n` values takes on the wire: f32 4n, f16 2n, i8 n, i4 ⌈n/2⌉, u8 n, uk ⌈k·n/8⌉, plus 4 for a scale. */
 export function vectorBytes(dtype: Dtype, n: number, scaled = false): number {
-  const body = dtype === 'f32' ? 4 * n : dtype === 'f16' ? 2 * n : dtype === 'i4' ? Math.ceil(n / 2) : n;
+  const packed = packedBits(dtype);
+  const body = dtype === 'f32' ? 4 * n : dtype === 'f16' ? 2 * n : dtype === 'i4' ? Math.ceil(n / 2) : packed ? Math.ceil((packed * n) / 8) : n;
   return body + (scaled ? 4 : 0);
 }

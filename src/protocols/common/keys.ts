@@ -22,6 +22,13 @@ export const sharedKeys = {
     help: 'Who talks to whom: ring, full (everyone), exp, or kregular:<k> (k neighbours each, k at least 1).',
     suggest: ['ring', 'full', 'exp', 'kregular:2', 'kregular:4'],
   },
+  final: {
+    schema: keyTypes.oneOf(['none', 'merge']).default('none'),
+    label: 'At the end',
+    options: ['none', 'merge'],
+    help: 'merge: when the run ends, every node’s model is averaged once into one model. The nodes’ models may disagree, yet their average is often much better than any of them. Only the simulator and compare view do this.',
+    modes: ['compare'],
+  },
 } satisfies Record<string, ConfigKeySpec>;
 
 /** The config type of a module's keys, for its `AlgoConfig` augmentation. */

@@ -6,6 +6,7 @@ import { dpsgdSchemas } from './messages.ts';
 
 const keys = {
   topology: sharedKeys.topology,
+  final: sharedKeys.final,
   roundTimeout: sharedKeys.roundTimeout,
 };
 

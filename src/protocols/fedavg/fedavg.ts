@@ -1,6 +1,7 @@
 import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId } from '../protocol.ts';
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { roomTraining, trainId } from '../compute.ts';
+import { openUpdate, UpdateSealer } from '../common/privacy.ts';
 import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
 
 /**
@@ -19,11 +20,14 @@ export class FedAvg implements Protocol {
   private finished = false;
   /** Coordinator: the round being collected. */
   private collecting: { round: number; attempt: number; selected: Set<NodeId>; updates: Map<NodeId, ClientUpdate> } | null = null;
-  /** Client: the round being trained, and for whom. */
-  private training: { round: number; from: NodeId } | null = null;
+  /** Client: the round being trained, for whom, and from which model. */
+  private training: { round: number; from: NodeId; base: Float32Array } | null = null;
+  /** Every update, the coordinator's own included, goes through the room's privacy mechanism (dp). */
+  private readonly sealer: UpdateSealer;
 
   constructor(private readonly ctx: ProtocolContext) {
     this.global = ctx.initialParams;
+    this.sealer = new UpdateSealer(ctx.config, ctx.rng);
     for (const p of ctx.peers) this.available.add(p);
   }
 
@@ -100,7 +104,7 @@ export class FedAvg implements Protocol {
   }
 
   private beginTraining(round: number, from: NodeId, params: Float32Array): ProtocolAction[] {
-    this.training = { round, from };
+    this.training = { round, from, base: params };
     return [
       { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'client' },
       { kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) },
@@ -125,7 +129,10 @@ export class FedAvg implements Protocol {
         // n_k weighs the average, so it is a claim: no honest shard of this room is larger than the largest one.
         const samples = msg.samples as number;
         if (samples > this.ctx.maxSamples) return [{ kind: 'reject', from, claim: 'samples', reason: `update claims ${samples} samples; the room's largest shard has ${this.ctx.maxSamples}` }];
-        return this.collect(from, round, { params: msg.params as Float32Array, samples });
+        // Under dp=rqm the update is the change from w_{round-1}, the global model this coordinator sent.
+        const opened = openUpdate(this.ctx.config, { base: this.global, params: msg.params as Float32Array | undefined, levels: msg.levels as Uint8Array | undefined });
+        if (!opened.ok) return [{ kind: 'reject', from, reason: opened.reason }];
+        return this.collect(from, round, { params: opened.params, samples });
       }
       case 'fedavg/done':
         if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
@@ -141,13 +148,14 @@ export class FedAvg implements Protocol {
 
   private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     if (!this.training || id !== trainId(this.training.round) || result.kind !== 'train') return [];
-    const { round, from } = this.training;
-    const { params, loss } = result;
+    const { round, from, base } = this.training;
+    const { loss } = result;
     const samples = this.ctx.samples;
     this.training = null;
+    const sealed = this.sealer.seal(base, result.params);
     const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'client' };
-    if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params, samples })];
-    return [idle, { kind: 'send', to: from, msg: { type: 'fedavg/update', round, samples, loss: Number.isFinite(loss) ? loss : null, params } }];
+    if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params: sealed.params, samples })];
+    return [idle, { kind: 'send', to: from, msg: { type: 'fedavg/update', round, samples, loss: this.sealer.publicLoss(loss), ...sealed.fields } }];
   }
 
   private collect(from: NodeId, round: number, update: ClientUpdate): ProtocolAction[] {

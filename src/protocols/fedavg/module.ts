@@ -1,6 +1,7 @@
 import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
 import { sharedKeys, type KeysConfig } from '../common/keys.ts';
+import { dpFacts, dpKeys } from '../common/privacy.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { FedAvg } from './fedavg.ts';
 import { fedavgSchemas } from './messages.ts';
@@ -9,6 +10,7 @@ const keys = {
   fraction: { schema: keyTypes.real(0, 1).default(1), label: 'Client fraction C', help: 'The share of nodes the coordinator picks each round (1 = all of them).' },
   minClients: { schema: keyTypes.int(1, 100000).default(1), label: 'Minimum clients', help: 'A round that times out still counts if at least this many picked clients answered.' },
   roundTimeout: sharedKeys.roundTimeout,
+  ...dpKeys,
 };
 
 declare module '../../core/config.ts' {
@@ -31,6 +33,12 @@ export const fedavg: ProtocolModule = {
     paper: 'McMahan et al., Communication-Efficient Learning of Deep Networks from Decentralized Data, AISTATS 2017',
     coordinatorLegend: '★ coordinator (samples clients, averages their models each round)',
     topologyCaption: 'Ringed: the clients picked this round; orange ring: the coordinator (server).',
+    variants: [
+      { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg' } },
+      { id: 'fedavg-rqm', label: 'FedAvg · RQM privacy', overrides: { algo: 'fedavg', dp: 'rqm' } },
+    ],
+    tag: (c) => (c.dp === 'rqm' ? 'fedavg-rqm' : 'fedavg'),
   },
+  facts: dpFacts,
   create: (ctx) => new FedAvg(ctx),
 };

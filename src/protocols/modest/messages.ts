@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_PARAMS, round, type SchemaRegistry } from '../../core/wire/codec.ts';
+import { RQM_VECTORS } from '../common/privacy.ts';
 import { wireViewSchema } from './view.ts';
 
 const nonce = z.number().int().min(0).max(2 ** 31 - 1);
@@ -44,13 +45,14 @@ export const announceHeader = z.object({ round, view: wireViewSchema });
 
 export type PingMsg = z.infer<typeof pingHeader>;
 export type PongMsg = z.infer<typeof pongHeader>;
-export type ModelMsg = z.infer<typeof modelHeader> & { params: Float32Array };
+/** `levels`: kind 'aggregate' under dp=rqm, where `params` is then the model the trainer started from (common/privacy.ts). */
+export type ModelMsg = z.infer<typeof modelHeader> & { params: Float32Array; levels?: Uint8Array };
 export type AnnounceMsg = z.infer<typeof announceHeader>;
 
 export const modestSchemas: SchemaRegistry = {
   'modest/ping': { header: pingHeader, vectors: {} },
   'modest/pong': { header: pongHeader, vectors: {} },
-  'modest/model': { header: modelHeader, vectors: MODEL_PARAMS },
+  'modest/model': { header: modelHeader, vectors: { ...MODEL_PARAMS, ...RQM_VECTORS } },
   'modest/join': { header: announceHeader, vectors: {} },
   'modest/leave': { header: announceHeader, vectors: {} },
 };

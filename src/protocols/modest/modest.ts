@@ -2,6 +2,7 @@ import type { Config } from '../../core/config.ts';
 import { mean, normalize, weightedSum } from '../../core/vector.ts';
 import type { Message } from '../../core/wire/codec.ts';
 import { roomTraining, trainId } from '../compute.ts';
+import { openUpdate, UpdateSealer } from '../common/privacy.ts';
 import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import type { AnnounceMsg, ModelMsg, PingMsg, PongMsg } from './messages.ts';
 import { ranking } from './ranking.ts';
@@ -84,6 +85,8 @@ interface Handoff {
   rankRound: number;
   count: number;
   params: Float32Array;
+  /** What goes on the wire instead of `params`, if anything: a trainer's RQM update (its base model and levels). */
+  wire?: Record<string, unknown>;
   samples: number;
   stage: number;
 }
@@ -149,6 +152,9 @@ export class Modest implements Protocol {
   private nextSearchId = 1;
   private latest: Float32Array;
   private latestRound = 0;
+  /** The model the current training started from: an RQM update is the change from it. */
+  private trainingBase: Float32Array;
+  private readonly sealer: UpdateSealer;
   private lastState = '';
   private contacted = false;
   private announceAttempts = 0;
@@ -170,6 +176,8 @@ export class Modest implements Protocol {
     this.minAfterTimeout = Math.min(MIN_MODELS_AFTER_TIMEOUT, this.need);
     this.watchdogMs = 2 * this.cfg.aggTimeout + 4 * this.cfg.pingTimeout;
     this.latest = ctx.initialParams;
+    this.trainingBase = ctx.initialParams;
+    this.sealer = new UpdateSealer(ctx.config, ctx.rng);
     this.view.mergeEntry(ctx.id, { round: 0, counter: 0, status: 'join' });
     this.known.add(ctx.id);
     for (const p of ctx.peers) {
@@ -394,8 +402,15 @@ export class Modest implements Protocol {
         if (!this.noteClaims(out, from, [m.round, ...m.view.r])) return;
         this.mergeView(out, from, m.view);
         this.view.touch(from, Math.max(m.round, this.estimate()));
-        if (m.kind === 'train') this.onTrainRequest(out, m.round, m.params);
-        else this.onTrainedModel(out, from, m.round, m.params, m.samples);
+        if (m.kind === 'train') {
+          if (m.levels) out.push({ kind: 'reject', from, reason: 'RQM levels on a train message' });
+          else this.onTrainRequest(out, m.round, m.params);
+          return;
+        }
+        // Under dp=rqm a trained model arrives as the base it was trained from plus the RQM levels of its change.
+        const opened = openUpdate(this.cfg, { base: m.params, params: m.params, levels: m.levels });
+        if (opened.ok) this.onTrainedModel(out, from, m.round, opened.params, m.samples);
+        else out.push({ kind: 'reject', from, reason: opened.reason });
         return;
       }
       case 'modest/join':
@@ -441,6 +456,7 @@ export class Modest implements Protocol {
     this.trainRound = round;
     this.training = round;
     this.latest = params;
+    this.trainingBase = params;
     this.latestRound = Math.max(this.latestRound, round - 1);
     this.touchSelf(round);
     out.push({ kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) });
@@ -451,7 +467,10 @@ export class Modest implements Protocol {
     if (round === null || id !== trainId(round) || this.stopped) return; // abandoned for a higher round
     this.training = null;
     this.latest = params;
-    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params, samples: Math.max(1, this.ctx.samples), stage: 2 * round + 1 };
+    // Sealed once: every aggregator, and every watchdog re-send, gets the same release.
+    const sealed = this.sealer.seal(this.trainingBase, params);
+    const wire = 'levels' in sealed.fields ? { params: this.trainingBase, ...sealed.fields } : undefined;
+    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params: sealed.params, wire, samples: Math.max(1, this.ctx.samples), stage: 2 * round + 1 };
     this.startSearch(out, h, false);
   }
 
@@ -618,7 +637,7 @@ export class Modest implements Protocol {
       if (!accepts(h, p)) continue;
       if (to === this.ctx.id) toSelf = true;
       else {
-        out.push({ kind: 'send', to, msg: { type: 'modest/model', kind: h.kind, round: h.round, samples: h.samples, view, params: h.params } });
+        out.push({ kind: 'send', to, msg: { type: 'modest/model', kind: h.kind, round: h.round, samples: h.samples, view, params: h.params, ...h.wire } });
         sent++;
       }
     }

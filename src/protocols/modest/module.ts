@@ -1,6 +1,7 @@
 import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
 import type { KeysConfig } from '../common/keys.ts';
+import { dpFacts, dpKeys } from '../common/privacy.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { modestSchemas } from './messages.ts';
 import { Modest } from './modest.ts';
@@ -13,6 +14,7 @@ const keys = {
   pingTimeout: { schema: keyTypes.real(1, 1e9).default(5000), label: 'Ping timeout (ms)', help: 'How long a node waits for a candidate to answer before it picks the next one.' },
   inactivity: { schema: keyTypes.int(1, 100000).default(50), label: 'Inactivity limit', help: 'Rounds without news after which a node counts as gone.' },
   weighting: { schema: keyTypes.oneOf(['mean', 'samples']).default('mean'), label: 'Weighting', options: ['mean', 'samples'], help: 'mean: every model counts the same; samples: weighted by data size.' },
+  ...dpKeys,
 };
 
 declare module '../../core/config.ts' {
@@ -34,5 +36,6 @@ export const modest: ProtocolModule = {
     paper: 'de Vos, Dhasade, Kermarrec et al., Epidemic Learning / MoDeST (arXiv 2302.13837)',
     topologyCaption: 'Ringed: this round’s sample; thick orange ring: aggregators.',
   },
+  facts: dpFacts,
   create: (ctx) => new Modest(ctx),
 };
