@@ -39,7 +39,7 @@ test.describe('projector view', () => {
   test.setTimeout(420_000);
 
   test(`${TABS} tabs and a projector: the picture is the real traffic, the QR code joins, the owner pauses and resumes from the console`, async ({ browser }) => {
-    const hash = `room=projector-${uid()}&dataset=blobs&nodes=${TABS}&rounds=25`;
+    const hash = `room=projector-${uid()}&dataset=blobs&nodes=${TABS}&rounds=15`;
     const owner = await openTab(browser, hash);
     const ownerKey = (await snapshot(owner.page)).ownerKey!;
     expect(ownerKey).toBeTruthy();
