@@ -8,7 +8,8 @@ import { closeAll, openTab, openTabs, snapshot, uid, type Tab } from './helpers.
  * the owner's console. TABS tabs of one room on the newcomer's defaults (blobs pinned).
  */
 
-const TABS = Number(process.env.PROJECTOR_TABS ?? 16);
+// 8 in `npm test` (CI has 15 minutes for everything); PROJECTOR_TABS=16 is the class-sized run in BENCHMARKS.md.
+const TABS = Number(process.env.PROJECTOR_TABS ?? 8);
 
 function room(page: Page): Promise<RoomView> {
   return page.evaluate(() => (window as unknown as { murmuration: { room: () => RoomView } }).murmuration.room());
@@ -39,7 +40,7 @@ test.describe('projector view', () => {
   test.setTimeout(420_000);
 
   test(`${TABS} tabs and a projector: the picture is the real traffic, the QR code joins, the owner pauses and resumes from the console`, async ({ browser }) => {
-    const hash = `room=projector-${uid()}&dataset=blobs&nodes=${TABS}&rounds=15`;
+    const hash = `room=projector-${uid()}&dataset=blobs&nodes=${TABS}&rounds=8`;
     const owner = await openTab(browser, hash);
     const ownerKey = (await snapshot(owner.page)).ownerKey!;
     expect(ownerKey).toBeTruthy();

@@ -10,8 +10,8 @@ import { fuzzHost, fuzzSwarm, recordCorpus } from './harness.ts';
  * other seeds. Frames: valid ones recorded from an honest run, then mutated (mutate.ts).
  */
 const SEED = 20261202;
-/** Frames per (protocol, role): with seven protocols and two roles, over 10,000 in all. */
-const FRAMES = 800;
+/** Frames per (protocol, role): with nine protocols and two roles, 10,800 in all. */
+const FRAMES = 600;
 
 let world: BlobsWorld;
 let total = 0;
