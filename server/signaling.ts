@@ -527,17 +527,23 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 
   /** `dropped`: the connection went away without a `leave`, so the member may resume (see `join.resume`). */
+  /** Forgets a socket's place in its room; the caller removes it from the room's members or spectators. */
+  const detach = (peer: Peer, id: string) => {
+    ids.delete(id);
+    peer.room = null;
+    peer.id = null;
+    peer.resumeHash = null;
+    peer.spectator = false;
+    peer.owns = false;
+  };
+
   const leaveRoom = (peer: Peer, dropped = false) => {
     const room = peer.room;
     const id = peer.id;
     if (!room || id === null) return;
     if (peer.spectator) {
       room.spectators.delete(peer);
-      ids.delete(id);
-      peer.room = null;
-      peer.id = null;
-      peer.spectator = false;
-      peer.owns = false;
+      detach(peer, id);
       if (room.members.size === 0 && room.spectators.size === 0) deleteRoom(room);
       return;
     }
@@ -545,11 +551,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       room.departed.set(peer.resumeHash.toString('hex'), { id, name: peer.name, until: Date.now() + opt.resumeWindowMs });
       while (room.departed.size > opt.maxPeersPerRoom) room.departed.delete(room.departed.keys().next().value!);
     }
-    peer.resumeHash = null;
     room.members.delete(id);
-    ids.delete(id);
-    peer.room = null;
-    peer.id = null;
+    detach(peer, id);
     peer.lastMetrics = null;
     // An owner that leaves keeps no rights in the room: until a tab joins with the owner key, the
     // room has no owner, so nobody can start, configure or reset it (a run already going carries on).
@@ -577,10 +580,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       // A quiet hand-over: the member keeps its place (and the room is not emptied on the way).
       log(`signal: ${id} resumed on a new connection; closing the old one`);
       room.members.delete(id);
-      ids.delete(id);
-      p.room = null;
-      p.id = null;
-      p.resumeHash = null;
+      detach(p, id);
       p.closing = true;
       p.ws.terminate();
       return { id, name: p.name, until: now };
