@@ -512,18 +512,22 @@ export class LiveNode {
   /** The owner paused or resumed the room: time stands still for this node's protocol (NodeHost.pause). */
   private setPaused(paused: boolean): void {
     if (paused === this.snap.paused) return;
-    if (this.host) {
-      if (paused) {
-        this.host.pause();
-        this.clock.pause();
-      } else {
-        this.clock.resume();
-        this.host.resume();
-      }
-    }
+    this.holdTime(paused);
     this.log(paused ? 'paused by the teacher' : 'resumed by the teacher');
     this.update({ paused });
     this.queueStateReport();
+  }
+
+  /** Stops (or restarts) time for this node's protocol: its host holds events, its clock keeps each timer's remaining time. */
+  private holdTime(paused: boolean): void {
+    if (!this.host) return;
+    if (paused) {
+      this.host.pause();
+      this.clock.pause();
+    } else {
+      this.clock.resume();
+      this.host.resume();
+    }
   }
 
   private iceServers: RTCIceServer[] = [];
@@ -681,10 +685,7 @@ export class LiveNode {
       },
     });
     this.host.roster(this.otherPeers(), this.snap.coordinator ?? coordinator);
-    if (this.snap.paused) {
-      this.host.pause();
-      this.clock.pause();
-    }
+    if (this.snap.paused) this.holdTime(true);
     this.host.start();
     this.traffic.start();
     for (const [from, frame] of this.earlyFrames.splice(0)) this.host.receive(from, frame);
