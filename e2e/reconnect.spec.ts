@@ -61,7 +61,18 @@ test.describe('reconnects', () => {
       for (const t of others) await expect.poll(async () => (await snapshot(t.page)).roster, { timeout: 15_000 }).toContain(before.nodeId);
       // The room went on without it, and it comes back into the run: it trains again after the cut.
       const trainedAtReturn = back.trainedSamples;
-      for (const t of tabs) await expect.poll(async () => (await snapshot(t.page)).state, { timeout: 180_000 }).toBe('done');
+      for (const t of tabs) {
+        await expect
+          .poll(async () => (await snapshot(t.page)).state, { timeout: 180_000 })
+          .toBe('done')
+          .catch(async (e: unknown) => {
+            for (const u of tabs) {
+              const s = await snapshot(u.page);
+              console.log(`${s.nodeId} ${s.role} ${s.state} round ${s.round} peers ${s.peers.join(',')} roster ${s.roster.join(',')} coordinator ${s.coordinator}\n  ${s.log.slice(-25).join('\n  ')}`);
+            }
+            throw e;
+          });
+      }
       const end = await Promise.all(tabs.map((t) => snapshot(t.page)));
       expect(during.round).toBeGreaterThan(before.round - 1);
       expect(end[2].trainedSamples).toBeGreaterThan(trainedAtReturn);

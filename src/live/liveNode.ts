@@ -490,6 +490,7 @@ export class LiveNode {
       this.transport = null;
       this.earlyFrames = [];
     }
+    this.transport?.redialPending();
     this.update({
       nodeId: m.id,
       roster: [...m.peers, m.id],

@@ -134,6 +134,26 @@ describe('FedAvg end of run', () => {
   });
 });
 
+describe('FedAvg end of run, for a client that missed it', () => {
+  it('a finished coordinator answers a late update with `done` once, then refuses', () => {
+    const config = parseConfig({ algo: 'fedavg', fraction: 1, rounds: 1 });
+    const size = learner.spec.size;
+    const coordinator = new FedAvg({ id: 'n0', config, spec: learner.spec, samples: 10, maxSamples: 40, rng: Rng.seed(1), initialParams: new Float32Array(size), peers: ['n1'] });
+    const start = coordinator.handle({ kind: 'start' }, 0);
+    const own = start.find((a) => a.kind === 'compute') as { id: string };
+    coordinator.handle({ kind: 'computed', id: own.id, result: { kind: 'train', params: new Float32Array(size).fill(2), loss: 0.1 } }, 0);
+    // n1 never answers: the round closes at the timeout on the coordinator's own update, and the run ends.
+    const ended = coordinator.handle({ kind: 'timer', id: 'round:1:0' }, 0);
+    expect(ended.some((a) => a.kind === 'done')).toBe(true);
+    const late = { type: 'fedavg/update', round: 1, samples: 10, loss: 0.5, params: new Float32Array(size).fill(1) };
+    const reply = coordinator.handle({ kind: 'message', from: 'n1', msg: late }, 0);
+    expect(reply).toHaveLength(1);
+    expect(reply[0]).toMatchObject({ kind: 'send', to: 'n1', msg: { type: 'fedavg/done', round: 1 } });
+    expect(Array.from((reply[0] as { msg: { params: Float32Array } }).msg.params)).toEqual(Array.from(coordinator.currentParams()));
+    expect(coordinator.handle({ kind: 'message', from: 'n1', msg: late }, 0)).toMatchObject([{ kind: 'reject', from: 'n1' }]);
+  });
+});
+
 describe('FedAvg bounds what clients claim', () => {
   it('refuses an update claiming more samples than the room’s largest shard, so it cannot dominate the average', () => {
     const config = parseConfig({ algo: 'fedavg', fraction: 1, rounds: 5 });

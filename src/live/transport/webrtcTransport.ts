@@ -64,6 +64,8 @@ interface Connection {
   queue: Uint8Array[];
   reassembler: Reassembler;
   lastUsed: number;
+  /** When this side created the link (for glare: an offer unanswered this long was probably lost). */
+  dialedAt: number;
   timeout: ReturnType<typeof setTimeout> | null;
   waitingForDrain: boolean;
 }
@@ -72,6 +74,8 @@ interface Connection {
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 const DEFAULT_CHUNK = 64 * 1024;
+/** How long a dial waits for its answer before a crossing offer from the peer wins the glare. */
+const GLARE_PATIENCE_MS = 3000;
 const MAX_CHUNK = 256 * 1024;
 
 /**
@@ -137,6 +141,20 @@ export class WebRtcTransport implements Transport {
     if (conn) this.teardown(conn, 'peer-left');
   }
 
+  /**
+   * Our signaling came back after a drop: offers and candidates sent meanwhile were lost, so links
+   * still being dialled would only time out. Dial them again, with the frames they hold.
+   */
+  redialPending(): void {
+    for (const conn of [...this.connections.values()]) {
+      if (conn.open) continue;
+      const queued = conn.queue;
+      this.teardown(conn, 'redial', false);
+      if (queued.length === 0) continue;
+      this.dial(conn.remote, true).queue = queued;
+    }
+  }
+
   close(): void {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
@@ -161,6 +179,7 @@ export class WebRtcTransport implements Transport {
         partialTimeoutMs: this.options.partialTimeoutMs,
       }),
       lastUsed: Date.now(),
+      dialedAt: Date.now(),
       timeout: null,
       waitingForDrain: false,
     };
@@ -181,12 +200,16 @@ export class WebRtcTransport implements Transport {
     if (this.closed || !data || typeof data !== 'object') return;
     let conn = this.connections.get(from);
     if (data.type === 'offer' && conn && conn.initiator && !conn.open) {
-      // Both sides dialled at once: the smaller id keeps its offer, the other yields.
-      if (this.self < from) return;
-      const queued = conn.queue;
-      this.teardown(conn, 'glare', false);
-      conn = this.dial(from, false);
-      conn.queue = queued;
+      // Both sides dialled at once: the smaller id keeps its offer, the other yields. Unless ours
+      // went unanswered for a while: then it was probably lost (sent while our signaling was
+      // down), the peer never saw it, and waiting would only end in a connect timeout.
+      if (this.self < from && Date.now() - conn.dialedAt < GLARE_PATIENCE_MS) return;
+      conn = this.redial(conn);
+    } else if (data.type === 'offer' && conn) {
+      // A fresh offer on a link we hold (open, or one we were answering): the peer dropped its
+      // side, for example after its signaling reconnected, and dials again. Our side is stale and
+      // would never carry a frame again; answer the new offer on a new connection.
+      conn = this.redial(conn);
     } else if (!conn) {
       if (data.type !== 'offer') return; // a late candidate for a connection we dropped
       conn = this.dial(from, false);
@@ -196,6 +219,19 @@ export class WebRtcTransport implements Transport {
     } catch {
       this.teardown(conn, 'bad-signal');
     }
+  }
+
+  /**
+   * Replaces a link by an answering one. Whole frames queued on a link that never opened wait for
+   * the new one; chunks queued on an open link belong to messages the peer's new side cannot
+   * reassemble, so they are dropped and counted (`replaced`).
+   */
+  private redial(conn: Connection): Connection {
+    const queued = conn.open ? [] : conn.queue;
+    this.teardown(conn, conn.open ? 'replaced' : 'glare', false);
+    const fresh = this.dial(conn.remote, false);
+    fresh.queue = queued;
+    return fresh;
   }
 
   private onOpen(conn: Connection): void {
@@ -292,7 +328,7 @@ export class WebRtcTransport implements Transport {
     this.connections.delete(conn.remote);
     this.stats.connectionsClosed++;
     if (conn.timeout) clearTimeout(conn.timeout);
-    if (conn.queue.length > 0 && reason !== 'glare') this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + conn.queue.length;
+    if (conn.queue.length > 0 && reason !== 'glare' && reason !== 'redial') this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + conn.queue.length;
     conn.queue = [];
     try {
       conn.peer.destroy();

@@ -18,6 +18,8 @@ export class FedAvg implements Protocol {
   private globalRound = 0;
   private running = false;
   private finished = false;
+  /** Coordinator: clients told `done` again after the end (once each). */
+  private readonly redone = new Set<NodeId>();
   /** Coordinator: the round being collected. */
   private collecting: { round: number; attempt: number; selected: Set<NodeId>; updates: Map<NodeId, ClientUpdate> } | null = null;
   /** Client: the round being trained, for whom, and from which model. */
@@ -159,6 +161,12 @@ export class FedAvg implements Protocol {
   }
 
   private collect(from: NodeId, round: number, update: ClientUpdate): ProtocolAction[] {
+    if (this.finished && this.isCoordinator && from !== this.ctx.id && !this.redone.has(from)) {
+      // A client still training when the run ended (its link was down when `done` went out):
+      // it would wait forever. Tell it once; a second update gets the plain refusal below.
+      this.redone.add(from);
+      return [{ kind: 'send', to: from, msg: { type: 'fedavg/done', round: this.globalRound, params: this.global } }];
+    }
     const c = this.collecting;
     if (!this.isCoordinator || !c) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
     if (round !== c.round) return [{ kind: 'reject', from, reason: `update for round ${round}, collecting ${c.round}` }];
