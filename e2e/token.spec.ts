@@ -30,7 +30,7 @@ test.describe('token walk live in four tabs', () => {
 
   test('a tab closed while it holds the token does not end the walk: its predecessor re-injects the token', async ({ browser }) => {
     // Long visits (2000 local steps), so the holder is still training when its tab closes.
-    const tabs = await openTabs(browser, `room=${room('tokchurn')}&algo=token&nodes=4&dataset=blobs&partition=iid&rounds=16&steps=2000&roundTimeout=8000&autostart=1`, 4);
+    const tabs = await openTabs(browser, `room=${room('tokchurn')}&algo=token&nodes=4&dataset=blobs&partition=iid&rounds=10&steps=2000&roundTimeout=8000&autostart=1`, 4);
     try {
       await expect.poll(async () => Math.max(...(await Promise.all(tabs.map((t) => snapshot(t.page)))).map((s) => s.round)), { timeout: 90_000 }).toBeGreaterThanOrEqual(3);
       let holder: Tab | null = null;
@@ -52,7 +52,7 @@ test.describe('token walk live in four tabs', () => {
       const survivors = tabs.filter((t) => t !== doomed);
       for (const t of survivors) await expect.poll(async () => (await snapshot(t.page)).state, { timeout: 150_000 }).toBe('done');
       for (const t of survivors) {
-        await expect.poll(async () => (await snapshot(t.page)).history.at(-1)?.round, { timeout: 30_000 }).toBe(16);
+        await expect.poll(async () => (await snapshot(t.page)).history.at(-1)?.round, { timeout: 30_000 }).toBe(10);
         const s = await snapshot(t.page);
         expect(s.roster).not.toContain(doomedId);
         expect(s.accuracy).toBeGreaterThanOrEqual(0.85);
