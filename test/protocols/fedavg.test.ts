@@ -141,7 +141,7 @@ describe('FedAvg end of run, for a client that missed it', () => {
     const coordinator = new FedAvg({ id: 'n0', config, spec: learner.spec, samples: 10, maxSamples: 40, rng: Rng.seed(1), initialParams: new Float32Array(size), peers: ['n1'] });
     const start = coordinator.handle({ kind: 'start' }, 0);
     const own = start.find((a) => a.kind === 'compute') as { id: string };
-    coordinator.handle({ kind: 'computed', id: own.id, result: { kind: 'train', params: new Float32Array(size).fill(2), loss: 0.1 } }, 0);
+    coordinator.handle({ kind: 'computed', id: own.id, result: { kind: 'train', params: new Float32Array(size).fill(2), loss: 0.1, steps: 1, samplesSeen: 10 } }, 0);
     // n1 never answers: the round closes at the timeout on the coordinator's own update, and the run ends.
     const ended = coordinator.handle({ kind: 'timer', id: 'round:1:0' }, 0);
     expect(ended.some((a) => a.kind === 'done')).toBe(true);

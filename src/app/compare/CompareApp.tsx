@@ -8,6 +8,7 @@ import { colorFor, withAlpha } from '../palette.ts';
 import { useUi } from '../store.ts';
 import { overlaidRuns, useHistory } from '../historyStore.ts';
 import { SetupPanel } from '../components/SetupPanel.tsx';
+import { StreamBuffer } from '../lib/streamBuffer.ts';
 import { TopBar } from '../components/TopBar.tsx';
 import { LineChart, type Band, type Series } from '../components/LineChart.tsx';
 import { Toggle } from '../components/Toggle.tsx';
@@ -68,6 +69,10 @@ declare global {
   }
 }
 
+/** How often streamed rows and topology frames reach React; models (one boundary panel per node) less often. */
+const STREAM_FLUSH_MS = 100;
+const PARAMS_FLUSH_MS = 500;
+
 const SPEEDS = { fast: 0, '4 rounds/s': 250, '1 round/s': 1000 } as const;
 type Speed = keyof typeof SPEEDS;
 
@@ -97,24 +102,25 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
     const w = new Worker(new URL('./compareWorker.ts', import.meta.url), { type: 'module' });
     worker.current = w;
     const patchRun = (i: number, patch: Partial<RunState>) => useCompare.setState((s) => ({ runs: s.runs.map((r, j) => (j === i ? { ...r, ...patch } : r)) }));
+    // Rows, topology frames and models stream in faster than anyone can look (fifty nodes, every
+    // round): they wait here and reach the store, and so React, at most every STREAM_FLUSH_MS;
+    // models (a decision-boundary panel per node) at most every PARAMS_FLUSH_MS.
+    const stream = new StreamBuffer<RunState>(STREAM_FLUSH_MS, PARAMS_FLUSH_MS, (patches) =>
+      useCompare.setState((s) => ({ runs: s.runs.map((r, j) => (patches.has(j) ? { ...r, ...patches.get(j)!(r) } : r)) })),
+    );
     w.onmessage = (e: MessageEvent<FromWorker>) => {
       const m = e.data;
-      const s = useCompare.getState();
+      if (m.type === 'rows') return stream.add(m.run, (r) => ({ rows: [...r.rows, ...m.rows] }));
+      if (m.type === 'topo') return stream.add(m.run, () => ({ topo: { round: m.round, simTimeMs: m.simTimeMs, nodes: m.nodes, edges: m.edges, countLabel: m.countLabel, focusLegend: m.focusLegend } }));
+      if (m.type === 'params') return stream.addSlow(m.run, () => ({ params: { round: m.round, params: m.params } }));
+      // Anything else (a run's end, an error) first brings the store up to date.
+      stream.flush();
       switch (m.type) {
         case 'loading':
           useCompare.setState({ loadingText: m.text });
           break;
         case 'ready':
           useCompare.setState({ phase: 'ready', spec: m.spec, numClasses: m.numClasses, shards: m.shards, histograms: m.histograms });
-          break;
-        case 'rows':
-          patchRun(m.run, { rows: [...s.runs[m.run].rows, ...m.rows] });
-          break;
-        case 'topo':
-          patchRun(m.run, { topo: { round: m.round, simTimeMs: m.simTimeMs, nodes: m.nodes, edges: m.edges, countLabel: m.countLabel, focusLegend: m.focusLegend } });
-          break;
-        case 'params':
-          patchRun(m.run, { params: { round: m.round, params: m.params } });
           break;
         case 'done': {
           patchRun(m.run, { summary: m.summary });
@@ -143,11 +149,13 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
     w.postMessage({ type: 'init', runs: runs.map((r) => ({ key: r.key, label: r.label, hash: configToHash(r.config) })), dataUrl: '/data/mnist/' } satisfies ToWorker);
     window.murmurationCompare = {
       state: () => {
+        stream.flush();
         const s = useCompare.getState();
         return { phase: s.phase, playing: s.playing, runs: s.runs.map((r) => ({ key: r.key, rows: r.rows.length, done: r.summary !== null, accuracy: r.rows[r.rows.length - 1]?.accuracy ?? null })) };
       },
     };
     return () => {
+      stream.cancel();
       w.terminate();
       worker.current = null;
     };
@@ -172,23 +180,36 @@ export function CompareApp({ base, runIds, configError }: { base: Config; runIds
     return () => window.removeEventListener('keydown', onKey);
   });
 
-  const shareBase = { ...base, hide: formatHide(hidden) };
-  const hash = configToShortHash(shareBase);
-  const link = compareUrl(hash, variants.map((v) => v.id), location.origin);
+  // The links and the setup panel depend on the page's link only, not on the streamed runs:
+  // computed (config validation included) and rendered once, not on every row.
+  const runKeys = variants.map((v) => v.id).join(',');
+  const { topBar, setupPanel } = useMemo(() => {
+    const ids = runKeys.split(',');
+    const shareBase = { ...base, hide: formatHide(hidden) };
+    const hash = configToShortHash(shareBase);
+    const link = compareUrl(hash, ids, location.origin);
+    const firstAlgo = (variantById(ids[0])?.overrides.algo as Config['algo'] | undefined) ?? base.algo;
+    return {
+      topBar: (
+        <TopBar view="compare" liveHref={`/#${configToShortHash({ ...shareBase, algo: firstAlgo })}`} compareHref={compareUrl(hash, ids)}>
+          <span className="badge">simulated · tfjs cpu in a worker</span>
+        </TopBar>
+      ),
+      setupPanel: <SetupPanel mode="compare" config={base} runs={ids} shareLink={link} onApply={(c, runs) => (location.href = compareUrl(configToShortHash(c), runs))} />,
+    };
+  }, [base, hidden, runKeys]);
   const focus = store.runs[store.focus];
 
   return (
     <div className="app">
-      <TopBar view="compare" liveHref={`/#${configToShortHash({ ...shareBase, algo: variants[0]?.overrides.algo as Config['algo'] ?? base.algo })}`} compareHref={compareUrl(hash, variants.map((v) => v.id))}>
-        <span className="badge">simulated · tfjs cpu in a worker</span>
-      </TopBar>
+      {topBar}
       {setupError && (
         <div role="alert" className="error-banner" data-testid="config-error">
           The link's settings are invalid: <pre>{setupError}</pre>
         </div>
       )}
       <main className="layout">
-        <SetupPanel mode="compare" config={base} runs={variants.map((v) => v.id)} shareLink={link} onApply={(c, runs) => (location.href = compareUrl(configToShortHash(c), runs))} />
+        {setupPanel}
         <section className="main-column">
           <div className="card status" data-testid="compare-status">
             <div className="controls" role="toolbar" aria-label="simulation controls">

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import type { ModelSpec } from '../../core/learn/models.ts';
 import { predictProba } from '../lib/mlp.ts';
+import { cancelDraw, drawSoon } from '../lib/frameQueue.ts';
 import { classColor, rgbOf } from '../palette.ts';
 import { drawOwnPoints, drawShardPoints, planeScale, type Extent, type PointSet } from '../lib/plotPoints.ts';
 
@@ -76,6 +77,19 @@ function Panel({ id, spec, params, points, own, grid, extent }: { id: string; sp
   useEffect(() => {
     const cv = canvas.current;
     if (!cv) return;
+    drawSoon(cv, () => drawPanel(cv, spec, params, points, own, grid, extent));
+    return () => cancelDraw(cv);
+  }, [spec, params, points, own, grid, extent]);
+  return (
+    <div className="boundary">
+      <canvas ref={canvas} width={160} height={160} role="img" aria-label={`decision boundary of ${id}${params ? '' : ' (no model yet)'}${own?.n ? ` with ${own.n} points placed by hand` : ''}`} data-own-points={own?.n ?? 0} />
+      <span>{id}</span>
+    </div>
+  );
+}
+
+/** One node's heatmap and points (a few milliseconds: a forward pass over the grid). */
+function drawPanel(cv: HTMLCanvasElement, spec: ModelSpec, params: Float32Array | null, points: PointSet, own: PointSet | null, grid: Float32Array, extent: Extent): void {
     const size = cv.width;
     const g = cv.getContext('2d')!;
     g.fillStyle = '#f3f4f6';
@@ -112,11 +126,4 @@ function Panel({ id, spec, params, points, own, grid, extent }: { id: string; sp
     const scale = planeScale(extent, size);
     drawShardPoints(g, points, scale);
     if (own) drawOwnPoints(g, own, scale);
-  }, [spec, params, points, own, grid, extent]);
-  return (
-    <div className="boundary">
-      <canvas ref={canvas} width={160} height={160} role="img" aria-label={`decision boundary of ${id}${params ? '' : ' (no model yet)'}${own?.n ? ` with ${own.n} points placed by hand` : ''}`} data-own-points={own?.n ?? 0} />
-      <span>{id}</span>
-    </div>
-  );
 }
