@@ -9,6 +9,7 @@ import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../protocols/protocol.ts';
 import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
+import { roomRoles, type ByzantineRole } from '../runtime/byzantine.ts';
 import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
@@ -62,6 +63,8 @@ export interface SimSummary {
   errors: Record<NodeId, string>;
   stopReason: 'rounds' | 'target' | 'done' | 'stalled' | 'time-limit';
   wallMs: number;
+  /** The attacking nodes (`byzantine=`), when there are any. */
+  attackers?: NodeId[];
 }
 
 interface SimNode {
@@ -96,6 +99,10 @@ export class Simulation {
   private retiredBytes = 0;
   private lastGlobal: { round: number; params: Float32Array } | null = null;
   private readonly nodeRounds = new Map<NodeId, number>();
+  /** Each node's byzantine role (`byzantine=`), null in an honest room. */
+  private readonly roles: Map<NodeId, ByzantineRole> | null;
+  /** The attacking nodes: left out of per-node accuracy, which is the honest nodes'. */
+  readonly attackers: ReadonlySet<NodeId>;
   private readonly errors: Record<NodeId, string> = {};
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
@@ -134,6 +141,8 @@ export class Simulation {
         trainCount: 0,
       });
     }
+    this.roles = roomRoles(config.byzantine, config.seed, this.nodes.map((n) => n.id), this.module.coordinator ? this.coordinator : undefined);
+    this.attackers = new Set([...(this.roles ?? [])].filter(([, r]) => r.attack).map(([id]) => id));
   }
 
   onRow(listener: (row: SimRow) => void): void {
@@ -200,6 +209,7 @@ export class Simulation {
       errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
       wallMs: Date.now() - this.startedAt,
+      ...(this.attackers.size > 0 ? { attackers: [...this.attackers] } : {}),
     };
   }
 
@@ -230,6 +240,7 @@ export class Simulation {
       transport: this.transportFor(node.id),
       compute: (trainRng) => this.computeFor(node, trainRng),
       strict: this.options.strict,
+      byzantine: this.roles?.get(node.id),
       observer: {
         onAction: (host, action) => this.observe(host, action),
         onError: (host, message) => (this.errors[host.id] = message),
@@ -311,7 +322,8 @@ export class Simulation {
       accuracy = r.accuracy;
       loss = r.loss;
     } else {
-      const models = live.map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
+      const honest = live.filter((n) => !this.attackers.has(n.id));
+      const models = (honest.length > 0 ? honest : live).map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
       consensus = consensusDistance(models);
       const results = models.map((m) => this.learner.evaluateSync(m, this.evalSet));
       accuracy = results.reduce((s, r) => s + r.accuracy, 0) / results.length;

@@ -9,6 +9,7 @@ const keys = {
   fraction: { schema: keyTypes.real(0, 1).default(1), label: 'Client fraction C', help: 'The share of nodes the coordinator picks each round (1 = all of them).' },
   minClients: { schema: keyTypes.int(1, 100000).default(1), label: 'Minimum clients', help: 'A round that times out still counts if at least this many picked clients answered.' },
   roundTimeout: sharedKeys.roundTimeout,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {
