@@ -7,6 +7,7 @@ import { dpsgdSchemas } from './messages.ts';
 const keys = {
   topology: sharedKeys.topology,
   roundTimeout: sharedKeys.roundTimeout,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {

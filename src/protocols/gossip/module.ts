@@ -18,6 +18,7 @@ const keys = {
   eps: { schema: keyTypes.real(0, 1).default(1e-8), label: 'VCA eps', help: 'Added to variances before dividing, so constant tensors stay put.' },
   period: { schema: keyTypes.real(1, 1e9).default(1000), label: 'Period Δ (ms)', help: 'How often, in milliseconds, each node sends its model to a peer.' },
   topology: sharedKeys.topology,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {

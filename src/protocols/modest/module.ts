@@ -1,6 +1,6 @@
 import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
-import type { KeysConfig } from '../common/keys.ts';
+import { sharedKeys, type KeysConfig } from '../common/keys.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { modestSchemas } from './messages.ts';
 import { Modest } from './modest.ts';
@@ -13,6 +13,7 @@ const keys = {
   pingTimeout: { schema: keyTypes.real(1, 1e9).default(5000), label: 'Ping timeout (ms)', help: 'How long a node waits for a candidate to answer before it picks the next one.' },
   inactivity: { schema: keyTypes.int(1, 100000).default(50), label: 'Inactivity limit', help: 'Rounds without news after which a node counts as gone.' },
   weighting: { schema: keyTypes.oneOf(['mean', 'samples']).default('mean'), label: 'Weighting', options: ['mean', 'samples'], help: 'mean: every model counts the same; samples: weighted by data size.' },
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {
