@@ -12,13 +12,14 @@ import { spsaBench } from './spsa.ts';
 import { fuzz } from './fuzz.ts';
 import { fedbuff } from './fedbuff.ts';
 import { signaling } from './signaling.ts';
+import { byzantine } from './byzantine.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling, fuzz];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, signaling, byzantine, fuzz];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

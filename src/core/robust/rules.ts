@@ -14,6 +14,24 @@ function check(vectors: readonly Params[]): number {
   return d;
 }
 
+/** Sorts a small column in place: insertion sort avoids TypedArray.sort's per-call cost at room sizes. */
+function sortColumn(column: Float64Array): void {
+  const n = column.length;
+  if (n > 32) {
+    column.sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const x = column[i];
+    let j = i - 1;
+    while (j >= 0 && column[j] > x) {
+      column[j + 1] = column[j];
+      j--;
+    }
+    column[j + 1] = x;
+  }
+}
+
 /**
  * Coordinate-wise median (Yin et al. 2018). Unweighted: with 2f + 1 inputs of which f are
  * arbitrary, each coordinate lies between two honest values. An even count takes the mean of
@@ -27,7 +45,7 @@ export function coordinateMedian(vectors: readonly Params[]): Params {
   const mid = n >> 1;
   for (let i = 0; i < d; i++) {
     for (let k = 0; k < n; k++) column[k] = vectors[k][i];
-    column.sort();
+    sortColumn(column);
     out[i] = n % 2 === 1 ? column[mid] : (column[mid - 1] + column[mid]) / 2;
   }
   return out;
@@ -51,7 +69,7 @@ export function trimmedMean(vectors: readonly Params[], beta: number): Params {
   const column = new Float64Array(n);
   for (let i = 0; i < d; i++) {
     for (let k = 0; k < n; k++) column[k] = vectors[k][i];
-    column.sort();
+    sortColumn(column);
     let s = 0;
     for (let k = t; k < n - t; k++) s += column[k];
     out[i] = s / kept;
