@@ -1,4 +1,5 @@
 import { alieZ, chooseAttackers, parseByzantine, poison, type Attack } from '../core/byzantine/attacks.ts';
+import type { Config } from '../core/config.ts';
 import { Rng } from '../core/rng.ts';
 import type { Compute } from './ports.ts';
 
@@ -80,4 +81,17 @@ export function roomRoles(spec: string, seed: number, ids: readonly string[], tr
   const pool = attack.name === 'alie' ? new UpdatePool(1) : null;
   const z = alieZ(ids.length, attackers.size);
   return new Map(ids.map((id) => [id, { attack: attackers.has(id) ? attack : null, pool, key: id, rng: root.split(id), z }]));
+}
+
+/** Own updates a tab's ALIE keeps to estimate the spread it hides in (it sees no one else's). */
+export const TAB_ALIE_HISTORY = 8;
+
+/**
+ * A tab that ticked "this tab attacks": the room's `byzantine=` attack (signflip when the room
+ * sets none), its own pool of recent updates for ALIE, and z = 1 (a tab does not know f).
+ */
+export function tabRole(config: Pick<Config, 'byzantine' | 'seed'>, id: string): ByzantineRole {
+  const parsed = parseByzantine(config.byzantine);
+  const attack: Attack = parsed ? { name: parsed.name, ...(parsed.strength !== undefined ? { strength: parsed.strength } : {}) } : { name: 'signflip' };
+  return { attack, pool: attack.name === 'alie' ? new UpdatePool(TAB_ALIE_HISTORY) : null, key: id, rng: Rng.seed(config.seed).split('byzantine').split(id), z: 1 };
 }

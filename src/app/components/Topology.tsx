@@ -17,6 +17,8 @@ export interface TopoNode {
   throughput?: string;
   accuracy?: number | null;
   histogram?: number[];
+  /** This node sends poisoned models (byzantine=, or a tab's "this tab attacks"). */
+  attacker?: boolean;
 }
 
 export interface TopoEdge {
@@ -139,6 +141,11 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
                   {node.sample && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 2.5} className="ring-sample" />}
                   <circle cx={p.x} cy={p.y} r={nodeR} fill={fill} className="node-dot" strokeDasharray={node.failed ? '3 2' : undefined} />
                   {node.self && <circle cx={p.x} cy={p.y} r={nodeR * 0.35} fill="#1b2a41" />}
+                  {node.attacker && (
+                    <text x={p.x + nodeR * 0.7} y={p.y - nodeR * 0.7} textAnchor="middle" className="attacker-mark" data-testid="attacker-mark">
+                      ⚠
+                    </text>
+                  )}
                   {n <= 24 && (
                     <text x={p.x} y={p.y + nodeR + 13} textAnchor="middle" className="node-label">
                       {node.label ?? node.id}
@@ -156,6 +163,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
             <div>
               {hovered.failed ? 'left / failed' : hovered.state}
               {hovered.role ? ` · ${hovered.role}` : ''}
+              {hovered.attacker ? ' · attacker' : ''}
             </div>
             {hovered.backend && <div>backend: {hovered.backend}</div>}
             {hovered.throughput && <div>throughput: {hovered.throughput}</div>}
@@ -179,6 +187,14 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
           <li>
             <span className="swatch ring-s" aria-hidden />
             {sampleMark}
+          </li>
+        )}
+        {nodes.some((x) => x.attacker) && (
+          <li data-testid={`${testId}-attacker-legend`}>
+            <span className="attacker-mark" aria-hidden>
+              ⚠
+            </span>{' '}
+            attacker (sends poisoned models)
           </li>
         )}
         {aggregatorMark && (

@@ -70,6 +70,20 @@ export const PRESETS: Preset[] = [
     runs: ['gossip-mean', 'gossip-vca'],
     input: { dataset: 'spirals', model: 'mlp', nodes: 16, rounds: 40, samples: 1600, partition: 'iid', init: 'independent', batch: 20, evalSize: 500, period: 1000 },
   },
+  {
+    id: 'cmp-signflip',
+    name: 'Adversaries: FedAvg vs median vs Krum with 20% sign-flippers (MNIST)',
+    view: 'compare',
+    runs: ['fedavg', 'fedavg-median', 'fedavg-krum'],
+    input: { dataset: 'mnist', model: '2nn', nodes: 10, rounds: 15, partition: 'iid', steps: 10, batch: 20, evalSize: 500, byzantine: '0.2:signflip' },
+  },
+  {
+    id: 'cmp-alie',
+    name: 'Adversaries: ALIE against the trimmed mean (MNIST)',
+    view: 'compare',
+    runs: ['fedavg', 'fedavg-trimmed'],
+    input: { dataset: 'mnist', model: '2nn', nodes: 10, rounds: 15, partition: 'iid', steps: 10, batch: 20, evalSize: 500, byzantine: '0.2:alie' },
+  },
 ];
 
 const suffix = () => Math.random().toString(36).slice(2, 6);

@@ -32,6 +32,14 @@ export const fedavg: ProtocolModule = {
     paper: 'McMahan et al., Communication-Efficient Learning of Deep Networks from Decentralized Data, AISTATS 2017',
     coordinatorLegend: '★ coordinator (samples clients, averages their models each round)',
     topologyCaption: 'Ringed: the clients picked this round; orange ring: the coordinator (server).',
+    // Robust aggregation against attackers (byzantine=): the rules compare mode's adversary presets pit against the mean.
+    variants: [
+      { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg', robust: 'mean' } },
+      { id: 'fedavg-median', label: 'FedAvg · median', overrides: { algo: 'fedavg', robust: 'median' } },
+      { id: 'fedavg-krum', label: 'FedAvg · Krum (f = 2)', overrides: { algo: 'fedavg', robust: 'krum:2' } },
+      { id: 'fedavg-trimmed', label: 'FedAvg · trimmed mean (β = 0.2)', overrides: { algo: 'fedavg', robust: 'trimmed:0.2' } },
+    ],
+    tag: (c) => (c.robust === 'mean' ? 'fedavg' : `fedavg-${c.robust}`),
   },
   create: (ctx) => new FedAvg(ctx),
 };
