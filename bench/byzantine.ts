@@ -40,7 +40,13 @@ export const byzantine: Suite = {
           const cells: string[] = [attack === '' ? 'honest' : attack.slice(4)];
           for (const robust of RULES) {
             const sim = new Simulation(parseConfig({ ...base, byzantine: attack, robust }), dataset, learner, evalSet);
-            const s = sim.run();
+            let s;
+            try {
+              s = sim.run();
+            } finally {
+              // Each simulation cuts its own shards: free their device copies, or 72 runs fill the WASM heap.
+              for (const n of sim.nodes) learner.release(n.shard);
+            }
             log(`byzantine ${partition} ${attack || 'honest'} ${robust}: ${fmt.pct(s.accuracy)}`);
             cells.push(fmt.pct(s.accuracy, 1));
           }
