@@ -130,3 +130,21 @@ describe('attackers in a simulated FedAvg room (blobs)', () => {
     expect(krum).toBeGreaterThan(honest - 0.1);
   });
 });
+
+describe('label flipping in the learner', () => {
+  it('trains exactly as on a copy of the shard with every label y replaced by C − 1 − y', async () => {
+    const world = await blobsWorld(300);
+    const { learner, dataset } = world;
+    const shard = dataset.train;
+    const flipped = { x: shard.x, y: shard.y.map((y) => dataset.numClasses - 1 - y), n: shard.n };
+    const start = learner.computeSync({ ...train(new Float32Array(learner.spec.size)), steps: 1 }, shard, { rng: new Rng('init') });
+    const params = start.kind === 'train' ? start.params : new Float32Array(0);
+    const req: TrainRequest = { ...train(params), steps: 3, batch: 10 };
+    const viaFlag = learner.computeSync({ ...req, flipLabels: true }, shard, { rng: new Rng('b') });
+    const viaCopy = learner.computeSync(req, flipped, { rng: new Rng('b') });
+    const honest = learner.computeSync(req, shard, { rng: new Rng('b') });
+    if (viaFlag.kind !== 'train' || viaCopy.kind !== 'train' || honest.kind !== 'train') throw new Error('expected training results');
+    expect([...viaFlag.params]).toEqual([...viaCopy.params]);
+    expect([...viaFlag.params]).not.toEqual([...honest.params]);
+  });
+});
