@@ -305,7 +305,6 @@ export class LiveNode {
   /** Whether this tab is in its room (between a welcome and a drop). */
   private joined = false;
 
-  /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
   /**
    * "This tab attacks": takes effect when this tab's node boots (the next start), since the
    * hook wraps the node's compute port. The room hears it with this tab's metrics.
@@ -317,6 +316,7 @@ export class LiveNode {
     if (this.snap.nodeId) this.reportMetrics(this.snap.round, this.snap.accuracy, this.snap.loss);
   }
 
+  /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
   requestStart(): void {
     if (this.snap.started || this.snap.roomFinished) return;
     if (!this.snap.isOwner) {
