@@ -68,7 +68,7 @@ export function App({ node, configError }: { node: LiveNode; configError: string
           }
         />
         <section className="main-column">
-          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} actions={<ExportCurrent snapshot={snap} />} />
+          <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} onAttacker={(on) => node.setAttacker(on)} actions={<ExportCurrent snapshot={snap} />} />
           <AlgorithmNote algo={snap.algo} />
           {snap.nodeId && !configError && (
             <Sectioned name="owndata">
@@ -281,6 +281,7 @@ function LiveTopology({ snapshot: s }: { snapshot: Snapshot }) {
       aggregator: isStarred(s, id) || (report?.focus?.node === id && !left),
       count: report?.perNode?.counts[id],
       backend: me ? `${s.backend ?? '…'}${s.inWorker ? ' (worker)' : ''}` : m?.backend || undefined,
+      attacker: me ? s.attacker : m?.attacker,
       throughput: me && s.samplesPerSecond ? `${s.samplesPerSecond.toFixed(0)} samples/s` : undefined,
       accuracy: me ? s.accuracy : m?.accuracy,
       histogram: me && s.labelHistogram.length ? s.labelHistogram : preview?.histograms[i % c.nodes],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ATTACKS, validByzantine } from './byzantine/attacks.ts';
 
 /**
  * One experiment config, shared by the URL hash (`#algo=fedavg&nodes=8`) and the CLI
@@ -117,6 +118,11 @@ const baseSchema = z
     compute: real(0, 1e6).default(0.5),
     stragglers: real(0, 1).default(0),
     slowdown: real(1, 1000).default(5),
+    // adversaries (src/core/byzantine): who attacks, and how
+    byzantine: z
+      .string({ error: 'must be text' })
+      .refine(validByzantine, { error: `must be empty or <fraction>:<attack>[:<strength>] with a fraction from 0 to 1 and an attack among ${ATTACKS.join(', ')} (labelflip takes no strength)` })
+      .default(''),
     // live
     backend: oneOf(BACKENDS).default('auto'),
     autostart: flag.default(false),
@@ -209,6 +215,7 @@ export const KEY_NAMES: Record<string, string> = {
   compute: 'Compute time',
   stragglers: 'Stragglers',
   slowdown: 'Straggler slowdown',
+  byzantine: 'Attackers',
   backend: 'Backend',
   autostart: 'Autostart',
   secret: 'Secret',

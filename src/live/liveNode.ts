@@ -7,6 +7,7 @@ import type { Split } from '../core/data/types.ts';
 import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule, ProtocolReport } from '../protocols/protocol.ts';
 import { bootNode } from '../runtime/bootstrap.ts';
+import { tabRole } from '../runtime/byzantine.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
@@ -42,6 +43,8 @@ export interface PeerMetrics {
   bytesSent: number;
   state: string;
   backend: string;
+  /** The member says it attacks (its "this tab attacks" box): for the topology and projector views. */
+  attacker: boolean;
 }
 
 /** The scripting contract: `window.murmuration.snapshot()`. Plain JSON. */
@@ -108,6 +111,8 @@ export interface Snapshot {
   paused: boolean;
   /** The student's own samples (they never leave the tab; see setOwnData). */
   ownData: OwnDataStatus;
+  /** "This tab attacks": from its next start, this tab sends poisoned models (see runtime/byzantine.ts). */
+  attacker: boolean;
   history: HistoryPoint[];
   swarm: Record<string, PeerMetrics>;
   log: string[];
@@ -235,6 +240,7 @@ export class LiveNode {
       reconnects: 0,
       paused: false,
       ownData: { samples: 0, mode: 'add', inRun: 0, pending: false },
+      attacker: false,
       history: [],
       swarm: {},
       log: [],
@@ -298,6 +304,17 @@ export class LiveNode {
   private leaving = false;
   /** Whether this tab is in its room (between a welcome and a drop). */
   private joined = false;
+
+  /**
+   * "This tab attacks": takes effect when this tab's node boots (the next start), since the
+   * hook wraps the node's compute port. The room hears it with this tab's metrics.
+   */
+  setAttacker(on: boolean): void {
+    if (this.snap.attacker === on) return;
+    this.update({ attacker: on });
+    this.log(on ? `this tab will attack (${tabRole(this.snap.config, this.snap.nodeId ?? 'tab').attack!.name}) from its next start` : 'this tab will play fair from its next start');
+    if (this.snap.nodeId) this.reportMetrics(this.snap.round, this.snap.accuracy, this.snap.loss);
+  }
 
   /** Starts the room's run; this tab becomes the coordinator where the algorithm has one. */
   requestStart(): void {
@@ -581,6 +598,7 @@ export class LiveNode {
       bytesSent: Number(d.bytesSent ?? 0),
       state: String(d.state ?? ''),
       backend: String(d.backend ?? ''),
+      attacker: d.attacker === true,
     };
   }
 
@@ -673,6 +691,7 @@ export class LiveNode {
       maxSamples: liveSampleBound(this.shard.maxShard),
       peers: this.otherPeers(),
       clock: this.clock,
+      ...(this.snap.attacker ? { byzantine: tabRole(c, id) } : {}),
       transport: this.traffic.wrap(this.ensureTransport()),
       compute: (trainRng) =>
         liveCompute(training, trainRng, (samplesSeen, ms) => {
@@ -814,6 +833,7 @@ export class LiveNode {
         state: this.snap.state,
         role: this.snap.role,
         paused: this.snap.paused,
+        attacker: this.snap.attacker,
         backend: this.snap.backend ?? '',
         ...(this.ownSketch ? { sketch: encodeSketch(this.ownSketch) } : {}),
       },

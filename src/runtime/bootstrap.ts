@@ -5,6 +5,7 @@ import { Rng } from '../core/rng.ts';
 import type { NodeId, Protocol, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost, type HostObserver } from './host.ts';
 import type { Clock, Compute, Transport } from './ports.ts';
+import { byzantineCompute, type ByzantineRole } from './byzantine.ts';
 
 /**
  * How a node starts, the same in a tab and in the simulator: its random streams and starting
@@ -63,6 +64,8 @@ export interface NodeBoot extends NodeSetup {
   compute: (train: Rng) => Compute;
   observer?: HostObserver;
   strict?: boolean;
+  /** Whether this node attacks (and where honest updates are reported, for ALIE); absent in an honest room. */
+  byzantine?: ByzantineRole;
 }
 
 /** Creates a node's protocol and the host that runs it. Not started: the driver sends the roster and `start()`. */
@@ -74,7 +77,7 @@ export function bootNode(b: NodeBoot): NodeHost {
     paramCount: b.spec.size,
     clock: b.clock,
     transport: b.transport,
-    compute: b.compute(nodeStreams(b.config, b.id).train),
+    compute: b.byzantine ? byzantineCompute(b.compute(nodeStreams(b.config, b.id).train), b.byzantine) : b.compute(nodeStreams(b.config, b.id).train),
     observer: b.observer,
     strict: b.strict,
   });

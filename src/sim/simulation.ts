@@ -9,6 +9,7 @@ import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, ProtocolAction, ProtocolModule, ProtocolReport } from '../protocols/protocol.ts';
 import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
+import { roomRoles, type ByzantineRole } from '../runtime/byzantine.ts';
 import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { VirtualClock } from './queue.ts';
@@ -83,6 +84,8 @@ export interface SimSummary {
   epsilon?: number;
   delta?: number;
   wallMs: number;
+  /** The attacking nodes (`byzantine=`), when there are any. */
+  attackers?: NodeId[];
   /** The algorithm's own facts from the newest report of a live node (token: `visits` per node, `visitCv`), flat so `jq .visitCv` works. */
   [fact: string]: unknown;
 }
@@ -129,6 +132,10 @@ export class Simulation {
   private readonly trainings = new Map<NodeId, number>();
   /** Whether the run ends with one global merge (`final=merge`, per-node algorithms that have the key). */
   readonly merges: boolean;
+  /** Each node's byzantine role (`byzantine=`), null in an honest room. */
+  private readonly roles: Map<NodeId, ByzantineRole> | null;
+  /** The attacking nodes: left out of per-node accuracy and the final merge, which are the honest nodes'. */
+  readonly attackers: ReadonlySet<NodeId>;
   private readonly errors: Record<NodeId, string> = {};
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
@@ -168,6 +175,8 @@ export class Simulation {
         trainCount: 0,
       });
     }
+    this.roles = roomRoles(config.byzantine, config.seed, this.nodes.map((n) => n.id), this.module.coordinator ? this.coordinator : undefined);
+    this.attackers = new Set([...(this.roles ?? [])].filter(([, r]) => r.attack).map(([id]) => id));
   }
 
   onRow(listener: (row: SimRow) => void): void {
@@ -236,6 +245,7 @@ export class Simulation {
       errors: { ...this.errors },
       stopReason: this.stopReason ?? 'rounds',
       ...(this.merges ? this.finalMerge() : {}),
+      ...(this.attackers.size > 0 ? { attackers: [...this.attackers] } : {}),
       ...Object.fromEntries(facts.map((f) => [f.key, f.value])),
       wallMs: Date.now() - this.startedAt,
       ...reportFacts(this.report()),
@@ -252,9 +262,15 @@ export class Simulation {
     return best;
   }
 
-  /** The live nodes' models as they are now (a node with none yet counts with the shared init). */
+  /**
+   * The live honest nodes' models as they are now (a node with none yet counts with the shared init):
+   * what per-node accuracy and the final merge measure. Attackers (`byzantine=`) are left out; a room
+   * of attackers only is measured as it is.
+   */
   private liveModels(): Float32Array[] {
-    return this.liveNodes().map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
+    const live = this.liveNodes();
+    const honest = live.filter((n) => !this.attackers.has(n.id));
+    return (honest.length > 0 ? honest : live).map((n) => n.host!.protocol.currentParams() ?? this.sharedInit);
   }
 
   /** Averages every live node's final model once (exact: the simulator holds them all) and evaluates it. */
@@ -297,6 +313,7 @@ export class Simulation {
       transport: this.transportFor(node.id),
       compute: (trainRng) => this.computeFor(node, trainRng),
       strict: this.options.strict,
+      byzantine: this.roles?.get(node.id),
       observer: {
         onAction: (host, action) => this.observe(host, action),
         onError: (host, message) => (this.errors[host.id] = message),

@@ -18,9 +18,9 @@ const codecRejections = (r: Record<string, number>) => CODEC_REASONS.reduce((s, 
 export const FUZZ_CONFIG: ConfigInput = { nodes: 4, rounds: 6, evalEvery: 1, roundTimeout: 2000, aggTimeout: 2000, pingTimeout: 500, period: 500, s: 3 };
 
 /** Valid frames of every type an honest run of `module` sends, by type (at most `perType` each). */
-export function recordCorpus(world: BlobsWorld, module: ProtocolModule, perType = 40): Map<string, Uint8Array[]> {
+export function recordCorpus(world: BlobsWorld, module: ProtocolModule, perType = 40, overrides: ConfigInput = {}): Map<string, Uint8Array[]> {
   const corpus = new Map<string, Uint8Array[]>();
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, algo: module.name });
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, ...overrides, algo: module.name });
   const sim = new Simulation(config, world.dataset, world.learner, world.dataset.test, {
     strict: true,
     tamper: (_from, to, frame) => {
@@ -52,8 +52,8 @@ export interface HostFuzzResult {
  * host (no try/catch here: a throw fails the test), every frame the codec refuses is counted,
  * and no model the node emits or trains holds NaN or Inf.
  */
-export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, role: 'coordinator' | 'client', frames: number, seed: number): HostFuzzResult {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, algo: module.name });
+export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, role: 'coordinator' | 'client', frames: number, seed: number, overrides: ConfigInput = {}): HostFuzzResult {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, ...overrides, algo: module.name });
   const ids = ['n0', 'n1', 'n2', 'n3'];
   const self = role === 'coordinator' ? 'n0' : 'n1';
   const clock = new VirtualClock();
@@ -110,10 +110,11 @@ export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<
 
 /**
  * An honest swarm in which node n1 is a fuzzing peer: it follows the protocol, and with every
- * frame it sends it also sends `perSend` mutated corpus frames to random nodes.
+ * frame it sends it also sends `perSend` mutated corpus frames to random nodes. `nonFinite`
+ * counts the non-finite models of nodes that are not attackers (`byzantine=` in `overrides`).
  */
-export function fuzzSwarm(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, perSend: number, seed: number): { sim: Simulation; injected: number; nonFinite: number } {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, nodes: 5, algo: module.name });
+export function fuzzSwarm(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, perSend: number, seed: number, overrides: ConfigInput = {}): { sim: Simulation; injected: number; nonFinite: number } {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, nodes: 5, ...overrides, algo: module.name });
   const ids = Array.from({ length: 5 }, (_, i) => `n${i}`);
   const all = [...corpus.values()].flat();
   const plans = fc.sample(fc.tuple(fc.nat(), fc.nat(), mutationArb([...corpus.keys()])), { numRuns: 2000, seed });
@@ -132,8 +133,9 @@ export function fuzzSwarm(world: BlobsWorld, module: ProtocolModule, corpus: Map
       return out;
     },
   });
-  sim.onAction = (_id, a) => {
-    if (a.kind === 'model' && !a.params.every(Number.isFinite)) nonFinite++;
+  // An attacker's own model is its own business (a gossip sign-flipper's diverges); the honest nodes' must stay finite.
+  sim.onAction = (id, a) => {
+    if (a.kind === 'model' && !sim.attackers.has(id) && !a.params.every(Number.isFinite)) nonFinite++;
   };
   sim.run();
   return { sim, injected, nonFinite };

@@ -445,6 +445,7 @@ function SimTopology({ run, histograms }: { run: RunState; histograms: number[][
     failed: !n.alive,
     sample: n.sample,
     aggregator: n.aggregator,
+    attacker: n.attacker,
     backend: 'cpu (simulated, in a worker)',
     throughput: `${n.throughput.toFixed(0)} samples per simulated s`,
     histogram: histograms[i],

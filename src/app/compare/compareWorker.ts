@@ -179,6 +179,7 @@ function postTopo(i: number): void {
       joined: !!n.host,
       sample: sample.has(n.id),
       aggregator: aggs.has(n.id) || report?.focus?.node === n.id,
+      attacker: run.sim.attackers.has(n.id),
       throughput: now > 0 ? ((t.trained.get(n.id) ?? 0) / now) * 1000 : 0,
       ...(report?.perNode ? { count: report.perNode.counts[n.id] ?? 0 } : {}),
     };

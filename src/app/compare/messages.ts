@@ -29,6 +29,8 @@ export interface NodeView {
   joined: boolean;
   sample: boolean;
   aggregator: boolean;
+  /** Sends poisoned models (byzantine=). */
+  attacker: boolean;
   /** Training samples per simulated second. */
   throughput: number;
   /** The algorithm's per-node count (token: visits), from the newest report. */

@@ -8,7 +8,7 @@ import { displayName } from '../lib/names.ts';
 import type { FinishSummary } from '../../core/signaling/messages.ts';
 
 /** This tab's state at a glance, and the one action that matters now (start / wait / fix). */
-export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapshot: Snapshot; onStart: () => void; onReset: () => void; actions?: ReactNode }) {
+export function StatusPanel({ snapshot: s, onStart, onReset, onAttacker, actions }: { snapshot: Snapshot; onStart: () => void; onReset: () => void; onAttacker?: (on: boolean) => void; actions?: ReactNode }) {
   return (
     <div className="card status" data-testid="status">
       <div className="stats">
@@ -31,6 +31,11 @@ export function StatusPanel({ snapshot: s, onStart, onReset, actions }: { snapsh
       <div className="status-line">
         <StatusLine snapshot={s} onStart={onStart} onReset={onReset} />
         <span className="spacer" />
+        {onAttacker && (
+          <label className="small-text" title="From the next start this tab sends poisoned models: the room's byzantine= attack, or sign flipping. It follows the protocol otherwise.">
+            <input type="checkbox" checked={s.attacker} onChange={(e) => onAttacker(e.target.checked)} data-testid="attacker" /> this tab attacks
+          </label>
+        )}
         {actions}
       </div>
     </div>

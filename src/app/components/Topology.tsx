@@ -19,6 +19,8 @@ export interface TopoNode {
   histogram?: number[];
   /** A number the algorithm keeps per node (token: visits), drawn above the node; named by `countLabel`. */
   count?: number;
+  /** This node sends poisoned models (byzantine=, or a tab's "this tab attacks"). */
+  attacker?: boolean;
 }
 
 export interface TopoEdge {
@@ -149,6 +151,11 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
                       {node.count}
                     </text>
                   )}
+                  {node.attacker && (
+                    <text x={p.x + nodeR * 0.7} y={p.y - nodeR * 0.7} textAnchor="middle" className="attacker-mark" data-testid="attacker-mark">
+                      ⚠
+                    </text>
+                  )}
                   {n <= 24 && (
                     <text x={p.x} y={p.y + nodeR + 13} textAnchor="middle" className="node-label">
                       {node.label ?? node.id}
@@ -166,6 +173,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
             <div>
               {hovered.failed ? 'left / failed' : hovered.state}
               {hovered.role ? ` · ${hovered.role}` : ''}
+              {hovered.attacker ? ' · attacker' : ''}
             </div>
             {hovered.backend && <div>backend: {hovered.backend}</div>}
             {hovered.throughput && <div>throughput: {hovered.throughput}</div>}
@@ -194,6 +202,14 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
           <li>
             <span className="swatch ring-s" aria-hidden />
             {sampleMark}
+          </li>
+        )}
+        {nodes.some((x) => x.attacker) && (
+          <li data-testid={`${testId}-attacker-legend`}>
+            <span className="attacker-mark" aria-hidden>
+              ⚠
+            </span>{' '}
+            attacker (sends poisoned models)
           </li>
         )}
         {aggregatorMark && (

@@ -84,6 +84,20 @@ export const PRESETS: Preset[] = [
     runs: ['gossip-vca', 'dpsgd'],
     input: { dataset: 'blobs', model: 'mlp', nodes: 20, rounds: 10, samples: 2000, partition: 'dirichlet:0.1', final: 'merge', evalSize: 500 },
   },
+  {
+    id: 'cmp-signflip',
+    name: 'Adversaries: FedAvg vs median vs Krum with 20% sign-flippers (MNIST)',
+    view: 'compare',
+    runs: ['fedavg', 'fedavg-median', 'fedavg-krum'],
+    input: { dataset: 'mnist', model: '2nn', nodes: 10, rounds: 15, partition: 'iid', steps: 10, batch: 20, evalSize: 500, byzantine: '0.2:signflip' },
+  },
+  {
+    id: 'cmp-alie',
+    name: 'Adversaries: ALIE against the trimmed mean (MNIST)',
+    view: 'compare',
+    runs: ['fedavg', 'fedavg-trimmed'],
+    input: { dataset: 'mnist', model: '2nn', nodes: 10, rounds: 15, partition: 'iid', steps: 10, batch: 20, evalSize: 500, byzantine: '0.2:alie' },
+  },
 ];
 
 const suffix = () => Math.random().toString(36).slice(2, 6);

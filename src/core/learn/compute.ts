@@ -59,6 +59,8 @@ export interface TrainRequest {
    * across requests (DiLoCo's inner AdamW). Without it every request starts fresh.
    */
   stateKey?: string;
+  /** A label-flipping attacker's training: class y is learned as C − 1 − y (see core/byzantine/attacks.ts). */
+  flipLabels?: boolean;
 }
 
 /**

@@ -100,10 +100,23 @@ export class Learner {
   private readonly model: tf.LayersModel;
   private readonly tensors = new WeakMap<Split, SplitTensors>();
   private readonly owned = new Set<SplitTensors>();
+  /** Label-flipped copies of shards, one per shard, so their tensors are cached like the shard's. */
+  private readonly flips = new WeakMap<Split, Split>();
 
   constructor(name: ModelName, features: number, numClasses: number) {
     this.model = buildModel(name, features, numClasses);
     this.spec = modelSpec(name, this.model, features, numClasses);
+  }
+
+  /** `data` with every label y replaced by C − 1 − y: a label-flipping attacker's shard. */
+  private flipped(data: Split): Split {
+    let f = this.flips.get(data);
+    if (!f) {
+      const top = this.spec.numClasses - 1;
+      f = { x: data.x, y: data.y.map((y) => top - y), n: data.n };
+      this.flips.set(data, f);
+    }
+    return f;
   }
 
   /** Runs a compute request on `data` (this node's shard). Throws on a malformed request. */
@@ -149,7 +162,7 @@ export class Learner {
     if (data.n === 0) return { kind: 'train', params: req.params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
     if (!ctx.rng) throw new Error('a training request needs a batch order (rng)');
     writeParams(this.model, this.spec, req.params);
-    const { x, y } = this.upload(data);
+    const { x, y } = this.upload(req.flipLabels ? this.flipped(data) : data);
     const batch = req.batch > 0 ? Math.min(req.batch, data.n) : data.n;
     const plan = batchPlan(data.n, batch, req, ctx.rng);
     const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
@@ -408,6 +421,11 @@ export class Learner {
   }
 
   release(data: Split): void {
+    const flipped = this.flips.get(data);
+    if (flipped) {
+      this.flips.delete(data);
+      this.release(flipped);
+    }
     const t = this.tensors.get(data);
     if (!t) return;
     t.x.dispose();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { keyTypes, validTopology, type ConfigKeySpec } from '../../core/config.ts';
+import { validRobust } from '../../core/robust/aggregate.ts';
 
 /**
  * Config keys that more than one algorithm reads. Each module lists the ones it uses; the config
@@ -28,6 +29,15 @@ export const sharedKeys = {
     options: ['none', 'merge'],
     help: 'merge: when the run ends, every node’s model is averaged once into one model. The nodes’ models may disagree, yet their average is often much better than any of them. Only the simulator and compare view do this.',
     modes: ['compare'],
+  },
+  robust: {
+    schema: z
+      .string({ error: 'must be text' })
+      .refine(validRobust, { error: 'must be mean, median, trimmed:<β> with β below 0.5, krum:<f>, mkrum:<f> or cclip:<τ> with τ above 0' })
+      .default('mean'),
+    label: 'Robust aggregation',
+    help: 'How collected models are averaged: mean, or a rule that resists attackers: median, trimmed:<β> (drop the β share at each end), krum:<f>/mkrum:<f> (for f attackers), cclip:<τ> (clip each model to τ around the current one).',
+    suggest: ['mean', 'median', 'trimmed:0.2', 'krum:2', 'mkrum:2', 'cclip:1'],
   },
 } satisfies Record<string, ConfigKeySpec>;
 

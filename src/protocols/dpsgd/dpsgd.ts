@@ -219,7 +219,7 @@ export class DPSGD implements Protocol {
     const missing = c.neighbours.filter((j) => !box.has(j));
     const newlyMissing = missing.filter((j) => !this.suspects.has(j));
     for (const j of missing) this.suspects.add(j);
-    this.x = dpsgdUpdate(this.ctx.id, c.trained, c.trained, box, c.weights);
+    this.x = dpsgdUpdate(this.ctx.id, c.trained, c.trained, box, c.weights, this.ctx.config.robust);
     this.completed = c.round;
     this.current = null;
     this.inbox.delete(c.round);

@@ -1,4 +1,5 @@
 import { weightedSum } from '../../core/vector.ts';
+import { robustAverage, type RobustRule } from '../../core/robust/aggregate.ts';
 import type { NodeId } from '../protocol.ts';
 import { compareIds, type Topology } from '../topology.ts';
 
@@ -25,6 +26,9 @@ export function effectiveWeights(self: NodeId, row: ReadonlyMap<NodeId, number>,
  * i.e. gossip averaging of the round-start models plus the local SGD delta, which with one
  * SGD step is x_i ← Σ_j W_ij x_j − η∇F_i(x_i). Missing neighbours' weight goes to W_ii.
  * With trained = own (η = 0) it is pure averaging. Summed in float64, in id order.
+ * `rule` (robust=) replaces the weighted mean Σ_j W_ij y_j of the adapt-then-combine form
+ * (trained === own), with W's row as the weights and the node's own model as cclip's center;
+ * the general form keeps the plain sum, whose weights are not a mean's (W_ii − 1 < 0).
  */
 export function dpsgdUpdate(
   self: NodeId,
@@ -32,6 +36,7 @@ export function dpsgdUpdate(
   trained: Float32Array,
   received: ReadonlyMap<NodeId, Float32Array>,
   row: ReadonlyMap<NodeId, number>,
+  rule: RobustRule | string = 'mean',
 ): Float32Array {
   const w = effectiveWeights(self, row, received);
   const vectors: Float32Array[] = [];
@@ -44,6 +49,7 @@ export function dpsgdUpdate(
   if (trained === own) {
     vectors.push(own);
     weights.push(w.get(self)!);
+    return robustAverage(rule, vectors, weights, own);
   } else {
     vectors.push(own, trained);
     weights.push(w.get(self)! - 1, 1);

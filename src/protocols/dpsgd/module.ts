@@ -8,6 +8,7 @@ const keys = {
   topology: sharedKeys.topology,
   final: sharedKeys.final,
   roundTimeout: sharedKeys.roundTimeout,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {

@@ -187,7 +187,7 @@ export class FedAvg implements Protocol {
     const c = this.collecting!;
     // Aggregate in a fixed order so float sums do not depend on arrival order.
     const updates = [...c.updates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
-    this.global = fedavgAggregate(updates);
+    this.global = fedavgAggregate(updates, this.ctx.config.robust, this.global);
     this.globalRound = c.round;
     this.collecting = null;
     return [

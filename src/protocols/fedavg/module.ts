@@ -11,6 +11,7 @@ const keys = {
   minClients: { schema: keyTypes.int(1, 100000).default(1), label: 'Minimum clients', help: 'A round that times out still counts if at least this many picked clients answered.' },
   roundTimeout: sharedKeys.roundTimeout,
   ...dpKeys,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {
@@ -33,11 +34,15 @@ export const fedavg: ProtocolModule = {
     paper: 'McMahan et al., Communication-Efficient Learning of Deep Networks from Decentralized Data, AISTATS 2017',
     coordinatorLegend: '★ coordinator (samples clients, averages their models each round)',
     topologyCaption: 'Ringed: the clients picked this round; orange ring: the coordinator (server).',
+    // RQM privacy, and robust aggregation against attackers (byzantine=): the rules compare mode's adversary presets pit against the mean.
     variants: [
-      { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg' } },
+      { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg', robust: 'mean' } },
       { id: 'fedavg-rqm', label: 'FedAvg · RQM privacy', overrides: { algo: 'fedavg', dp: 'rqm' } },
+      { id: 'fedavg-median', label: 'FedAvg · median', overrides: { algo: 'fedavg', robust: 'median' } },
+      { id: 'fedavg-krum', label: 'FedAvg · Krum (f = 2)', overrides: { algo: 'fedavg', robust: 'krum:2' } },
+      { id: 'fedavg-trimmed', label: 'FedAvg · trimmed mean (β = 0.2)', overrides: { algo: 'fedavg', robust: 'trimmed:0.2' } },
     ],
-    tag: (c) => (c.dp === 'rqm' ? 'fedavg-rqm' : 'fedavg'),
+    tag: (c) => `fedavg${c.dp === 'rqm' ? '-rqm' : ''}${c.robust === 'mean' ? '' : `-${c.robust}`}`,
   },
   facts: dpFacts,
   create: (ctx) => new FedAvg(ctx),

@@ -1,6 +1,7 @@
 import type { Config } from '../../core/config.ts';
 import type { TensorSpec } from '../../core/learn/models.ts';
 import { moments, weightedSum } from '../../core/vector.ts';
+import { robustAverage } from '../../core/robust/aggregate.ts';
 
 /**
  * Gossip merge rules on flat parameter vectors. Every rule takes this node's model and one
@@ -34,6 +35,18 @@ import { moments, weightedSum } from '../../core/vector.ts';
  *
  * Every rule gives the merged model the age max(t_k) of the models it averaged, as in the
  * age-weighted rule (and Ormándi et al.'s merge).
+ *
+ * Robustness (`robust=`, core/robust): in `mean`, `age` and `vca` the average — with that rule's
+ * weights (equal, ages, or c and (1 − c)/k) — is taken by the robust rule instead, over this
+ * node's model and the received ones, centered clipping starting from this node's model. For
+ * `vca` the robust average comes first and the variance correction is applied to it, with the
+ * same targets as before: robustness decides where the merged model sits, VCA only rescales each
+ * tensor around its own mean. A received model's variance enters the `others` and
+ * `conservative` targets, and an attacker chooses it: under a robust rule each target is capped
+ * at the larger of this node's own variance and the robust average's (see `vcaMerge`).
+ * With one received model (the usual gossip step) median and trimmed mean are the mean of two,
+ * Krum keeps this node's own model (ties go to the first input), and only cclip limits what one
+ * model can do. `mu` merges two received models, not this node's: robust rules do not apply.
  */
 
 export type MergeRule = Config['merge'];
@@ -52,10 +65,12 @@ export interface MergeOptions {
   c: number;
   /** ε in the variance correction. */
   eps: number;
+  /** robust=: how the average is taken (default the plain weighted mean). */
+  robust?: string;
 }
 
-export function mergeOptions(config: Pick<Config, 'merge' | 'vca' | 'c' | 'eps'>): MergeOptions {
-  return { rule: config.merge, variant: config.vca, c: config.c, eps: config.eps };
+export function mergeOptions(config: Pick<Config, 'merge' | 'vca' | 'c' | 'eps'> & Partial<Pick<Config, 'robust'>>): MergeOptions {
+  return { rule: config.merge, variant: config.vca, c: config.c, eps: config.eps, robust: config.robust ?? 'mean' };
 }
 
 function checkInputs(own: AgedModel, received: readonly AgedModel[]): void {
@@ -70,6 +85,13 @@ export function meanMerge(models: readonly Float32Array[]): Float32Array {
     models,
     models.map(() => 1 / models.length),
   );
+}
+
+/** t_k / Σ t_k, or equal weights when every age is 0. */
+function ageWeights(models: readonly AgedModel[]): number[] {
+  const ages = models.map((m) => Math.max(0, m.age));
+  const total = ages.reduce((s, t) => s + t, 0);
+  return total > 0 ? ages.map((t) => t / total) : ages.map(() => 1 / ages.length);
 }
 
 /** Σ t_k x_k / Σ t_k, and age max(t_k); the plain mean when every age is 0. */
@@ -121,15 +143,26 @@ export function varianceCorrect(params: Float32Array, tensors: readonly TensorSp
  * The average that VCA corrects: c·own + (1 − c)·mean(received) for `conservative`, the plain
  * mean of own + received for `others` and `self`.
  */
-export function vcaAverage(own: Float32Array, received: readonly Float32Array[], variant: VcaVariant, c: number): Float32Array {
+export function vcaAverage(own: Float32Array, received: readonly Float32Array[], variant: VcaVariant, c: number, robust = 'mean'): Float32Array {
+  const weights = variant !== 'conservative' ? [own, ...received].map(() => 1 / (received.length + 1)) : [c, ...received.map(() => (1 - c) / received.length)];
+  if (robust !== 'mean') return robustAverage(robust, [own, ...received], weights, own);
   if (variant !== 'conservative') return meanMerge([own, ...received]);
-  return weightedSum([own, ...received], [c, ...received.map(() => (1 - c) / received.length)]);
+  return weightedSum([own, ...received], weights);
 }
 
 /** Variance-corrected average of this node's model and the received ones. */
-export function vcaMerge(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], opts: Pick<MergeOptions, 'variant' | 'c' | 'eps'>): Float32Array {
-  const avg = vcaAverage(own, received, opts.variant, opts.c);
-  return varianceCorrect(avg, tensors, vcaTargets(own, received, tensors, opts.variant, opts.c), opts.eps);
+export function vcaMerge(own: Float32Array, received: readonly Float32Array[], tensors: readonly TensorSpec[], opts: Pick<MergeOptions, 'variant' | 'c' | 'eps' | 'robust'>): Float32Array {
+  const avg = vcaAverage(own, received, opts.variant, opts.c, opts.robust);
+  let targets = vcaTargets(own, received, tensors, opts.variant, opts.c);
+  if ((opts.robust ?? 'mean') !== 'mean') {
+    // A received model's variance is the attacker's to choose: under a robust rule the target
+    // may undo the averaging's shrinkage, but not spread a tensor beyond this node's own model
+    // or the robust average.
+    const self = tensorVariances(own, tensors);
+    const avgVar = tensorVariances(avg, tensors);
+    targets = targets.map((t, i) => Math.min(t, Math.max(self[i], avgVar[i])));
+  }
+  return varianceCorrect(avg, tensors, targets, opts.eps);
 }
 
 /**
@@ -157,10 +190,13 @@ export function merge(own: AgedModel, received: readonly AgedModel[], tensors: r
   checkInputs(own, received);
   const all = [own, ...received];
   const age = Math.max(...all.map((m) => Math.max(0, m.age)));
+  const robust = opts.robust ?? 'mean';
   switch (opts.rule) {
     case 'mean':
+      if (robust !== 'mean') return { params: robustAverage(robust, all.map((m) => m.params), all.map(() => 1 / all.length), own.params), age };
       return { params: meanMerge(all.map((m) => m.params)), age };
     case 'age':
+      if (robust !== 'mean') return { params: robustAverage(robust, all.map((m) => m.params), ageWeights(all), own.params), age };
       return ageMerge(all);
     case 'vca':
       return {

@@ -19,6 +19,7 @@ const keys = {
   period: { schema: keyTypes.real(1, 1e9).default(1000), label: 'Period Δ (ms)', help: 'How often, in milliseconds, each node sends its model to a peer.' },
   topology: sharedKeys.topology,
   final: sharedKeys.final,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {

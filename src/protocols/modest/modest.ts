@@ -1,5 +1,6 @@
 import type { Config } from '../../core/config.ts';
-import { mean, normalize, weightedSum } from '../../core/vector.ts';
+import { normalize } from '../../core/vector.ts';
+import { robustAverage } from '../../core/robust/aggregate.ts';
 import type { Message } from '../../core/wire/codec.ts';
 import { roomTraining, trainId } from '../compute.ts';
 import { openUpdate, UpdateSealer } from '../common/privacy.ts';
@@ -539,7 +540,9 @@ export class Modest implements Protocol {
     const models = [...c.models.entries()].sort(byId).map(([, m]) => m);
     c.models.clear();
     const vectors = models.map((m) => m.params);
-    const params = this.cfg.weighting === 'samples' ? weightedSum(vectors, normalize(models.map((m) => m.samples))) : mean(vectors);
+    const weights = this.cfg.weighting === 'samples' ? normalize(models.map((m) => m.samples)) : models.map(() => 1 / models.length);
+    // robust=: the trained models started from the aggregate this node knows last (cclip's center).
+    const params = robustAverage(this.cfg.robust, vectors, weights, this.latest);
     const samples = models.reduce((sum, m) => sum + m.samples, 0);
     this.latest = params;
     this.latestRound = Math.max(this.latestRound, c.round);

@@ -1,6 +1,6 @@
 import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
-import type { KeysConfig } from '../common/keys.ts';
+import { sharedKeys, type KeysConfig } from '../common/keys.ts';
 import { dpFacts, dpKeys } from '../common/privacy.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { modestSchemas } from './messages.ts';
@@ -15,6 +15,7 @@ const keys = {
   inactivity: { schema: keyTypes.int(1, 100000).default(50), label: 'Inactivity limit', help: 'Rounds without news after which a node counts as gone.' },
   weighting: { schema: keyTypes.oneOf(['mean', 'samples']).default('mean'), label: 'Weighting', options: ['mean', 'samples'], help: 'mean: every model counts the same; samples: weighted by data size.' },
   ...dpKeys,
+  robust: sharedKeys.robust,
 };
 
 declare module '../../core/config.ts' {
