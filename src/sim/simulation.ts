@@ -11,6 +11,7 @@ import { bootNode, sharedInit } from '../runtime/bootstrap.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
+import { nodeKeyAgreement } from './nodeKeys.ts';
 import { VirtualClock } from './queue.ts';
 
 export interface SimulationOptions {
@@ -296,6 +297,7 @@ export class Simulation {
       clock: this.clock,
       transport: this.transportFor(node.id),
       compute: (trainRng) => this.computeFor(node, trainRng),
+      keys: (keysRng) => nodeKeyAgreement(keysRng, (run) => this.clock.schedule(0, () => node.host?.running && run())),
       strict: this.options.strict,
       observer: {
         onAction: (host, action) => this.observe(host, action),

@@ -2,6 +2,8 @@ import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
 import { sharedKeys, type KeysConfig } from '../common/keys.ts';
 import { dpFacts, dpKeys } from '../common/privacy.ts';
+import { secaggSchemas } from '../secagg/messages.ts';
+import { secaggFacts, secaggKeys } from '../secagg/keys.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { FedAvg } from './fedavg.ts';
 import { fedavgSchemas } from './messages.ts';
@@ -11,6 +13,7 @@ const keys = {
   minClients: { schema: keyTypes.int(1, 100000).default(1), label: 'Minimum clients', help: 'A round that times out still counts if at least this many picked clients answered.' },
   roundTimeout: sharedKeys.roundTimeout,
   ...dpKeys,
+  ...secaggKeys,
 };
 
 declare module '../../core/config.ts' {
@@ -20,7 +23,7 @@ declare module '../../core/config.ts' {
 export const fedavg: ProtocolModule = {
   name: 'fedavg',
   config: keys,
-  schemas: fedavgSchemas,
+  schemas: { ...fedavgSchemas, ...secaggSchemas },
   evaluates: 'global',
   init: 'shared',
   coordinator: true,
@@ -37,8 +40,8 @@ export const fedavg: ProtocolModule = {
       { id: 'fedavg', label: 'FedAvg', overrides: { algo: 'fedavg' } },
       { id: 'fedavg-rqm', label: 'FedAvg · RQM privacy', overrides: { algo: 'fedavg', dp: 'rqm' } },
     ],
-    tag: (c) => (c.dp === 'rqm' ? 'fedavg-rqm' : 'fedavg'),
+    tag: (c) => (c.dp === 'rqm' ? 'fedavg-rqm' : c.secagg === 1 ? 'fedavg-secagg' : 'fedavg'),
   },
-  facts: dpFacts,
+  facts: (c, run) => [...dpFacts(c, run), ...secaggFacts(c, run)],
   create: (ctx) => new FedAvg(ctx),
 };
