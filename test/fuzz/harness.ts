@@ -5,6 +5,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { decodeMessage, type RejectReason } from '../../src/core/wire/codec.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../../src/protocols/protocol.ts';
 import { bootNode } from '../../src/runtime/bootstrap.ts';
+import { nodeKeyAgreement } from '../../src/sim/nodeKeys.ts';
 import { VirtualClock } from '../../src/sim/queue.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import type { BlobsWorld } from '../support/blobs.ts';
@@ -18,9 +19,9 @@ const codecRejections = (r: Record<string, number>) => CODEC_REASONS.reduce((s, 
 export const FUZZ_CONFIG: ConfigInput = { nodes: 4, rounds: 6, evalEvery: 1, roundTimeout: 2000, aggTimeout: 2000, pingTimeout: 500, period: 500, s: 3 };
 
 /** Valid frames of every type an honest run of `module` sends, by type (at most `perType` each). */
-export function recordCorpus(world: BlobsWorld, module: ProtocolModule, perType = 40): Map<string, Uint8Array[]> {
+export function recordCorpus(world: BlobsWorld, module: ProtocolModule, perType = 40, input: ConfigInput = {}): Map<string, Uint8Array[]> {
   const corpus = new Map<string, Uint8Array[]>();
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, algo: module.name });
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, ...input, algo: module.name });
   const sim = new Simulation(config, world.dataset, world.learner, world.dataset.test, {
     strict: true,
     tamper: (_from, to, frame) => {
@@ -52,8 +53,8 @@ export interface HostFuzzResult {
  * host (no try/catch here: a throw fails the test), every frame the codec refuses is counted,
  * and no model the node emits or trains holds NaN or Inf.
  */
-export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, role: 'coordinator' | 'client', frames: number, seed: number): HostFuzzResult {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, algo: module.name });
+export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, role: 'coordinator' | 'client', frames: number, seed: number, input: ConfigInput = {}): HostFuzzResult {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, ...input, algo: module.name });
   const ids = ['n0', 'n1', 'n2', 'n3'];
   const self = role === 'coordinator' ? 'n0' : 'n1';
   const clock = new VirtualClock();
@@ -85,6 +86,7 @@ export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<
         clock.schedule(5, () => done(world.learner.computeSync(request, shard, { rng, states })));
       },
     }),
+    keys: (rng) => nodeKeyAgreement(rng, (run) => clock.schedule(1, run)),
     observer: { onAction: (_h, a) => check(a) },
   });
   host.roster(ids.filter((p) => p !== self), module.coordinator ? 'n0' : undefined);
@@ -112,8 +114,8 @@ export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<
  * An honest swarm in which node n1 is a fuzzing peer: it follows the protocol, and with every
  * frame it sends it also sends `perSend` mutated corpus frames to random nodes.
  */
-export function fuzzSwarm(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, perSend: number, seed: number): { sim: Simulation; injected: number; nonFinite: number } {
-  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, nodes: 5, algo: module.name });
+export function fuzzSwarm(world: BlobsWorld, module: ProtocolModule, corpus: Map<string, Uint8Array[]>, perSend: number, seed: number, input: ConfigInput = {}): { sim: Simulation; injected: number; nonFinite: number } {
+  const config = parseConfig({ dataset: 'blobs', model: 'mlp', partition: 'iid', samples: world.dataset.train.n, seed: 5, ...FUZZ_CONFIG, nodes: 5, ...input, algo: module.name });
   const ids = Array.from({ length: 5 }, (_, i) => `n${i}`);
   const all = [...corpus.values()].flat();
   const plans = fc.sample(fc.tuple(fc.nat(), fc.nat(), mutationArb([...corpus.keys()])), { numRuns: 2000, seed });
