@@ -14,7 +14,7 @@ export const secaggKeys = {
     options: ['0', '1'],
     // Compare mode simulates in a browser worker, which has no synchronous ECDH (src/sim/nodeKeys.ts).
     modes: ['live'],
-    help: '1: every client hides its update under random masks that it agrees on with each other client (by key exchange), and that cancel out only in the sum, so the coordinator learns the sum of the updates and nothing about any single one. Tabs that close mid-round are recovered through secret shares of their masks. It costs extra messages (keys and shares), and the coordinator can no longer check or filter single updates.',
+    help: '1: secure aggregation. Every tab hides its update under random masks that it agrees on with each other tab by a key exchange; the masks cancel out only when all the updates are added up. The coordinator sees each tab’s public keys, sealed shares it cannot open, masked updates that look like random numbers, and the sum of the updates, which is all it needs for the new model. It cannot see any single tab’s update or how much data that tab has. It still sees who takes part, and since it trains too, it knows the sum of the others’ updates. A tab that closes mid-round is covered by the shares it gave the others. It costs extra messages (keys and shares), and the coordinator can no longer check or filter single updates. Needs https:// or localhost (the browser’s WebCrypto).',
     check: (c: Config) => {
       if (c.secagg !== 1) return undefined;
       // A robust aggregation rule (robust=…) must be refused here too: it needs every update on its own, which secure aggregation hides.
