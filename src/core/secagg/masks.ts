@@ -51,6 +51,7 @@ export function bytesToWords(bytes: Uint8Array): Uint32Array {
 }
 
 const FINGERPRINT_SEED = new TextEncoder().encode('murmuration secagg fingerprint!!');
+let fingerprintCoefficients = new Uint32Array(0);
 
 /**
  * A 32-bit linear fingerprint, Σ r_i·w_i mod 2^32 with public coefficients r (ChaCha20 of a fixed
@@ -59,7 +60,9 @@ const FINGERPRINT_SEED = new TextEncoder().encode('murmuration secagg fingerprin
  * with probability 2^-32.
  */
 export function fingerprint(words: Uint32Array): number {
-  const r = maskWords(FINGERPRINT_SEED, words.length);
+  // A keystream's first n words do not depend on its length: keep the longest one made so far.
+  if (fingerprintCoefficients.length < words.length) fingerprintCoefficients = maskWords(FINGERPRINT_SEED, words.length);
+  const r = fingerprintCoefficients;
   let acc = 0;
   for (let i = 0; i < words.length; i++) acc = (acc + Math.imul(r[i] | 1, words[i])) >>> 0;
   return acc;
