@@ -51,7 +51,7 @@ export function bytesToWords(bytes: Uint8Array): Uint32Array {
 }
 
 const FINGERPRINT_SEED = new TextEncoder().encode('murmuration secagg fingerprint!!');
-let fingerprintCoefficients = new Uint32Array(0);
+let fingerprintCoefficients: Uint32Array = new Uint32Array(0);
 
 /**
  * A 32-bit linear fingerprint, Σ r_i·w_i mod 2^32 with public coefficients r (ChaCha20 of a fixed
