@@ -64,6 +64,8 @@ test.describe('FedAvg with secure aggregation in four tabs', () => {
       expect(coordinator.audit.sums!.map((s) => s.survivors.length)).toEqual([4, 4, 4, 4, 4]);
       expect(coordinator.audit.seen!.length).toBe(20);
       expect(checkAudits(all, end.nodeId!)).toBe(5);
+      // The status panel says what the masking costs and what the coordinator sees.
+      await expect(server.page.getByTestId('run-facts-status')).toContainText(/secure aggregation cost: 1\.3 kB of keys and shares per client and round with 4 clients.*the coordinator sees only the sum/);
       for (const t of tabs) {
         const s = await snapshot(t.page);
         expect(s.rejectedFrames).toBe(0);
