@@ -17,13 +17,14 @@ import { tokenBench } from './token.ts';
 import { rqmBench } from './rqm.ts';
 import { mergeBench } from './merge.ts';
 import { byzantine } from './byzantine.ts';
+import { secaggBench } from './secagg.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

@@ -145,6 +145,8 @@ export type ConfigInput = Partial<Record<keyof Config, string | number | boolean
 const shape: Record<string, z.ZodType> = { ...baseSchema.shape };
 /** All keys in link order. Grows as algorithms register (a live array: importers see new keys). */
 export const CONFIG_KEYS = Object.keys(shape) as (keyof Config)[];
+/** The registered keys' checks against the other keys (ConfigKeySpec.check), in registration order. */
+const crossChecks = new Map<string, (config: Config) => string | undefined>();
 
 /** How an algorithm describes one of its keys: the validator (with its default) and what the setup form shows. */
 export interface ConfigKeySpec {
@@ -157,6 +159,12 @@ export interface ConfigKeySpec {
   visible?(values: Readonly<Record<string, string>>): boolean;
   /** The setup form shows the key only in these views (a key only the simulator acts on: compare). */
   modes?: readonly ('live' | 'compare')[];
+  /**
+   * What is wrong with this key's value given the other keys (secure aggregation with RQM privacy),
+   * as a predicate like the validators' ("cannot be 1 with dp=rqm: …"), or undefined. A key that
+   * fails its check costs only itself: it falls back to its default, as a bad value does.
+   */
+  check?(config: Config): string | undefined;
 }
 
 export function registerAlgorithm(name: string): void {
@@ -179,6 +187,7 @@ export function registerConfigKeys(keys: Readonly<Record<string, ConfigKeySpec>>
     if (!existing) {
       shape[key] = spec.schema;
       (CONFIG_KEYS as string[]).push(key);
+      if (spec.check) crossChecks.set(key, spec.check);
     }
     (KEY_NAMES as Record<string, string>)[key] = spec.label;
   }
@@ -260,6 +269,13 @@ export function parseConfigByKey(input: Readonly<Record<string, unknown>>): { co
   // Dataset-specific defaults, for keys the input left out.
   const perDataset = DATASET_DEFAULTS[values.dataset as Config['dataset']] ?? {};
   for (const [key, value] of Object.entries(perDataset)) if (input[key] === undefined && errors[key] === undefined) values[key] = value;
+  for (const [key, check] of crossChecks) {
+    const problem = errors[key] === undefined ? check(values as unknown as Config) : undefined;
+    if (problem) {
+      errors[key] = problem;
+      values[key] = shape[key].parse(undefined);
+    }
+  }
   return { config: values as unknown as Config, errors };
 }
 

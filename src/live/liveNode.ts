@@ -8,6 +8,7 @@ import { protocolFor } from '../protocols/index.ts';
 import type { NodeId, NodeState, ProtocolAction, ProtocolModule, ProtocolReport } from '../protocols/protocol.ts';
 import { bootNode } from '../runtime/bootstrap.ts';
 import { tabRole } from '../runtime/byzantine.ts';
+import { webCryptoKeys } from './webCryptoKeys.ts';
 import type { NodeHost } from '../runtime/host.ts';
 import { WallClock } from '../runtime/wallClock.ts';
 import type { FinishedRecord, ServerMessage } from '../core/signaling/messages.ts';
@@ -698,6 +699,7 @@ export class LiveNode {
           this.snap.trainedSamples += samplesSeen;
           this.snap.samplesPerSecond = ms > 0 ? (samplesSeen / ms) * 1000 : 0;
         }),
+      keys: () => webCryptoKeys(),
       observer: {
         onAction: (_h, a) => this.onAction(a),
         onReject: (_h, from, reason, detail) => this.log(`rejected ${reason} from ${from}: ${detail}`),

@@ -3,8 +3,10 @@ import type { Rng } from '../core/rng.ts';
 import type { Message, SchemaRegistry } from '../core/wire/codec.ts';
 import type { ModelSpec } from '../core/learn/models.ts';
 import type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
+import type { KeyRequest, KeyResult } from '../core/secagg/keys.ts';
 
 export type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
+export type { KeyRequest, KeyResult } from '../core/secagg/keys.ts';
 
 export type NodeId = string;
 
@@ -31,6 +33,8 @@ export type ProtocolAction =
    * observers (UI, tests); the driver ignores it too.
    */
   | { kind: 'compute'; id: string; round: number; request: ComputeRequest }
+  /** Key agreement for secure aggregation; the driver answers through `Protocol.keysReady` with the same id. */
+  | { kind: 'keys'; id: string; request: KeyRequest }
   /** A new model. `global`: an aggregate that stands for the whole run (FedAvg, MoDeST). */
   | { kind: 'model'; round: number; params: Float32Array; scope: 'global' | 'local' }
   /** This node finished its round `round`. */
@@ -47,7 +51,7 @@ export type ProtocolAction =
  * Which claim of a peer a protocol refused or clipped: a fixed set, so counters by reason stay
  * bounded (the free-text reason goes to the log).
  */
-export type Claim = 'round' | 'age' | 'samples' | 'view' | 'sender' | 'buffer';
+export type Claim = 'round' | 'age' | 'samples' | 'view' | 'sender' | 'buffer' | 'shares';
 
 export type NodeState = 'idle' | 'connecting' | 'training' | 'aggregating' | 'waiting' | 'done' | 'error';
 
@@ -84,6 +88,12 @@ export interface ProtocolReport {
   perNode?: { label: string; counts: Record<NodeId, number> };
   /** The node the topology view rings (token: the holder), with its legend text. */
   focus?: { node: NodeId; legend: string };
+  /**
+   * Plain JSON for tests and scripts, which drivers pass on and views do not draw (secure
+   * aggregation: fingerprints of the plain and masked updates, so an e2e test can check that the
+   * coordinator never held a plain one).
+   */
+  audit?: Record<string, unknown>;
 }
 
 /**
@@ -99,6 +109,12 @@ export interface Protocol {
   readonly round: number;
   /** This algorithm's own facts, if it has any (see ProtocolReport). */
   report?(): ProtocolReport | null;
+  /**
+   * The answer to this node's `keys` action with the same id (secure aggregation). A method of
+   * its own rather than an event kind, so that protocols that never ask for keys need no case
+   * for it in their event switch.
+   */
+  keysReady?(id: string, result: KeyResult, now: number): ProtocolAction[];
 }
 
 /** A compare-mode run of this algorithm: the shared base config with a few keys overridden. */

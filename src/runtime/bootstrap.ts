@@ -4,7 +4,7 @@ import { initialParams, type ModelSpec } from '../core/learn/models.ts';
 import { Rng } from '../core/rng.ts';
 import type { NodeId, Protocol, ProtocolModule } from '../protocols/protocol.ts';
 import { NodeHost, type HostObserver } from './host.ts';
-import type { Clock, Compute, Transport } from './ports.ts';
+import type { Clock, Compute, KeyAgreement, Transport } from './ports.ts';
 import { byzantineCompute, type ByzantineRole } from './byzantine.ts';
 
 /**
@@ -12,10 +12,14 @@ import { byzantineCompute, type ByzantineRole } from './byzantine.ts';
  * model come from the run's seed and its id only, so a shared link reproduces the experiment.
  */
 
-/** A node's private streams: the protocol's randomness, and the batch orders of its trainings (split by training count). */
-export function nodeStreams(config: Config, id: NodeId): { protocol: Rng; train: Rng } {
+/**
+ * A node's private streams: the protocol's randomness, the batch orders of its trainings (split by
+ * training count), and the simulator's stand-in for the secret randomness of key agreement (a live
+ * tab's keys come from the OS's CSPRNG instead: anyone with the link could compute these streams).
+ */
+export function nodeStreams(config: Config, id: NodeId): { protocol: Rng; train: Rng; keys: Rng } {
   const node = Rng.seed(config.seed).split('node').split(id);
-  return { protocol: node.split('protocol'), train: node.split('train') };
+  return { protocol: node.split('protocol'), train: node.split('train'), keys: node.split('keys') };
 }
 
 /** The room's one shared initial model. */
@@ -62,6 +66,8 @@ export interface NodeBoot extends NodeSetup {
   transport: Transport;
   /** The driver's compute port, given this node's training stream (batch order of the n-th training: `train.split(n)`). */
   compute: (train: Rng) => Compute;
+  /** The driver's key-agreement port, given this node's `keys` stream (only the simulator's uses it). */
+  keys?: (keys: Rng) => KeyAgreement;
   observer?: HostObserver;
   strict?: boolean;
   /** Whether this node attacks (and where honest updates are reported, for ALIE); absent in an honest room. */
@@ -70,6 +76,7 @@ export interface NodeBoot extends NodeSetup {
 
 /** Creates a node's protocol and the host that runs it. Not started: the driver sends the roster and `start()`. */
 export function bootNode(b: NodeBoot): NodeHost {
+  const streams = nodeStreams(b.config, b.id);
   return new NodeHost({
     id: b.id,
     protocol: createProtocol(b),
@@ -77,7 +84,8 @@ export function bootNode(b: NodeBoot): NodeHost {
     paramCount: b.spec.size,
     clock: b.clock,
     transport: b.transport,
-    compute: b.byzantine ? byzantineCompute(b.compute(nodeStreams(b.config, b.id).train), b.byzantine) : b.compute(nodeStreams(b.config, b.id).train),
+    compute: b.byzantine ? byzantineCompute(b.compute(streams.train), b.byzantine) : b.compute(streams.train),
+    keys: b.keys?.(streams.keys),
     observer: b.observer,
     strict: b.strict,
   });

@@ -1,6 +1,9 @@
 import { decodeMessage, encodeMessage, type SchemaRegistry } from '../core/wire/codec.ts';
-import type { NodeId, Protocol, ProtocolAction, ProtocolEvent } from '../protocols/protocol.ts';
-import type { Clock, Compute, Transport } from './ports.ts';
+import type { KeyResult, NodeId, Protocol, ProtocolAction, ProtocolEvent } from '../protocols/protocol.ts';
+import type { Clock, Compute, KeyAgreement, Transport } from './ports.ts';
+
+/** What the host delivers to its protocol: an event, or the answer of the key-agreement port (Protocol.keysReady). */
+type HostEvent = ProtocolEvent | { kind: 'keysReady'; id: string; result: KeyResult };
 
 /** Frames a paused node keeps for when it resumes (timers and compute results are always kept). */
 export const MAX_HELD_EVENTS = 1024;
@@ -33,6 +36,8 @@ export interface NodeHostOptions {
   clock: Clock;
   transport: Transport;
   compute: Compute;
+  /** Key agreement, for a protocol that asks for it (secure aggregation); a node without one fails when asked. */
+  keys?: KeyAgreement;
   observer?: HostObserver;
   /**
    * Tests: fail loudly. A protocol exception, a message the codec cannot encode and a failed
@@ -49,7 +54,7 @@ export interface NodeHostOptions {
  */
 export class NodeHost {
   private paused = false;
-  private readonly held: ProtocolEvent[] = [];
+  private readonly held: HostEvent[] = [];
   readonly stats: HostStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, rejected: {}, clipped: {} };
   readonly id: NodeId;
   readonly protocol: Protocol;
@@ -62,6 +67,7 @@ export class NodeHost {
   private readonly clock: Clock;
   private readonly transport: Transport;
   private readonly compute: Compute;
+  private readonly keys: KeyAgreement | null;
   private readonly observer: HostObserver;
   private readonly strict: boolean;
 
@@ -73,6 +79,7 @@ export class NodeHost {
     this.clock = o.clock;
     this.transport = o.transport;
     this.compute = o.compute;
+    this.keys = o.keys ?? null;
     this.observer = o.observer ?? {};
     this.strict = o.strict ?? false;
     this.transport.onFrame((from, frame) => this.receive(from, frame));
@@ -143,7 +150,7 @@ export class NodeHost {
     return this.paused;
   }
 
-  dispatch(event: ProtocolEvent): void {
+  dispatch(event: HostEvent): void {
     if (!this.alive) return;
     if (this.paused) {
       // Peers are paused too, so little arrives; a peer that keeps sending is capped, and counted.
@@ -153,7 +160,9 @@ export class NodeHost {
     }
     let actions: ProtocolAction[];
     try {
-      actions = this.protocol.handle(event, this.clock.now());
+      if (event.kind !== 'keysReady') actions = this.protocol.handle(event, this.clock.now());
+      else if (this.protocol.keysReady) actions = this.protocol.keysReady(event.id, event.result, this.clock.now());
+      else throw new Error('the protocol asked for keys it cannot take');
     } catch (e) {
       if (this.strict) throw e;
       // A protocol bug must not take the tab or the simulation down; it is reported and counted.
@@ -199,6 +208,19 @@ export class NodeHost {
           request,
           (result) => this.dispatch({ kind: 'computed', id, result }),
           (message) => this.fail(`${request.kind} failed: ${message}`),
+        );
+        break;
+      }
+      case 'keys': {
+        const { id, request } = action;
+        if (!this.keys) {
+          this.fail('this driver has no key-agreement port (secure aggregation needs one)');
+          return;
+        }
+        this.keys.run(
+          request,
+          (result) => this.dispatch({ kind: 'keysReady', id, result }),
+          (message) => this.fail(`key agreement failed: ${message}`),
         );
         break;
       }

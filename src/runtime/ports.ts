@@ -1,4 +1,5 @@
 import type { ComputeRequest, ComputeResult } from '../core/learn/compute.ts';
+import type { KeyRequest, KeyResult } from '../core/secagg/keys.ts';
 import type { NodeId } from '../protocols/protocol.ts';
 
 /** Timers on whatever clock the driver keeps: the wall clock live, a virtual one in the simulator. */
@@ -27,4 +28,16 @@ export interface Transport {
  */
 export interface Compute {
   run(request: ComputeRequest, done: (result: ComputeResult) => void, fail: (message: string) => void): void;
+}
+
+/**
+ * Key agreement for secure aggregation (src/core/secagg/keys.ts): P-256 key pairs, secret seeds
+ * and ECDH + HKDF. Live it is WebCrypto with the OS's randomness (src/live/webCryptoKeys.ts);
+ * in the simulator node:crypto with the node's seeded stream (src/sim/nodeKeys.ts), so runs
+ * are reproducible. Answers later, never from inside `run`, at most once: `done` with the result
+ * (inputs that cannot be served are a result, `op: 'error'`, since they may come from a peer),
+ * or `fail` when the port itself cannot work (no WebCrypto on an insecure page).
+ */
+export interface KeyAgreement {
+  run(request: KeyRequest, done: (result: KeyResult) => void, fail: (message: string) => void): void;
 }

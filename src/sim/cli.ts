@@ -73,6 +73,11 @@ async function main(): Promise<number> {
         `final merge: the average of the ${summary.liveNodes} final models scores ${pct(summary.mergedAccuracy)}% (the models themselves: ${pct(summary.localAccuracy!)}% on average); ` +
           `it removes a consensus distance of ${summary.consensusRemoved!.toExponential(2)}\n`,
       );
+    if (typeof summary.secaggRounds === 'number')
+      process.stdout.write(
+        `secure aggregation: ${summary.secaggRounds} sums unmasked, ${summary.secaggAborted} attempts aborted, masks of ${summary.secaggRecovered} dropped clients removed; ` +
+          `${summary.secaggExtraBytes} B of keys and shares per client and round (payloads)\n`,
+      );
     if (summary.epsilon !== undefined) process.stdout.write(`privacy: (ε, δ) = (${summary.epsilon.toPrecision(4)}, ${summary.delta}) for the node that sent the most updates\n`);
     if (summary.roundsToTarget !== null)
       process.stdout.write(`target ${pct(summary.target!)}% reached at round ${summary.roundsToTarget}, ${mb(summary.bytesToTarget!)} MB, ${(summary.simTimeToTarget! / 1000).toFixed(1)} s\n`);

@@ -4,15 +4,15 @@ import type { BackendName } from '../core/learn/backend.ts';
 import { Learner } from '../core/learn/learner.ts';
 import { Rng } from '../core/rng.ts';
 import { useNodeBackend } from './nodeBackend.ts';
-import { Simulation, type SimRow, type SimSummary } from './simulation.ts';
+import { Simulation, type SimRow, type SimSummary, type SimulationOptions } from './simulation.ts';
 
 /** Builds a simulation in Node: backend, dataset from disk, one shared learner. */
-export async function createNodeSimulation(config: Config): Promise<{ sim: Simulation; backend: BackendName; dispose: () => void }> {
+export async function createNodeSimulation(config: Config, options?: SimulationOptions): Promise<{ sim: Simulation; backend: BackendName; dispose: () => void }> {
   const backend = await useNodeBackend(config.backend, config.model);
   const dataset = await loadDataset(config, 'node');
   const learner = new Learner(config.model, dataset.features, dataset.numClasses);
   const evalSet = testSubset(dataset, config.evalSize, Rng.seed(config.seed).split('eval'));
-  const sim = new Simulation(config, dataset, learner, evalSet);
+  const sim = new Simulation(config, dataset, learner, evalSet, options);
   return { sim, backend, dispose: () => learner.dispose() };
 }
 

@@ -12,6 +12,7 @@ import type { NodeHost } from '../runtime/host.ts';
 import { roomRoles, type ByzantineRole } from '../runtime/byzantine.ts';
 import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
+import { nodeKeyAgreement } from './nodeKeys.ts';
 import { VirtualClock } from './queue.ts';
 
 export interface SimulationOptions {
@@ -312,6 +313,7 @@ export class Simulation {
       clock: this.clock,
       transport: this.transportFor(node.id),
       compute: (trainRng) => this.computeFor(node, trainRng),
+      keys: (keysRng) => nodeKeyAgreement(keysRng, (run) => this.clock.schedule(0, () => node.host?.running && run())),
       strict: this.options.strict,
       byzantine: this.roles?.get(node.id),
       observer: {

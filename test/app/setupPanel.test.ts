@@ -53,6 +53,16 @@ describe('SetupPanel', () => {
     expect(html).toMatch(/FedAvg, privacy ε: ε = [\d.]+ at δ = 0.00001 after 20 updates of 371 numbers \(a node that trains in all 20 rounds\)/);
   });
 
+  it('secure aggregation: a FedAvg field in live rooms (not compare mode); its threshold and its byte cost appear only with secagg=1', () => {
+    const plain = render();
+    expect(tag(plain, 'select', 'secagg')).toMatch(/name="secagg"/);
+    expect(tag(plain, 'input', 'secaggThreshold')).toBe('');
+    expect(tag(render({ mode: 'compare', runs: ['fedavg'] }), 'select', 'secagg')).toBe('');
+    const html = render({ config: parseConfig({ room: 'class-7', algo: 'fedavg', dataset: 'blobs', nodes: 4, secagg: 1 }) });
+    expect(tag(html, 'input', 'secaggThreshold')).toMatch(/name=/);
+    expect(html).toMatch(/FedAvg, secure aggregation cost: 1.3 kB of keys and shares per client and round with 4 clients, on top of its update \(1.5 kB as float32; 1.85× in all\); the coordinator sees only the sum/);
+  });
+
   it('final=merge: a gossip key in compare mode only', () => {
     const gossip = parseConfig({ room: 'class-7', algo: 'gossip', dataset: 'blobs' });
     expect(tag(render({ config: gossip }), 'select', 'final')).toBe('');

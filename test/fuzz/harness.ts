@@ -5,6 +5,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { decodeMessage, type RejectReason } from '../../src/core/wire/codec.ts';
 import type { NodeId, ProtocolAction, ProtocolModule } from '../../src/protocols/protocol.ts';
 import { bootNode } from '../../src/runtime/bootstrap.ts';
+import { nodeKeyAgreement } from '../../src/sim/nodeKeys.ts';
 import { VirtualClock } from '../../src/sim/queue.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 import type { BlobsWorld } from '../support/blobs.ts';
@@ -85,6 +86,7 @@ export function fuzzHost(world: BlobsWorld, module: ProtocolModule, corpus: Map<
         clock.schedule(5, () => done(world.learner.computeSync(request, shard, { rng, states })));
       },
     }),
+    keys: (rng) => nodeKeyAgreement(rng, (run) => clock.schedule(1, run)),
     observer: { onAction: (_h, a) => check(a) },
   });
   host.roster(ids.filter((p) => p !== self), module.coordinator ? 'n0' : undefined);

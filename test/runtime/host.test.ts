@@ -5,9 +5,9 @@ import { SGD } from '../../src/core/learn/compute.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { encodeMessage, MODEL_PARAMS, type SchemaRegistry } from '../../src/core/wire/codec.ts';
 import { liveCompute } from '../../src/live/liveCompute.ts';
-import type { Protocol, ProtocolAction, ProtocolEvent } from '../../src/protocols/protocol.ts';
+import type { KeyResult, Protocol, ProtocolAction, ProtocolEvent } from '../../src/protocols/protocol.ts';
 import { MAX_HELD_EVENTS, NodeHost, type NodeHostOptions } from '../../src/runtime/host.ts';
-import type { Compute } from '../../src/runtime/ports.ts';
+import type { Compute, KeyAgreement } from '../../src/runtime/ports.ts';
 import { InMemoryNetwork } from '../../src/sim/network.ts';
 import { VirtualClock } from '../../src/sim/queue.ts';
 
@@ -223,5 +223,45 @@ describe('NodeHost pause', () => {
     expect(host.stats.rejected['held-while-paused']).toBe(10);
     host.resume();
     expect(probe.events.filter((e) => e.kind === 'message')).toHaveLength(MAX_HELD_EVENTS);
+  });
+});
+
+describe('NodeHost key agreement', () => {
+  /** A Probe that also takes the port's answers. */
+  class KeyProbe extends Probe {
+    readonly answers: [string, KeyResult][] = [];
+    keysReady(id: string, result: KeyResult): ProtocolAction[] {
+      this.answers.push([id, result]);
+      return [];
+    }
+  }
+  const generate: ProtocolAction = { kind: 'keys', id: 'k1', request: { op: 'generate', pairs: 1, seeds: 0 } };
+  const noCompute: Compute = { run: () => {} };
+
+  it('answers a keys action through Protocol.keysReady with the same id, after the port answers, and holds it while paused', () => {
+    const protocol = new KeyProbe([generate]);
+    let clock!: VirtualClock;
+    const keys: KeyAgreement = { run: (_r, done) => clock.schedule(3, () => done({ op: 'generate', pairs: [], seeds: [] })) };
+    const s = setup(protocol, noCompute, { keys });
+    clock = s.clock;
+    s.host.start();
+    s.host.pause();
+    run(s.clock);
+    expect(protocol.answers).toEqual([]);
+    s.host.resume();
+    expect(protocol.answers).toEqual([['k1', { op: 'generate', pairs: [], seeds: [] }]]);
+  });
+
+  it('a node without a port, or whose port fails, stops with an error instead of waiting forever', () => {
+    const a = setup(new KeyProbe([generate]), noCompute);
+    a.host.start();
+    expect(a.host.running).toBe(false);
+    expect(a.errors[0]).toMatch(/no key-agreement port/);
+    let clock!: VirtualClock;
+    const b = setup(new KeyProbe([generate]), noCompute, { keys: { run: (_r, _done, fail) => clock.schedule(1, () => fail('no WebCrypto here')) } });
+    clock = b.clock;
+    b.host.start();
+    run(b.clock);
+    expect(b.errors).toEqual(['key agreement failed: no WebCrypto here']);
   });
 });

@@ -62,4 +62,15 @@ describe('simulator CLI', () => {
     expect(g.mergedAccuracy).toBeGreaterThan(0);
     expect(g.localAccuracy).toBeGreaterThan(0);
   });
+
+  it('reports secure aggregation with --secagg 1, and refuses it with --dp rqm', async () => {
+    const text = (await cli(['--algo', 'fedavg', '--secagg', '1', '--dataset', 'blobs', '--nodes', '4', '--rounds', '2'])).stdout;
+    expect(text).toMatch(/secure aggregation: 2 sums unmasked, 0 attempts aborted, masks of 0 dropped clients removed; 1262 B of keys and shares per client and round/);
+    const err = await cli(['--algo', 'fedavg', '--secagg', '1', '--dp', 'rqm']).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err!.code).toBe(2);
+    expect(err!.stderr).toMatch(/secagg cannot be 1 with RQM privacy/);
+  });
 });

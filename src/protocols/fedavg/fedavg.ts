@@ -1,7 +1,11 @@
-import type { Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, NodeId } from '../protocol.ts';
+import type { KeyResult, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolReport, NodeId } from '../protocol.ts';
 import type { ComputeResult } from '../../core/learn/compute.ts';
+import type { Message } from '../../core/wire/codec.ts';
 import { roomTraining, trainId } from '../compute.ts';
 import { openUpdate, UpdateSealer } from '../common/privacy.ts';
+import { SecAggClient, CLIENT_PHASES } from '../secagg/client.ts';
+import { SecAggServer, type MaskedPrint } from '../secagg/server.ts';
+import { MAX_SECAGG_CLIENTS } from '../secagg/messages.ts';
 import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
 
 /**
@@ -10,6 +14,11 @@ import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
  * m = max(round(C·K), 1) of the K available clients, sends them w_t, and averages the
  * answers weighted by sample count. A round ends when every sampled client answered, or
  * at the timeout with at least `minClients` answers; otherwise it is re-sampled.
+ *
+ * With `secagg=1` the answers are masked (secure aggregation, src/protocols/secagg): the
+ * coordinator runs a SecAggServer per round attempt and gets only the weighted mean change of
+ * the clients that survived; every client, the coordinator's own included, runs a SecAggClient.
+ * The coordinator's messages to itself are handled at once, without the network.
  */
 export class FedAvg implements Protocol {
   private coordinator: NodeId | null = null;
@@ -26,10 +35,16 @@ export class FedAvg implements Protocol {
   private training: { round: number; from: NodeId; base: Float32Array } | null = null;
   /** Every update, the coordinator's own included, goes through the room's privacy mechanism (dp). */
   private readonly sealer: UpdateSealer;
+  /** Secure aggregation (secagg=1): this node's client side, and the coordinator's server of the current attempt. */
+  private readonly secure: SecAggClient | null;
+  private server: SecAggServer | null = null;
+  private readonly secureStats = { rounds: 0, aborted: 0, recovered: 0 };
+  private readonly serverAudit: { seen: MaskedPrint[]; sums: { round: number; attempt: number; survivors: NodeId[]; dropped: NodeId[]; print: number }[] } = { seen: [], sums: [] };
 
   constructor(private readonly ctx: ProtocolContext) {
     this.global = ctx.initialParams;
     this.sealer = new UpdateSealer(ctx.config, ctx.rng);
+    this.secure = ctx.config.secagg === 1 ? new SecAggClient({ id: ctx.id, config: ctx.config, samples: ctx.samples, maxSamples: ctx.maxSamples }) : null;
     for (const p of ctx.peers) this.available.add(p);
   }
 
@@ -46,6 +61,15 @@ export class FedAvg implements Protocol {
   }
 
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
+    return this.settle(this.route(this.dispatch(event)));
+  }
+
+  keysReady(id: string, result: KeyResult): ProtocolAction[] {
+    const actions = id.startsWith('secagg:server:') ? (this.server?.keysReady(id, result) ?? []) : (this.secure?.keysReady(id, result) ?? []);
+    return this.settle(this.route(actions));
+  }
+
+  private dispatch(event: ProtocolEvent): ProtocolAction[] {
     switch (event.kind) {
       case 'start':
         this.running = true;
@@ -82,6 +106,7 @@ export class FedAvg implements Protocol {
   private forgetDeparted(): ProtocolAction[] {
     const c = this.collecting;
     if (!this.isCoordinator || !c) return [];
+    if (this.server) return this.server.departed((id) => id === this.ctx.id || this.available.has(id));
     for (const client of [...c.selected]) {
       if (client !== this.ctx.id && !this.available.has(client) && !c.updates.has(client)) c.selected.delete(client);
     }
@@ -94,27 +119,35 @@ export class FedAvg implements Protocol {
     const round = this.globalRound + 1;
     const attempt = this.collecting?.round === round ? this.collecting.attempt + 1 : 0;
     const clients = [this.ctx.id, ...[...this.available].sort()];
-    const m = Math.max(Math.round(this.ctx.config.fraction * clients.length), 1);
+    let m = Math.max(Math.round(this.ctx.config.fraction * clients.length), 1);
+    if (this.secure) m = Math.min(m, MAX_SECAGG_CLIENTS);
     const selected = new Set(this.ctx.rng.split(`round:${round}:${attempt}`).sample(clients, m));
     this.collecting = { round, attempt, selected, updates: new Map() };
-    const actions: ProtocolAction[] = [{ kind: 'setTimer', id: `round:${round}:${attempt}`, afterMs: this.ctx.config.roundTimeout }];
+    const actions: ProtocolAction[] = [];
+    if (this.secure) {
+      actions.push(...(this.server?.stop() ?? []));
+      this.server = new SecAggServer({ id: this.ctx.id, config: this.ctx.config, maxSamples: this.ctx.maxSamples, paramCount: this.global.length }, { round, attempt }, selected);
+      actions.push(...this.server.start());
+    } else actions.push({ kind: 'setTimer', id: `round:${round}:${attempt}`, afterMs: this.ctx.config.roundTimeout });
     for (const client of [...selected].sort()) {
-      if (client === this.ctx.id) actions.push(...this.beginTraining(round, this.ctx.id, this.global));
-      else actions.push({ kind: 'send', to: client, msg: { type: 'fedavg/train', round, params: this.global } });
+      if (client === this.ctx.id) actions.push(...this.beginTraining(round, this.ctx.id, this.global, attempt));
+      else actions.push({ kind: 'send', to: client, msg: { type: 'fedavg/train', round, ...(this.secure ? { attempt } : {}), params: this.global } });
     }
     return actions;
   }
 
-  private beginTraining(round: number, from: NodeId, params: Float32Array): ProtocolAction[] {
+  private beginTraining(round: number, from: NodeId, params: Float32Array, attempt: number): ProtocolAction[] {
     this.training = { round, from, base: params };
     return [
       { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'client' },
       { kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) },
+      ...(this.secure?.begin(round, attempt, from) ?? []),
     ];
   }
 
   private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     const round = msg.round as number;
+    if (msg.type.startsWith('secagg/')) return this.onSecure(from, msg);
     switch (msg.type) {
       case 'fedavg/train': {
         if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'train request from a non-coordinator' }];
@@ -125,9 +158,10 @@ export class FedAvg implements Protocol {
         // The params are w_{round-1}: the room's latest global model.
         this.global = msg.params as Float32Array;
         this.globalRound = round - 1;
-        return [{ kind: 'model', round: round - 1, params: this.global, scope: 'global' }, ...this.beginTraining(round, from, this.global)];
+        return [{ kind: 'model', round: round - 1, params: this.global, scope: 'global' }, ...this.beginTraining(round, from, this.global, (msg.attempt as number | undefined) ?? 0)];
       }
       case 'fedavg/update': {
+        if (this.secure) return [{ kind: 'reject', from, reason: 'a plain update in a room with secure aggregation' }];
         // n_k weighs the average, so it is a claim: no honest shard of this room is larger than the largest one.
         const samples = msg.samples as number;
         if (samples > this.ctx.maxSamples) return [{ kind: 'reject', from, claim: 'samples', reason: `update claims ${samples} samples; the room's largest shard has ${this.ctx.maxSamples}` }];
@@ -154,8 +188,9 @@ export class FedAvg implements Protocol {
     const { loss } = result;
     const samples = this.ctx.samples;
     this.training = null;
-    const sealed = this.sealer.seal(base, result.params);
     const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'client' };
+    if (this.secure) return [idle, ...this.secure.trained(round, base, result.params)];
+    const sealed = this.sealer.seal(base, result.params);
     if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params: sealed.params, samples })];
     return [idle, { kind: 'send', to: from, msg: { type: 'fedavg/update', round, samples, loss: this.sealer.publicLoss(loss), ...sealed.fields } }];
   }
@@ -177,6 +212,7 @@ export class FedAvg implements Protocol {
   }
 
   private onTimer(id: string): ProtocolAction[] {
+    if (id.startsWith('secagg:')) return this.server?.onTimer(id) ?? [];
     const c = this.collecting;
     if (!c || id !== `round:${c.round}:${c.attempt}`) return [];
     if (c.updates.size >= this.ctx.config.minClients && c.updates.size > 0) return this.closeRound();
@@ -187,7 +223,13 @@ export class FedAvg implements Protocol {
     const c = this.collecting!;
     // Aggregate in a fixed order so float sums do not depend on arrival order.
     const updates = [...c.updates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
-    this.global = fedavgAggregate(updates, this.ctx.config.robust, this.global);
+    return this.closeWith(fedavgAggregate(updates, this.ctx.config.robust, this.global));
+  }
+
+  /** The round's new global model: publish it and start the next round. */
+  private closeWith(global: Float32Array): ProtocolAction[] {
+    const c = this.collecting!;
+    this.global = global;
     this.globalRound = c.round;
     this.collecting = null;
     return [
@@ -198,9 +240,90 @@ export class FedAvg implements Protocol {
     ];
   }
 
+  /** Secure aggregation's messages: the server's to the coordinator's attempt, the client's from the coordinator. */
+  private onSecure(from: NodeId, msg: Message): ProtocolAction[] {
+    if (!this.secure) return [{ kind: 'reject', from, reason: `${msg.type} in a room without secure aggregation` }];
+    const m = msg as never;
+    switch (msg.type) {
+      case 'secagg/keys':
+      case 'secagg/shares':
+      case 'secagg/masked':
+      case 'secagg/reveal': {
+        const s = this.server;
+        if (!this.isCoordinator || !s) {
+          // A round this coordinator has closed (or the run's end): late, not a lie.
+          if (this.isCoordinator && (msg.round as number) <= this.globalRound) return [];
+          return [{ kind: 'reject', from, reason: `${msg.type} to a node that collects no secure round` }];
+        }
+        if (msg.type === 'secagg/keys') return s.onKeys(from, m);
+        if (msg.type === 'secagg/shares') return s.onShares(from, m);
+        if (msg.type === 'secagg/masked') return s.onMasked(from, m);
+        return s.onReveal(from, m);
+      }
+      case 'secagg/roster':
+      case 'secagg/deal':
+      case 'secagg/unmask':
+        if (from !== this.coordinator) return [{ kind: 'reject', from, claim: 'sender', reason: `${msg.type} from a non-coordinator` }];
+        if (msg.type === 'secagg/roster') return this.secure.onRoster(from, m);
+        if (msg.type === 'secagg/deal') return this.secure.onDeal(from, m);
+        return this.secure.onUnmask(from, m);
+      default:
+        return [{ kind: 'reject', from, reason: `unexpected ${msg.type}` }];
+    }
+  }
+
+  /** Sends to this node itself (the coordinator as a client of its own secure round) are handled here and now. */
+  private route(actions: ProtocolAction[]): ProtocolAction[] {
+    if (!this.secure) return actions;
+    const out: ProtocolAction[] = [];
+    for (const a of actions) {
+      if (a.kind === 'send' && a.to === this.ctx.id) out.push(...this.route(this.onMessage(this.ctx.id, a.msg)));
+      else out.push(a);
+    }
+    return out;
+  }
+
+  /** When the secure attempt is over: apply its sum and go on, or sample the round again. */
+  private settle(actions: ProtocolAction[]): ProtocolAction[] {
+    const s = this.server;
+    const outcome = s?.outcome;
+    if (!s || !outcome || !this.collecting) return actions;
+    this.server = null;
+    const { round, attempt } = s.attempt;
+    this.serverAudit.seen.push(...s.seen);
+    this.serverAudit.seen.splice(0, Math.max(0, this.serverAudit.seen.length - 256));
+    if (outcome.kind === 'abort') {
+      this.secureStats.aborted++;
+      return this.settle([...actions, ...s.stop(), { kind: 'log', text: `secure aggregation, round ${round}: aborted (${outcome.reason}); re-sampling` }, ...this.route(this.startRound())]);
+    }
+    this.secureStats.rounds++;
+    this.secureStats.recovered += outcome.dropped.length;
+    this.serverAudit.sums.push({ round, attempt, survivors: outcome.survivors, dropped: outcome.dropped, print: outcome.print });
+    this.serverAudit.sums.splice(0, Math.max(0, this.serverAudit.sums.length - 64));
+    const next = new Float32Array(this.global.length);
+    for (let i = 0; i < next.length; i++) next[i] = this.global[i] + outcome.change[i];
+    const log: ProtocolAction[] = outcome.dropped.length ? [{ kind: 'log', text: `secure aggregation, round ${round}: unmasked the sum of ${outcome.survivors.length} clients, removing the masks of ${outcome.dropped.join(', ')} (dropped after sharing)` }] : [];
+    return this.settle([...actions, ...log, ...this.route(this.closeWith(next))]);
+  }
+
+  /** Secure aggregation's facts: counts for the summary, fingerprints for the test hook (ProtocolReport.audit). */
+  report(): ProtocolReport | null {
+    if (!this.secure) return null;
+    const phase = CLIENT_PHASES.indexOf(this.secure.phase);
+    const values: Record<string, number> = this.isCoordinator
+      ? { secaggRounds: this.secureStats.rounds, secaggAborted: this.secureStats.aborted, secaggRecovered: this.secureStats.recovered, secaggClipped: this.secure.clipped }
+      : { secaggPhase: phase, secaggClipped: this.secure.clipped };
+    return {
+      round: this.globalRound,
+      values,
+      audit: { phase: this.secure.phase, attempt: this.secure.current, plain: [...this.secure.plainPrints], ...(this.isCoordinator ? { seen: [...this.serverAudit.seen, ...(this.server?.seen ?? [])], sums: [...this.serverAudit.sums] } : {}) },
+    };
+  }
+
   private finish(): ProtocolAction[] {
     if (this.finished) return [];
     this.finished = true;
+    this.server = null;
     const notify: ProtocolAction[] = [...this.available].sort().map((to) => ({ kind: 'send', to, msg: { type: 'fedavg/done', round: this.globalRound, params: this.global } }) as const);
     return [...notify, { kind: 'state', state: 'done', role: 'coordinator' }, { kind: 'done' }];
   }

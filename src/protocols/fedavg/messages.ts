@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { MODEL_PARAMS, round, type SchemaRegistry } from '../../core/wire/codec.ts';
 import { RQM_VECTORS } from '../common/privacy.ts';
+import { attempt } from '../secagg/messages.ts';
 
 export const fedavgSchemas: SchemaRegistry = {
-  /** Coordinator → client: train round `round` from these params (w_{round-1}). */
-  'fedavg/train': { header: z.object({ round }), vectors: MODEL_PARAMS },
+  /** Coordinator → client: train round `round` from these params (w_{round-1}); under secagg=1 also which attempt of the round, which the client's keys belong to. */
+  'fedavg/train': { header: z.object({ round, attempt: attempt.optional() }), vectors: MODEL_PARAMS },
   /** Client → coordinator: the locally trained model and n_k; under dp=rqm, instead of the model, the RQM levels of its change. */
   'fedavg/update': {
     header: z.object({ round, samples: z.number().int().min(1).max(1e8), loss: z.number().nullable() }),

@@ -2,6 +2,8 @@ import { keyTypes } from '../../core/config.ts';
 import { DEFAULT_LINK_BUDGET } from '../common/budgets.ts';
 import { sharedKeys, type KeysConfig } from '../common/keys.ts';
 import { dpFacts, dpKeys } from '../common/privacy.ts';
+import { secaggSchemas } from '../secagg/messages.ts';
+import { secaggFacts, secaggKeys } from '../secagg/keys.ts';
 import type { ProtocolModule } from '../protocol.ts';
 import { FedAvg } from './fedavg.ts';
 import { fedavgSchemas } from './messages.ts';
@@ -12,6 +14,7 @@ const keys = {
   roundTimeout: sharedKeys.roundTimeout,
   ...dpKeys,
   robust: sharedKeys.robust,
+  ...secaggKeys,
 };
 
 declare module '../../core/config.ts' {
@@ -21,7 +24,7 @@ declare module '../../core/config.ts' {
 export const fedavg: ProtocolModule = {
   name: 'fedavg',
   config: keys,
-  schemas: fedavgSchemas,
+  schemas: { ...fedavgSchemas, ...secaggSchemas },
   evaluates: 'global',
   init: 'shared',
   coordinator: true,
@@ -42,8 +45,8 @@ export const fedavg: ProtocolModule = {
       { id: 'fedavg-krum', label: 'FedAvg · Krum (f = 2)', overrides: { algo: 'fedavg', robust: 'krum:2' } },
       { id: 'fedavg-trimmed', label: 'FedAvg · trimmed mean (β = 0.2)', overrides: { algo: 'fedavg', robust: 'trimmed:0.2' } },
     ],
-    tag: (c) => `fedavg${c.dp === 'rqm' ? '-rqm' : ''}${c.robust === 'mean' ? '' : `-${c.robust}`}`,
+    tag: (c) => `fedavg${c.dp === 'rqm' ? '-rqm' : ''}${c.secagg === 1 ? '-secagg' : ''}${c.robust === 'mean' ? '' : `-${c.robust}`}`,
   },
-  facts: dpFacts,
+  facts: (c, run) => [...dpFacts(c, run), ...secaggFacts(c, run)],
   create: (ctx) => new FedAvg(ctx),
 };
