@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RoomView, WatchedNode } from '../../src/live/spectator/roomWatcher.ts';
 import { narrate } from '../../src/app/projector/caption.ts';
 
-const node = (id: string, state: string, round = 7, role = ''): WatchedNode => ({ id, name: `Tab ${id}`, state, role, round, accuracy: 0.5, paused: false });
+const node = (id: string, state: string, round = 7, role = ''): WatchedNode => ({ id, name: `Tab ${id}`, state, role, round, accuracy: 0.5, paused: false, attacker: false });
 const view = (patch: Partial<RoomView>): RoomView => ({
   room: 'r', connected: true, owns: false, ownerKey: null, config: null, started: true, paused: false, coordinator: null, owner: null, finished: null, run: 'x',
   nodes: [], edges: [], swarm: [], refused: {}, lastError: null, ...patch,

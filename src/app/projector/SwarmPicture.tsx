@@ -108,6 +108,11 @@ function paint(c: HTMLCanvasElement, view: RoomView, coordinated: boolean, watch
       g.strokeStyle = '#111827';
       g.stroke();
     }
+    if (node.attacker) {
+      // The same mark as the topology view: the class sees who poisons the swarm.
+      g.fillStyle = '#b91c1c';
+      g.fillText('⚠', x + radius, y - radius);
+    }
     if (labels) {
       g.fillStyle = '#111827';
       g.fillText(node.name, x, y + radius + 13);

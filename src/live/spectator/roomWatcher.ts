@@ -19,6 +19,8 @@ export interface WatchedNode {
   round: number;
   accuracy: number | null;
   paused: boolean;
+  /** The tab says it attacks ("this tab attacks", or chosen by the room's byzantine=). */
+  attacker: boolean;
 }
 
 /** One reported transfer: what `from` sent to `to` in its last report interval. */
@@ -181,7 +183,7 @@ export class RoomWatcher {
   }
 
   private setRoster(ids: string[]): void {
-    this.view.nodes = ids.map((id) => this.latest.get(id) ?? { id, name: this.names.get(id) ?? id, state: 'idle', role: '', round: 0, accuracy: null, paused: false });
+    this.view.nodes = ids.map((id) => this.latest.get(id) ?? { id, name: this.names.get(id) ?? id, state: 'idle', role: '', round: 0, accuracy: null, paused: false, attacker: false });
     for (const n of this.view.nodes) n.name = this.names.get(n.id) ?? n.name;
     this.notify();
   }
@@ -196,6 +198,7 @@ export class RoomWatcher {
       round: Math.max(0, Math.min(1e9, Number(d.round) || 0)),
       accuracy,
       paused: d.paused === true,
+      attacker: d.attacker === true,
     };
     this.latest.set(from, node);
     const i = this.view.nodes.findIndex((n) => n.id === from);
