@@ -351,7 +351,7 @@ export class Simulation {
     const transport = this.network.attach(id);
     const tamper = this.options.tamper;
     if (!tamper) return transport;
-    return { ...transport, send: (to, frame) => tamper(id, to, frame).forEach((f) => transport.send(f.to, f.frame)) };
+    return { ...transport, send: (to, frame, lane) => tamper(id, to, frame).forEach((f) => transport.send(f.to, f.frame, lane)) };
   }
 
   /**
