@@ -66,10 +66,12 @@ export function modelsNeeded(s: number, sf: number): number {
  * distinct trainers in rounds 61–90). Others refresh a node's entry only when it sends them
  * something, so a node knows when it went quiet: when it has sent nothing for 80% of the
  * inactivity limit (in rounds, timed by the rate at which it saw rounds go by), it re-announces
- * itself, a JOIN with its unchanged counter, to s random peers. A peer that knows it as a member
- * takes that as a sign of life, like a ping (it raises the entry's round at once), and the next
- * view it sends spreads it. A node that has seen no round go by learns the rate by pinging a
- * peer (a pong carries its round). And the start-up JOIN is skipped when a roster was given: the
+ * itself, a JOIN with its unchanged counter, to s random peers. A peer applies it like any JOIN,
+ * after its next model (so every trainer of a round still ranks the same view): that raises the
+ * entry's round to the peer's own, and the views it sends from then on spread it. (Applying it at
+ * once, as a ping is, was tried: at N = 1,000 on a 100 kB/s uplink it split two rounds' trainers
+ * between two aggregators, each such round costing an aggTimeout, against one with this rule.)
+ * A node that has seen no round go by learns the rate by pinging a peer (a pong carries its round). And the start-up JOIN is skipped when a roster was given: the
  * node's peers have it in their bootstrap views, or the roster relay told them (onRoster), so it
  * would carry nothing new (about 80,000 frames at N = 1,000 on a 100 kB/s uplink).
  */
@@ -350,11 +352,7 @@ export class Modest implements Protocol {
       return;
     }
     const entry = { round: Math.max(w.r[0], m.round, this.estimate()), counter: w.c[0], status: change };
-    const known = this.view.get(from);
-    // rejoin=announce: a re-announcement of a member this node already counts in (same counter, JOIN)
-    // is a sign of life, applied at once as a ping's is; only news (a new member, a higher counter) waits.
-    if (change === 'join' && this.cfg.rejoin === 'announce' && known && known.status === 'join' && known.counter >= w.c[0]) this.view.touch(from, entry.round);
-    else if (change === 'join') this.pendingJoins.mergeEntry(from, entry);
+    if (change === 'join') this.pendingJoins.mergeEntry(from, entry);
     else this.view.mergeEntry(from, entry);
   }
 
