@@ -22,10 +22,10 @@ export class TrafficReporter {
       get self() {
         return transport.self;
       },
-      send: (to, frame) => {
+      send: (to, frame, lane) => {
         const c = this.sent.get(to) ?? [0, 0];
         this.sent.set(to, [c[0] + frame.byteLength, c[1] + 1]);
-        transport.send(to, frame);
+        transport.send(to, frame, lane);
       },
       onFrame: (handler) => transport.onFrame(handler),
       close: () => transport.close(),

@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, type SchemaRegistry } from '../core/wire/codec.ts';
+import { decodeMessage, encodeMessage, schemaFor, type SchemaRegistry } from '../core/wire/codec.ts';
 import type { KeyResult, NodeId, Protocol, ProtocolAction, ProtocolEvent } from '../protocols/protocol.ts';
 import type { Clock, Compute, KeyAgreement, Transport } from './ports.ts';
 
@@ -186,7 +186,7 @@ export class NodeHost {
         }
         this.stats.bytesSent += frame.byteLength;
         this.stats.framesSent++;
-        this.transport.send(action.to, frame);
+        this.transport.send(action.to, frame, schemaFor(this.schemas, action.msg.type)?.control ? 'control' : 'bulk');
         break;
       }
       case 'setTimer': {

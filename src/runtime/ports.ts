@@ -9,14 +9,20 @@ export interface Clock {
   clearTimer(id: string): void;
 }
 
+/** A frame's lane on its sender's uplink: 'control' frames overtake queued 'bulk' ones (default 'bulk'). */
+export type Lane = 'control' | 'bulk';
+
 /**
  * Delivers whole frames between nodes. The simulator's in-memory network and the live
  * WebRTC transport both implement it, and one conformance suite tests both.
  */
 export interface Transport {
   readonly self: NodeId;
-  /** Best effort: a frame to a vanished peer is dropped, never thrown. */
-  send(to: NodeId, frame: Uint8Array): void;
+  /**
+   * Best effort: a frame to a vanished peer is dropped, never thrown. Frames of a lane leave in
+   * order; a 'control' frame (MessageSchema.control) goes ahead of queued 'bulk' frames.
+   */
+  send(to: NodeId, frame: Uint8Array, lane?: Lane): void;
   onFrame(handler: (from: NodeId, frame: Uint8Array) => void): void;
   close(): void;
 }

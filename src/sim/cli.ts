@@ -66,6 +66,8 @@ async function main(): Promise<number> {
       `done: ${summary.rounds} rounds (${summary.stopReason}), accuracy ${pct(summary.accuracy)}%, ${mb(summary.bytesSent)} MB sent, ` +
         `${(summary.simTimeMs / 1000).toFixed(1)} s simulated, backend ${summary.backend}, ${(summary.wallMs / 1000).toFixed(1)} s wall\n`,
     );
+    const sent = Object.entries(summary.messages).map(([type, n]) => `${type} ${n}`);
+    if (sent.length > 0) process.stdout.write(`messages: ${sent.join(', ')}; ${summary.distinctTrainers} distinct node(s) trained in rounds ${summary.diversityFrom}–${summary.diversityTo}\n`);
     const failed = Object.entries(summary.errors);
     if (failed.length > 0) process.stdout.write(`${failed.length} node(s) stopped with an error: ${failed.map(([id, m]) => `${id}: ${m}`).join('; ')}\n`);
     if (summary.mergedAccuracy !== undefined)

@@ -85,6 +85,15 @@ export interface SimSummary {
   epsilon?: number;
   delta?: number;
   wallMs: number;
+  /** Frames sent, by message type (what a protocol's traffic is made of: pings, announcements, models). */
+  messages: Record<string, number>;
+  /**
+   * Sample diversity: distinct nodes that started training in rounds [diversityFrom, diversityTo],
+   * the last DIVERSITY_WINDOW rounds. A sampling protocol that keeps picking the same few nodes shows it here.
+   */
+  distinctTrainers: number;
+  diversityFrom: number;
+  diversityTo: number;
   /** The attacking nodes (`byzantine=`), when there are any. */
   attackers?: NodeId[];
   /** The algorithm's own facts from the newest report of a live node (token: `visits` per node, `visitCv`), flat so `jq .visitCv` works. */
@@ -107,6 +116,9 @@ interface SimNode {
   /** Training requests so far: each one's batch order is the node's `train` stream split by this count. */
   trainCount: number;
 }
+
+/** Rounds over which the summary counts distinct trainers (sample diversity): the last 30, as in issue 10's rounds 61–90 of 90. */
+export const DIVERSITY_WINDOW = 30;
 
 /**
  * N virtual nodes in one process: the same protocol code and node host as a live tab,
@@ -131,6 +143,9 @@ export class Simulation {
   private readonly nodeRounds = new Map<NodeId, number>();
   /** Training requests per node id, across reboots (one client, one privacy budget). */
   private readonly trainings = new Map<NodeId, number>();
+  /** Training round → the nodes that started training it: the sample diversity. */
+  private readonly trainers = new Map<number, Set<NodeId>>();
+  private readonly messages: Record<string, number> = {};
   /** Whether the run ends with one global merge (`final=merge`, per-node algorithms that have the key). */
   readonly merges: boolean;
   /** Each node's byzantine role (`byzantine=`), null in an honest room. */
@@ -249,8 +264,18 @@ export class Simulation {
       ...(this.attackers.size > 0 ? { attackers: [...this.attackers] } : {}),
       ...Object.fromEntries(facts.map((f) => [f.key, f.value])),
       wallMs: Date.now() - this.startedAt,
+      messages: { ...this.messages },
+      ...this.diversity(),
       ...reportFacts(this.report()),
     };
+  }
+
+  private diversity(): { distinctTrainers: number; diversityFrom: number; diversityTo: number } {
+    const to = this.simRound;
+    const from = Math.max(1, to - DIVERSITY_WINDOW + 1);
+    const seen = new Set<NodeId>();
+    for (let r = from; r <= to; r++) for (const id of this.trainers.get(r) ?? []) seen.add(id);
+    return { distinctTrainers: seen.size, diversityFrom: from, diversityTo: to };
   }
 
   /** The newest of the live nodes' reports (ProtocolReport), or null for algorithms that make none. */
@@ -328,7 +353,7 @@ export class Simulation {
     const transport = this.network.attach(id);
     const tamper = this.options.tamper;
     if (!tamper) return transport;
-    return { ...transport, send: (to, frame) => tamper(id, to, frame).forEach((f) => transport.send(f.to, f.frame)) };
+    return { ...transport, send: (to, frame, lane) => tamper(id, to, frame).forEach((f) => transport.send(f.to, f.frame, lane)) };
   }
 
   /**
@@ -359,7 +384,11 @@ export class Simulation {
 
   private observe(host: NodeHost, action: ProtocolAction): void {
     this.onAction?.(host.id, action, this.clock.now());
-    if (action.kind === 'compute' && action.request.kind === 'train') this.trainings.set(host.id, (this.trainings.get(host.id) ?? 0) + 1);
+    if (action.kind === 'compute' && action.request.kind === 'train') {
+      this.trainings.set(host.id, (this.trainings.get(host.id) ?? 0) + 1);
+      (this.trainers.get(action.round) ?? this.trainers.set(action.round, new Set()).get(action.round)!).add(host.id);
+    }
+    if (action.kind === 'send') this.messages[action.msg.type] = (this.messages[action.msg.type] ?? 0) + 1;
     if (action.kind === 'model' && action.scope === 'global' && this.module.evaluates === 'global') {
       if (!this.lastGlobal || action.round > this.lastGlobal.round) {
         this.lastGlobal = { round: action.round, params: action.params };

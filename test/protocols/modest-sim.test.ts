@@ -131,3 +131,67 @@ describe('MoDeST in the simulator', () => {
     expect(b.modelSends).toBe(a.modelSends);
   });
 });
+
+describe('MoDeST at scale: rejoin and announcements (issue 10)', () => {
+  /**
+   * Who came back after being dropped. A peer refreshes a node's view entry only when that node
+   * sends it something (or when the node itself trains or aggregates, which it then reports), so a
+   * node that sent nothing while the run went more than `inactivity` rounds on (plus a margin of
+   * 2 for round estimates) is out of every ranking: dropped. `back`: dropped nodes that trained later.
+   */
+  function dropsAndReturns(input: ConfigInput): { dropped: Set<NodeId>; back: Set<NodeId>; summary: ReturnType<Simulation['summary']> } {
+    const data = easy;
+    const config = parseConfig({ algo: 'modest', dataset: 'blobs', partition: 'iid', model: 'mlp', seed: 5, steps: 5, batch: 20, lr: 0.1, ...EASY, ...input });
+    const sim = new Simulation(config, data, mlpEasy, data.test, { strict: true });
+    let current = 0;
+    const lastActive = new Map<NodeId, number>();
+    const dropped = new Set<NodeId>();
+    const back = new Set<NodeId>();
+    sim.onAction = (node: NodeId, a: ProtocolAction) => {
+      if (a.kind === 'compute') {
+        current = Math.max(current, a.round);
+        if (dropped.has(node)) back.add(node);
+      }
+      for (const [id, r] of lastActive) if (current > r + config.inactivity + 2) dropped.add(id);
+      if (a.kind === 'send' || a.kind === 'compute') lastActive.set(node, current);
+    };
+    for (const n of sim.nodes.slice(0, config.nodes)) lastActive.set(n.id, 0);
+    sim.run();
+    const summary = sim.summary();
+    expect(summary.rejected).toEqual({});
+    expect(summary.stopReason).toBe('rounds');
+    return { dropped, back, summary };
+  }
+
+  const SPARSE = { nodes: 40, s: 4, inactivity: 5, rounds: 40 };
+
+  it('a dropped node re-announces itself and trains again (rejoin=announce, the default)', () => {
+    const { dropped, back, summary } = dropsAndReturns(SPARSE);
+    expect(dropped.size).toBeGreaterThan(0);
+    expect(back.size).toBeGreaterThan(0);
+    expect(summary.messages['modest/join']).toBeGreaterThan(0);
+    console.log(`rejoin=announce: ${dropped.size} dropped, ${back.size} trained again; ${summary.distinctTrainers} distinct trainers in rounds ${summary.diversityFrom}–${summary.diversityTo}`);
+  });
+
+  it('the reference rule still drops it for good (rejoin=reference)', () => {
+    const announce = dropsAndReturns(SPARSE);
+    const reference = dropsAndReturns({ ...SPARSE, rejoin: 'reference' });
+    expect(reference.dropped.size).toBeGreaterThan(0);
+    expect([...reference.back]).toEqual([]);
+    expect(announce.summary.distinctTrainers).toBeGreaterThan(reference.summary.distinctTrainers);
+    console.log(`rejoin=reference: ${reference.dropped.size} dropped, none back; ${reference.summary.distinctTrainers} distinct trainers (announce: ${announce.summary.distinctTrainers})`);
+  });
+
+  it('sends fewer JOINs than the reference at N = 200 on a slow uplink, and still learns', () => {
+    const base = { nodes: 200, s: 10, rounds: 60, bandwidth: 100_000 };
+    const announce = dropsAndReturns(base).summary;
+    const reference = dropsAndReturns({ ...base, rejoin: 'reference' }).summary;
+    const joins = (s: typeof announce) => s.messages['modest/join'] ?? 0;
+    console.log(`N = 200, 60 rounds, 100 kB/s: JOINs ${joins(reference)} (reference) → ${joins(announce)} (announce); pings ${reference.messages['modest/ping']} → ${announce.messages['modest/ping']}`);
+    expect(joins(reference)).toBeGreaterThan(0);
+    expect(joins(announce)).toBeLessThan(joins(reference) / 2);
+    expect(announce.accuracy).toBeGreaterThanOrEqual(0.85);
+    // Model transfers stay about 2·a·s a round.
+    expect(announce.messages['modest/model']).toBeLessThanOrEqual(2 * 1 * 10 * 60 * 1.1);
+  });
+});

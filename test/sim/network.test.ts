@@ -26,19 +26,41 @@ describe('in-memory network', () => {
     expect(got / 2000).toBeLessThan(0.74);
   });
 
-  it('charges latency plus size over the sender uplink bandwidth', () => {
+  /** Node a's uplink to b at 1000 B/s, 50 ms latency; `deliver` runs the clock and returns (bytes, arrival ms) per frame. */
+  function uplink() {
     const clock = new VirtualClock();
     const net = new InMemoryNetwork(clock, { latency: 50, bandwidth: 1000, loss: 0 }, Rng.seed(1));
     const a = net.attach('a');
-    const b = net.attach('b');
-    const arrivals: number[] = [];
-    b.onFrame(() => arrivals.push(clock.now()));
+    const arrivals: [number, number][] = [];
+    net.attach('b').onFrame((_from, frame) => arrivals.push([frame.byteLength, clock.now()]));
+    const deliver = () => {
+      while (clock.step()) {
+        /* deliver */
+      }
+      return arrivals;
+    };
+    return { a, deliver };
+  }
+
+  it('charges latency plus size over the sender uplink bandwidth', () => {
+    const { a, deliver } = uplink();
     a.send('b', new Uint8Array(500)); // 500 ms on the wire
     a.send('b', new Uint8Array(500)); // queued behind the first
-    while (clock.step()) {
-      /* deliver */
-    }
-    expect(arrivals).toEqual([550, 1050]);
+    expect(deliver().map(([, t]) => t)).toEqual([550, 1050]);
+  });
+
+  it('sends a control frame ahead of queued models, and charges its bytes to the models sent after it', () => {
+    const { a, deliver } = uplink();
+    a.send('b', new Uint8Array(500), 'bulk'); // 0–500 ms on the wire
+    a.send('b', new Uint8Array(500), 'bulk'); // queued: 500–1000 ms
+    a.send('b', new Uint8Array(10), 'control'); // 0–10 ms: overtakes both
+    a.send('b', new Uint8Array(500), 'bulk'); // after the queue and the control bytes: 1010–1510 ms
+    expect(deliver()).toEqual([
+      [10, 60],
+      [500, 550],
+      [500, 1050],
+      [500, 1560],
+    ]);
   });
 });
 

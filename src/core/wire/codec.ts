@@ -75,6 +75,14 @@ export interface MessageSchema {
   vectors: Readonly<Record<string, VectorSchema>>;
   /** Send this type as a compact frame (see the doc comment above). */
   compact?: CompactSchema;
+  /**
+   * A small control message (a ping, its answer, a membership announcement): transports send it
+   * ahead of queued bulk frames such as models, so it is not stuck behind them on a slow uplink.
+   * A property of the type, declared once in the module's schema, rather than a flag on each
+   * `send` action: every send of a ping is urgent, and no call site can forget it. Only for small
+   * types: a control frame that is itself large would delay the others just the same.
+   */
+  control?: boolean;
 }
 
 export type SchemaRegistry = Readonly<Record<string, MessageSchema>>;

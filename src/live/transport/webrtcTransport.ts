@@ -2,7 +2,8 @@ import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { Instance as Peer, SignalData } from 'simple-peer';
 import { DEFAULT_PARTIAL_TIMEOUT_MS, Reassembler, splitFrame, type ChunkRejectReason } from '../../core/wire/chunks.ts';
 import type { NodeId } from '../../protocols/protocol.ts';
-import type { Transport } from '../../runtime/ports.ts';
+import type { Lane, Transport } from '../../runtime/ports.ts';
+import { LaneQueue } from './laneQueue.ts';
 
 /** Carries SDP and ICE between two peers: the signaling server's relay. */
 export interface SignalRelay {
@@ -61,7 +62,8 @@ interface Connection {
   initiator: boolean;
   open: boolean;
   chunkBytes: number;
-  queue: Uint8Array[];
+  /** Whole frames until the channel opens, then chunks; control frames' ahead of models' (LaneQueue). */
+  queue: LaneQueue<Uint8Array>;
   reassembler: Reassembler;
   lastUsed: number;
   /** When this side created the link (for glare: an offer unanswered this long was probably lost). */
@@ -115,14 +117,14 @@ export class WebRtcTransport implements Transport {
     (this.sweeper as { unref?: () => void }).unref?.();
   }
 
-  send(to: NodeId, frame: Uint8Array): void {
+  send(to: NodeId, frame: Uint8Array, lane: Lane = 'bulk'): void {
     if (this.closed || to === this.self) return;
     const conn = this.connections.get(to) ?? this.dial(to, true);
     conn.lastUsed = Date.now();
     this.stats.framesSent++;
     this.stats.bytesSent += frame.byteLength;
-    if (conn.open) conn.queue.push(...splitFrame(frame, this.nextMessageId++, conn.chunkBytes));
-    else conn.queue.push(frame); // chunked once the channel's max message size is known
+    if (conn.open) conn.queue.push(splitFrame(frame, this.nextMessageId++, conn.chunkBytes), lane);
+    else conn.queue.push([frame], lane); // chunked once the channel's max message size is known
     this.pump(conn);
   }
 
@@ -148,7 +150,7 @@ export class WebRtcTransport implements Transport {
   redialPending(): void {
     for (const conn of [...this.connections.values()]) {
       if (conn.open) continue;
-      const queued = conn.queue;
+      const queued = conn.queue.take();
       this.teardown(conn, 'redial', false);
       if (queued.length === 0) continue;
       this.dial(conn.remote, true).queue = queued;
@@ -171,7 +173,7 @@ export class WebRtcTransport implements Transport {
       initiator,
       open: false,
       chunkBytes: DEFAULT_CHUNK,
-      queue: [],
+      queue: new LaneQueue(),
       reassembler: new Reassembler({
         maxFrameBytes: this.options.maxFrameBytes,
         maxPartial: 4,
@@ -227,7 +229,7 @@ export class WebRtcTransport implements Transport {
    * reassemble, so they are dropped and counted (`replaced`).
    */
   private redial(conn: Connection): Connection {
-    const queued = conn.open ? [] : conn.queue;
+    const queued = conn.open ? new LaneQueue<Uint8Array>() : conn.queue.take();
     this.teardown(conn, conn.open ? 'replaced' : 'glare', false);
     const fresh = this.dial(conn.remote, false);
     fresh.queue = queued;
@@ -250,7 +252,7 @@ export class WebRtcTransport implements Transport {
       });
     }
     // Frames queued before the channel opened are whole; chunk them now.
-    conn.queue = conn.queue.flatMap((frame) => splitFrame(frame, this.nextMessageId++, conn.chunkBytes));
+    conn.queue.expand((frame) => splitFrame(frame, this.nextMessageId++, conn.chunkBytes));
     this.onPeersChanged?.();
     this.pump(conn);
   }
@@ -329,7 +331,7 @@ export class WebRtcTransport implements Transport {
     this.stats.connectionsClosed++;
     if (conn.timeout) clearTimeout(conn.timeout);
     if (conn.queue.length > 0 && reason !== 'glare' && reason !== 'redial') this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + conn.queue.length;
-    conn.queue = [];
+    conn.queue.take();
     try {
       conn.peer.destroy();
     } catch {

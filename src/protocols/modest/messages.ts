@@ -49,10 +49,15 @@ export type PongMsg = z.infer<typeof pongHeader>;
 export type ModelMsg = z.infer<typeof modelHeader> & { params: Float32Array; levels?: Uint8Array };
 export type AnnounceMsg = z.infer<typeof announceHeader>;
 
+/**
+ * Pings, pongs and announcements are control frames (MessageSchema.control): they go ahead of
+ * queued models. A ping stuck behind models on a slow uplink would time out, and the candidate
+ * it asks would be skipped as if it were gone.
+ */
 export const modestSchemas: SchemaRegistry = {
-  'modest/ping': { header: pingHeader, vectors: {} },
-  'modest/pong': { header: pongHeader, vectors: {} },
+  'modest/ping': { header: pingHeader, vectors: {}, control: true },
+  'modest/pong': { header: pongHeader, vectors: {}, control: true },
   'modest/model': { header: modelHeader, vectors: { ...MODEL_PARAMS, ...RQM_VECTORS } },
-  'modest/join': { header: announceHeader, vectors: {} },
-  'modest/leave': { header: announceHeader, vectors: {} },
+  'modest/join': { header: announceHeader, vectors: {}, control: true },
+  'modest/leave': { header: announceHeader, vectors: {}, control: true },
 };

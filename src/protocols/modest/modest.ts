@@ -59,6 +59,21 @@ export function modelsNeeded(s: number, sf: number): number {
  * counts as a received JOIN (the signaling server relays it); a node nobody contacted
  * within `aggTimeout` of starting announces JOIN itself. Nodes inactive for more than
  * `inactivity` rounds leave the ranking.
+ *
+ * Rejoin (`rejoin=announce`, the default; `reference` keeps the rule above as it is). At N = 1,000
+ * and s = 10 a node is sampled about every N/s = 100 rounds, so the inactivity rule (50 rounds)
+ * drops most nodes, and a dropped node is never pinged again: it has no way back (issue 10: 185
+ * distinct trainers in rounds 61–90). Others refresh a node's entry only when it sends them
+ * something, so a node knows when it went quiet: when it has sent nothing for 80% of the
+ * inactivity limit (in rounds, timed by the rate at which it saw rounds go by), it re-announces
+ * itself, a JOIN with its unchanged counter, to s random peers. A peer applies it like any JOIN,
+ * after its next model (so every trainer of a round still ranks the same view): that raises the
+ * entry's round to the peer's own, and the views it sends from then on spread it. (Applying it at
+ * once, as a ping is, was tried: at N = 1,000 on a 100 kB/s uplink it split two rounds' trainers
+ * between two aggregators, each such round costing an aggTimeout, against one with this rule.)
+ * A node that has seen no round go by learns the rate by pinging a peer (a pong carries its round). And the start-up JOIN is skipped when a roster was given: the
+ * node's peers have it in their bootstrap views, or the roster relay told them (onRoster), so it
+ * would carry nothing new (about 80,000 frames at N = 1,000 on a 100 kB/s uplink).
  */
 
 /** Pings per candidate within `pingTimeout` before it is skipped. */
@@ -67,6 +82,19 @@ export const PING_ATTEMPTS = 3;
 export const MIN_MODELS_AFTER_TIMEOUT = 3;
 /** JOIN / LEAVE go to ANNOUNCE_FANOUT·s random peers. */
 export const ANNOUNCE_FANOUT = 10;
+/** A node that saw no round go by pings this many peers to time its re-announcements (pongs carry their round). */
+const CALIBRATION_PINGS = 1;
+/** After this many calibrations that taught nothing (every pong said round 0), a quiet node re-announces every `aggTimeout`. */
+const MAX_CALIBRATIONS = 3;
+/** Ping nonce of calibration pings: no search has it (ids start at 1), so their pongs only teach the round. */
+const CALIBRATION_NONCE = 0;
+/**
+ * rejoin=announce: a node re-announces itself once it sent nothing for this share of the inactivity
+ * limit. Late enough that a node sampled now and then never needs to (at N = 200, s = 10 one is
+ * sampled every 20 rounds on average), early enough that its peers' views carry the news to the
+ * samplers before they drop it (a re-announcement reaches a trainer within about N/s² rounds).
+ */
+const REJOIN_AT = 0.8;
 const ANNOUNCE_ATTEMPTS = 3;
 const WATCHDOG_MAX_BACKOFF = 2;
 
@@ -158,7 +186,19 @@ export class Modest implements Protocol {
   private readonly sealer: UpdateSealer;
   private lastState = '';
   private contacted = false;
+  /** The driver's clock at the event being handled. */
+  private now = 0;
   private announceAttempts = 0;
+  /** Whether a roster was given: then this node's peers know it already and a start-up JOIN is news to nobody. */
+  private rosterSeen = false;
+  /** rejoin=announce: when this node started, last sent a frame, and first saw its round estimate at its current value. */
+  private startedAt = 0;
+  private lastSentAt = 0;
+  private seenRound = 0;
+  private seenRoundAt = 0;
+  private calibrations = 0;
+  /** The highest round any pong reported: one peer's word, used only to time re-announcements (a liar can at most make this node announce more often). */
+  private pongRound = 0;
   private readonly timers = new Set<string>();
   /** The highest round each peer claimed (pings, pongs, views): a far-ahead round needs two of them. */
   private readonly roundClaims = new PeerClaims();
@@ -205,8 +245,9 @@ export class Modest implements Protocol {
     return this.pendingJoins.ids();
   }
 
-  handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
+  handle(event: ProtocolEvent, now: number): ProtocolAction[] {
     const out: ProtocolAction[] = [];
+    this.now = now;
     switch (event.kind) {
       case 'start':
         this.onStart(out);
@@ -227,6 +268,12 @@ export class Modest implements Protocol {
         this.onStop(out);
         break;
     }
+    if (out.some((a) => a.kind === 'send')) this.lastSentAt = now;
+    const heard = Math.max(this.estimate(), this.pongRound);
+    if (heard > this.seenRound) {
+      this.seenRound = heard;
+      this.seenRoundAt = now;
+    }
     const [state, role] = this.state();
     if (`${state}/${role}` !== this.lastState) {
       this.lastState = `${state}/${role}`;
@@ -246,11 +293,13 @@ export class Modest implements Protocol {
     const restart = this.stopped;
     this.started = true;
     this.stopped = false;
+    this.startedAt = this.lastSentAt = this.seenRoundAt = this.now;
     if (restart) {
       this.announce(out, 'join');
-    } else {
+    } else if (this.cfg.rejoin === 'reference' || !this.rosterSeen) {
       this.setTimer(out, 'announce', this.cfg.aggTimeout);
     }
+    if (this.cfg.rejoin === 'announce') this.setTimer(out, 'rejoin', this.cfg.pingTimeout);
     // Round 1: no coordinator. Every node ranks its view for round 1; the first s train from the shared init.
     if (this.trainRound === 0 && ranking(1, this.view.active(1, this.cfg.inactivity)).slice(0, this.cfg.s).includes(this.ctx.id)) {
       this.beginTraining(out, 1, this.ctx.initialParams);
@@ -258,6 +307,7 @@ export class Modest implements Protocol {
   }
 
   private onRoster(peers: NodeId[]): void {
+    this.rosterSeen = true;
     for (const p of peers) {
       if (p === this.ctx.id) continue;
       this.known.add(p);
@@ -426,6 +476,7 @@ export class Modest implements Protocol {
 
   private onPong(out: ProtocolAction[], from: NodeId, m: PongMsg): void {
     if (!this.noteClaims(out, from, [m.round, m.trained, m.aggregating])) return;
+    this.pongRound = Math.max(this.pongRound, m.round);
     this.view.touch(from, Math.max(m.round, this.estimate()));
     // Hearsay that the run is over ends this node's part in it, so it needs a second witness.
     if (m.aggregated && m.aggregating >= this.cfg.rounds) {
@@ -562,6 +613,7 @@ export class Modest implements Protocol {
     this.early.clear();
     this.clearTimer(out, 'watchdog');
     this.clearTimer(out, 'announce');
+    this.clearTimer(out, 'rejoin');
     out.push({ kind: 'done' });
   }
 
@@ -685,11 +737,39 @@ export class Modest implements Protocol {
     this.setTimer(out, 'announce', this.cfg.aggTimeout * 2 ** this.announceAttempts);
   }
 
+  /**
+   * rejoin=announce: re-announce this node if it sent nothing for REJOIN_AT of the inactivity limit, so
+   * peers that would drop it from the ranking hear of it first. Rounds are timed by the rate at which
+   * this node saw them go by; a node that saw none yet asks a peer (a pong carries its round),
+   * up to MAX_CALIBRATIONS times, and then re-announces every `aggTimeout` while quiet.
+   */
+  private onRejoinTimer(out: ProtocolAction[]): void {
+    if (this.finished) return;
+    const msPerRound = this.seenRound > 0 ? (this.seenRoundAt - this.startedAt) / this.seenRound : 0;
+    if (msPerRound <= 0 && this.calibrations < MAX_CALIBRATIONS) {
+      const peers = this.view.active(this.estimate(), this.cfg.inactivity).filter((id) => id !== this.ctx.id).sort();
+      for (const to of this.ctx.rng.sample(peers, Math.min(CALIBRATION_PINGS, peers.length)).sort())
+        out.push({ kind: 'send', to, msg: { type: 'modest/ping', round: this.estimate(), nonce: CALIBRATION_NONCE } });
+      this.calibrations++;
+      this.setTimer(out, 'rejoin', Math.min(this.cfg.aggTimeout, this.cfg.pingTimeout * 2 ** this.calibrations));
+      return;
+    }
+    const quiet = msPerRound > 0 ? Math.max(this.cfg.pingTimeout, msPerRound * this.cfg.inactivity * REJOIN_AT) : this.cfg.aggTimeout;
+    if (this.now - this.lastSentAt >= quiet) {
+      const peers = this.view.ids().filter((id) => id !== this.ctx.id && this.view.get(id)!.status === 'join').sort();
+      const view = this.view.toWire([this.ctx.id]);
+      for (const to of this.ctx.rng.sample(peers, Math.min(this.cfg.s, peers.length)).sort()) out.push({ kind: 'send', to, msg: { type: 'modest/join', round: this.estimate(), view } });
+      this.lastSentAt = this.now;
+    }
+    this.setTimer(out, 'rejoin', Math.max(1, this.lastSentAt + quiet - this.now));
+  }
+
   private onTimer(out: ProtocolAction[], id: string): void {
     this.timers.delete(id);
     if (!this.started || this.stopped) return;
     if (id === 'watchdog') this.onWatchdog(out);
     else if (id === 'announce') this.onAnnounceTimer(out);
+    else if (id === 'rejoin') this.onRejoinTimer(out);
     else if (id.startsWith('agg:')) this.onAggTimer(out, Number(id.slice(4)));
     else if (id.startsWith('ping:')) {
       const colon = id.indexOf(':', 5);

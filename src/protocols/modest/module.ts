@@ -13,6 +13,12 @@ const keys = {
   aggTimeout: { schema: keyTypes.real(1, 1e9).default(30000), label: 'Aggregation timeout (ms)', help: 'How long an aggregator waits for models before it goes on with what it has.' },
   pingTimeout: { schema: keyTypes.real(1, 1e9).default(5000), label: 'Ping timeout (ms)', help: 'How long a node waits for a candidate to answer before it picks the next one.' },
   inactivity: { schema: keyTypes.int(1, 100000).default(50), label: 'Inactivity limit', help: 'Rounds without news after which a node counts as gone.' },
+  rejoin: {
+    schema: keyTypes.oneOf(['announce', 'reference']).default('announce'),
+    label: 'Rejoin',
+    options: ['announce', 'reference'],
+    help: 'announce: a node that sent nothing for 80% of the inactivity limit re-announces itself to s peers, so the limit cannot drop it for good, and a node the roster already announced sends no JOIN of its own; reference: the reference rule, where a node nobody contacted drops out of the ranking with no way back (and an uncontacted node announces JOIN to 10·s peers, up to three times).',
+  },
   weighting: { schema: keyTypes.oneOf(['mean', 'samples']).default('mean'), label: 'Weighting', options: ['mean', 'samples'], help: 'mean: every model counts the same; samples: weighted by data size.' },
   ...dpKeys,
   robust: sharedKeys.robust,
