@@ -4,21 +4,21 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { backendOrder, useFirstBackend, type BackendName } from '../core/learn/backend.ts';
 import type { ModelName } from '../core/learn/models.ts';
-import { registerWasmConvFilter } from './wasmConvFilter.ts';
+import { registerWasmConvGrads } from './wasmConvGrads.ts';
 
 let wasmReady = false;
 
 /**
  * Node's tfjs backend: WASM trains dense models about 4× faster than the pure-JS CPU
- * backend, and CNNs far faster once it has the filter-gradient kernel it lacks
- * (registered here; see wasmConvFilter.ts). `model` is kept for callers: every model
- * now prefers wasm.
+ * backend, and CNNs far faster once it has the filter-gradient kernel it lacks (registered
+ * here, with a faster input gradient; see wasmConvGrads.ts). Every model now prefers wasm;
+ * `_model` stays in the signature for the callers.
  */
 export async function useNodeBackend(requested: string, _model: ModelName): Promise<BackendName> {
   if (!wasmReady) {
     const dir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
     setWasmPaths(path.join(dir, 'dist') + path.sep);
-    registerWasmConvFilter();
+    registerWasmConvGrads();
     wasmReady = true;
   }
   tf.env().set('IS_TEST', false);

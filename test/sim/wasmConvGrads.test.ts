@@ -6,9 +6,10 @@ import { Learner } from '../../src/core/learn/learner.ts';
 import { describeModel, initialParams, type ModelName } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
+import { wasmConvGradKernels } from '../../src/sim/wasmConvGrads.ts';
 
-// The wasm backend's Conv2DBackpropFilter is ours (src/sim/wasmConvFilter.ts); tfjs's cpu
-// kernel is the reference. The cpu loop sums in float64, ours in float32 (XNNPACK), so
+// The wasm backend's Conv2DBackpropFilter and Conv2DBackpropInput are ours
+// (src/sim/wasmConvGrads.ts); tfjs's cpu kernels are the reference. The cpu loop sums in float64, ours in float32 (XNNPACK), so
 // the tolerance is relative to the gradient's scale.
 
 beforeAll(async () => {
@@ -18,14 +19,26 @@ beforeAll(async () => {
 
 type Pad = 'same' | 'valid';
 
-function filterGrad(backend: 'cpu' | 'wasm', xv: Float32Array, xShape: number[], dyv: Float32Array, dyShape: number[], filterShape: number[], strides: number, pad: Pad): Float32Array {
+interface Case {
+  x: number[];
+  f: number[];
+  s: number;
+  p: Pad;
+}
+
+/** dW and dX of one convolution on `backend`, from the same x, filter and dy values. */
+function grads(backend: 'cpu' | 'wasm', c: Case, xv: Float32Array, fv: Float32Array, dyv: Float32Array, dyShape: number[]): { dW: Float32Array; dX: Float32Array } {
   tf.setBackend(backend);
   return tf.tidy(() => {
-    const x = tf.tensor(xv, xShape);
+    const x = tf.tensor(xv, c.x);
+    const filter = tf.tensor(fv, c.f);
     const dy = tf.tensor(dyv, dyShape);
-    const dW = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides, pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
-    expect(dW.shape).toEqual(filterShape);
-    return dW.dataSync() as Float32Array;
+    const attrs = { strides: c.s, pad: c.p, dataFormat: 'NHWC' };
+    const dW = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: c.f }) as tf.Tensor;
+    const dX = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: c.x }) as tf.Tensor;
+    expect(dW.shape).toEqual(c.f);
+    expect(dX.shape).toEqual(c.x);
+    return { dW: dW.dataSync() as Float32Array, dX: dX.dataSync() as Float32Array };
   });
 }
 
@@ -39,16 +52,17 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
-describe('wasm Conv2DBackpropFilter (im2col + BatchMatMul)', () => {
-  it('is registered for wasm only: the cpu reference stays tfjs own', () => {
-    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeDefined();
+describe('wasm convolution gradients (im2col + BatchMatMul)', () => {
+  it('are registered for wasm only: the cpu references stay tfjs own', () => {
+    for (const kernel of wasmConvGradKernels) expect(tf.getKernel(kernel.kernelName, 'wasm')?.kernelFunc).toBe(kernel.kernelFunc);
     expect(tf.getKernel(tf.Conv2DBackpropFilter, 'cpu')?.kernelFunc.name).toBe('conv2DBackpropFilter');
+    expect(tf.getKernel(tf.Conv2DBackpropInput, 'cpu')?.kernelFunc.name).toBe('conv2DBackpropInput');
   });
 
-  it("equals tfjs's cpu kernel on random shapes, strides 1/2, padding same/valid", () => {
+  it("equal tfjs's cpu kernels on random shapes, strides 1/2, padding same/valid", () => {
     const rng = Rng.seed(11);
     const int = (lo: number, hi: number) => lo + Math.floor(rng.next() * (hi - lo + 1));
-    const cases: { x: number[]; f: number[]; s: number; p: Pad }[] = [
+    const cases: Case[] = [
       // cnn-small's two layers and the paper CNN's two layers, batch 10 as the simulator trains.
       { x: [10, 28, 28, 1], f: [3, 3, 1, 8], s: 1, p: 'same' },
       { x: [10, 14, 14, 8], f: [3, 3, 8, 16], s: 1, p: 'same' },
@@ -60,14 +74,15 @@ describe('wasm Conv2DBackpropFilter (im2col + BatchMatMul)', () => {
       const fw = int(1, 5);
       cases.push({ x: [int(1, 6), int(fh, 13), int(fw, 13), int(1, 6)], f: [fh, fw, 0, int(1, 9)], s: int(1, 2), p: rng.next() < 0.5 ? 'same' : 'valid' });
     }
-    for (const c of cases) {
-      const f = [c.f[0], c.f[1], c.x[3], c.f[3]];
-      const info = tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], f as [number, number, number, number], c.s, 1, c.p);
-      const xv = Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, () => rng.next() * 2 - 1);
-      const dyv = Float32Array.from({ length: info.outShape.reduce((a, b) => a * b) }, () => rng.next() * 2 - 1);
-      const ref = filterGrad('cpu', xv, c.x, dyv, info.outShape, f, c.s, c.p);
-      const ours = filterGrad('wasm', xv, c.x, dyv, info.outShape, f, c.s, c.p);
-      expect(relErr(ref, ours), JSON.stringify({ ...c, f })).toBeLessThan(1e-5);
+    const random = (shape: number[]) => Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.next() * 2 - 1);
+    for (const raw of cases) {
+      const c = { ...raw, f: [raw.f[0], raw.f[1], raw.x[3], raw.f[3]] };
+      const info = tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.f as [number, number, number, number], c.s, 1, c.p);
+      const [xv, fv, dyv] = [random(c.x), random(c.f), random(info.outShape)];
+      const ref = grads('cpu', c, xv, fv, dyv, info.outShape);
+      const ours = grads('wasm', c, xv, fv, dyv, info.outShape);
+      expect(relErr(ref.dW, ours.dW), `dW ${JSON.stringify(c)}`).toBeLessThan(1e-5);
+      expect(relErr(ref.dX, ours.dX), `dX ${JSON.stringify(c)}`).toBeLessThan(1e-5);
     }
   });
 
@@ -75,14 +90,19 @@ describe('wasm Conv2DBackpropFilter (im2col + BatchMatMul)', () => {
     tf.setBackend('wasm');
     const x = tf.randomNormal([2, 9, 9, 3]);
     const dy = tf.randomNormal([2, 5, 5, 4]);
-    const run = () => tf.dispose(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] }) as tf.Tensor);
+    const filter = tf.randomNormal([3, 3, 3, 4]);
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC' };
+    const run = () => {
+      tf.dispose(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] }) as tf.Tensor);
+      tf.dispose(tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: [2, 9, 9, 3] }) as tf.Tensor);
+    };
     run();
     const before = tf.memory();
     const ids = tf.backend().numDataIds();
     for (let i = 0; i < 5; i++) run();
     expect(tf.memory().numTensors).toBe(before.numTensors);
     expect(tf.backend().numDataIds()).toBe(ids);
-    tf.dispose([x, dy]);
+    tf.dispose([x, dy, filter]);
   });
 });
 
