@@ -8,7 +8,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  * - `Conv2DBackpropInput` (dX): wasm's own is a naive C++ loop, ~5× slower than the
  *   forward convolution of the same layer, and the largest cost once dW is fast.
  *
- * dW = im2col(x)ᵀ · dy and dX = col2im(dy · Wᵀ). The index shuffles run in JS straight on the
+ * dW = im2col(x)ᵀ · dy and dX = col2im(dy · Wᵀ) (both im2col and Wᵀ are written out transposed,
+ * so the product needs no transpose flag). The index shuffles run in JS straight on the
  * wasm heap; the products are the wasm backend's own BatchMatMul (XNNPACK, SIMD), as fast
  * as the forward convolution. NHWC, float32, dilation 1: what tfjs layers' conv2d uses.
  */
@@ -96,11 +97,11 @@ function convInfo(xShape: number[], filterShape: number[], attrs: tf.Conv2DBackp
   return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
 }
 
-/** a · b (or a · bᵀ) on the wasm backend's own BatchMatMul kernel; `a` and `b` are read as 2-D. */
-function matMul(backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInfo, transposeB: boolean): tf.TensorInfo {
+/** a · b on the wasm backend's own BatchMatMul kernel; `a` and `b` are read as 2-D. */
+function matMul(backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
   const kernel = tf.getKernel(tf.BatchMatMul, 'wasm');
   if (!kernel) throw new Error('the wasm backend has no BatchMatMul kernel');
-  return kernel.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB } }) as tf.TensorInfo;
+  return kernel.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
 }
 
 /** The same buffer seen as a matrix (no copy, no reference taken: BatchMatMul balances its own). */
@@ -116,7 +117,7 @@ function conv2DBackpropFilter({ inputs, backend: b, attrs }: Kernel): tf.TensorI
   const cols = backend.makeOutput([K, M], 'float32');
   // Views only after the allocation: growing the heap detaches older views.
   im2colT(backend.typedArrayFromHeap(x) as Float32Array, info, backend.typedArrayFromHeap(cols) as Float32Array);
-  const dW = matMul(backend, cols, asMatrix(dy, M, info.outChannels), false);
+  const dW = matMul(backend, cols, asMatrix(dy, M, info.outChannels));
   backend.disposeData(cols.dataId);
   dW.shape = info.filterShape.slice();
   return dW;
@@ -129,7 +130,14 @@ function conv2DBackpropInput({ inputs, backend: b, attrs }: Kernel): tf.TensorIn
   const info = convInfo(a.inputShape, filter.shape, a, [dy.dtype, filter.dtype]);
   const M = info.batchSize * info.outHeight * info.outWidth;
   const K = info.filterHeight * info.filterWidth * info.inChannels;
-  const cols = matMul(backend, asMatrix(dy, M, info.outChannels), asMatrix(filter, K, info.outChannels), true);
+  const N = info.outChannels;
+  // Wᵀ written out: the wasm BatchMatMul takes XNNPACK's fast path only without transposes.
+  const filterT = backend.makeOutput([N, K], 'float32');
+  const w = backend.typedArrayFromHeap(filter) as Float32Array;
+  const wT = backend.typedArrayFromHeap(filterT) as Float32Array;
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) wT[j * K + k] = w[k * N + j];
+  const cols = matMul(backend, asMatrix(dy, M, N), filterT);
+  backend.disposeData(filterT.dataId);
   const dx = backend.makeOutput(a.inputShape.slice(), 'float32');
   const out = backend.typedArrayFromHeap(dx) as Float32Array;
   out.fill(0); // the heap is not zeroed
