@@ -138,13 +138,14 @@ async function gradRows(reps: number, quick: boolean): Promise<GradRow[]> {
     const dwIm2colCpu = timeIt(() => cpuIm2colFilterGrad(t.x, t.dy, layer.f), reps);
     tf.dispose([t.x, t.dy, t.w]);
     t = await on('wasm');
-    const dwOurs = timeIt(() => kernel('Conv2DBackpropFilter', { x: t.x, dy: t.dy }, dwAttrs), reps);
+    // A fresh dy buffer each call, as in training: the wasm matMul caches its packed right operand by buffer.
+    const w = t;
+    const dwOurs = timeIt(() => tf.tidy(() => kernel('Conv2DBackpropFilter', { x: w.x, dy: w.dy.mul(1) }, dwAttrs)), reps);
     const dxOurs = timeIt(() => kernel('Conv2DBackpropInput', { dy: t.dy, filter: t.w }, dxAttrs), reps);
     const own = replacedWasmKernel('Conv2DBackpropInput');
     let dxRef = NaN;
     if (own) {
       own.setupFunc?.(tf.backend()); // it was unregistered before the backend initialised it
-      const w = t;
       dxRef = timeIt(() => tf.engine().makeTensorFromTensorInfo(own.kernelFunc({ inputs: { dy: w.dy, filter: w.w }, backend: tf.backend(), attrs: dxAttrs as tf.NamedAttrMap }) as tf.TensorInfo), reps);
     }
     tf.dispose([t.x, t.dy, t.w]);
