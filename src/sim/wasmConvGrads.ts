@@ -90,11 +90,13 @@ export function col2imAdd(cols: Float32Array, info: ConvInfo, dx: Float32Array):
   }
 }
 
-function convInfo(xShape: number[], filterShape: number[], attrs: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs, dtypes: tf.DataType[]): ConvInfo {
+/** The convolution's geometry, with M output pixels (im2col rows) and K filter taps (columns). */
+function geometry(xShape: number[], filterShape: number[], attrs: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs, dtypes: tf.DataType[]): { info: ConvInfo; M: number; K: number } {
   if (dtypes.some((d) => d !== 'float32')) throw new Error(`wasm convolution gradient: float32 only, got ${dtypes.join('/')}`);
   if (tf.backend_util.convertConv2DDataFormat(attrs.dataFormat) !== 'channelsLast') throw new Error('wasm convolution gradient: NHWC only');
   type Shape4 = [number, number, number, number];
-  return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  return { info, M: info.batchSize * info.outHeight * info.outWidth, K: info.filterHeight * info.filterWidth * info.inChannels };
 }
 
 /** a · b on the wasm backend's own BatchMatMul kernel; `a` and `b` are read as 2-D. */
@@ -111,9 +113,7 @@ function conv2DBackpropFilter({ inputs, backend: b, attrs }: Kernel): tf.TensorI
   const backend = b as BackendWasm;
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const info = convInfo(x.shape, a.filterShape, a, [x.dtype, dy.dtype]);
-  const M = info.batchSize * info.outHeight * info.outWidth;
-  const K = info.filterHeight * info.filterWidth * info.inChannels;
+  const { info, M, K } = geometry(x.shape, a.filterShape, a, [x.dtype, dy.dtype]);
   const cols = backend.makeOutput([K, M], 'float32');
   // Views only after the allocation: growing the heap detaches older views.
   im2colT(backend.typedArrayFromHeap(x) as Float32Array, info, backend.typedArrayFromHeap(cols) as Float32Array);
@@ -127,9 +127,7 @@ function conv2DBackpropInput({ inputs, backend: b, attrs }: Kernel): tf.TensorIn
   const backend = b as BackendWasm;
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const info = convInfo(a.inputShape, filter.shape, a, [dy.dtype, filter.dtype]);
-  const M = info.batchSize * info.outHeight * info.outWidth;
-  const K = info.filterHeight * info.filterWidth * info.inChannels;
+  const { info, M, K } = geometry(a.inputShape, filter.shape, a, [dy.dtype, filter.dtype]);
   const N = info.outChannels;
   // Wᵀ written out: the wasm BatchMatMul takes XNNPACK's fast path only without transposes.
   const filterT = backend.makeOutput([N, K], 'float32');
