@@ -87,7 +87,7 @@ export async function header(suites: readonly string[], opts: BenchOptions): Pro
     `- suites: ${suites.join(', ')}${opts.quick ? ' (--quick)' : ''}`,
     `- node ${process.version}, ${os.platform()} ${os.arch()}; @tensorflow/tfjs ${packageVersion('@tensorflow/tfjs')}, tfjs-backend-wasm ${packageVersion('@tensorflow/tfjs-backend-wasm')} (${wasmFlags})`,
     `- cores: ${cpus.length} × ${cpus[0]?.model ?? '?'}; load average at start (1/5/15 min): ${load}`,
-    `- tfjs backends: dense models on the backend src/sim/nodeBackend.ts picks for \`auto\` (wasm), CNNs on cpu; each table says which one ran`,
+    `- tfjs backends: the backend src/sim/nodeBackend.ts picks for \`auto\` (wasm, CNNs included); each table says which one ran`,
   ].join('\n');
 }
 

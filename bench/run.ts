@@ -1,6 +1,7 @@
 import '../src/protocols/index.ts';
 import { header, log, type BenchOptions, type Suite } from './common.ts';
 import { cnnKernels } from './cnnKernels.ts';
+import { fedavgCnn } from './fedavgCnn.ts';
 import { fedavgLr } from './fedavgLr.ts';
 import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
@@ -24,7 +25,7 @@ import { secaggBench } from './secagg.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

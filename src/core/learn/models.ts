@@ -21,7 +21,7 @@ export interface ModelSpec {
   size: number;
 }
 
-/** Whether a model has convolutions (the WASM backend cannot train those). */
+/** Whether a model has convolutions (slow on the cpu backend; the simulator trains them on wasm). */
 export function isConvolutional(name: ModelName): boolean {
   return name === 'cnn' || name === 'cnn-small';
 }
