@@ -106,8 +106,8 @@ async function runCase(c: Case, opts: BenchOptions, reps: number, simReps: numbe
     return { ms: now() - t, loss: h.history.loss[0] as number };
   };
 
-  // Warm-up: kernels initialise and the JIT settles on first use. The CNN on cpu costs
-  // minutes per 600 samples, so it warms up on 50 samples (once through every kernel).
+  // Warm-up: kernels initialise and the JIT settles on first use. The CNN warms up on 50
+  // samples only (once through every kernel): its epoch is the slowest of the cases.
   const conv = isConvolutional(c.model);
   const warmSplit = conv ? takeRows(ds.train, ds.features, perm.subarray(0, 50)) : split;
   const warmFit = conv ? learner.upload(warmSplit) : { x, y };
@@ -232,7 +232,7 @@ async function simPath(
 
 export const throughput: Suite = {
   name: 'throughput',
-  summary: 'samples/s of Learner.train and of a simulated FedAvg round vs bare model.fit (2nn/mnist, mlp/blobs on wasm; cnn-small/mnist on cpu)',
+  summary: 'samples/s of Learner.train and of a simulated FedAvg round vs bare model.fit (2nn/mnist, mlp/blobs and cnn-small/mnist on wasm, the CNN with our convolution gradients)',
   async run(opts) {
     const loops: LoopResult[] = [];
     const sims: SimResult[] = [];
@@ -240,7 +240,7 @@ export const throughput: Suite = {
       // Cheap cases get more repetitions: a 600-sample mlp epoch is ~0.1 s and easily disturbed.
       const conv = isConvolutional(c.model);
       const reps = opts.reps ?? (conv ? (opts.quick ? 1 : 3) : opts.quick ? 3 : c.model === 'mlp' ? 15 : 9);
-      // The CNN's simulator round (6,000 samples on cpu) takes many minutes; only on request.
+      // The CNN's simulator round (6,000 samples, about 40 s at 162 samples/s) only on request.
       const simReps = conv && !opts.cnnSim ? 0 : opts.quick || conv ? 1 : 4;
       const { loop, sim } = await runCase(c, opts, reps, simReps);
       loops.push(loop);
@@ -293,7 +293,7 @@ export const throughput: Suite = {
       '',
       sims.some((s) => isConvolutional(s.c.model))
         ? ''
-        : `The cnn-small simulator round is skipped by default (6,000 samples on the cpu backend take many minutes; see the Conv2DBackpropFilter note in BENCHMARKS.md); add \`--cnn-sim\` to run one.`,
+        : `The cnn-small simulator round is skipped by default (6,000 samples, most of a minute even with our wasm convolution gradients; see BENCHMARKS.md); add \`--cnn-sim\` to run one.`,
       '',
       `Tensor leak check (ours + fit): ${leaks.length ? leaks.map((l) => `${l.c.model}: ${l.leakPerCall.toFixed(2)} tensors/call`).join(', ') : 'no tensors leaked per call'}. Measured at ${loadNote()}.`,
     ].join('\n');
