@@ -20,7 +20,10 @@ function adapterInfo(page: Page): Promise<{ isFallbackAdapter: boolean; architec
   });
 }
 
-/** Six tabs, only room/dataset/autostart/nodes in the link: every tab finishes FedAvg at >= 85%. */
+/**
+ * Six tabs, only room/dataset/autostart/nodes in the link: every tab finishes FedAvg at >= 85%,
+ * having trained and sent real bytes with no frame refused (this is also the six-tab FedAvg swarm test).
+ */
 async function sixTabDefaults(browser: Browser, label: string, options?: BrowserContextOptions): Promise<void> {
   const room = `defaults-${label}-${uid()}`;
   const t0 = Date.now();
@@ -35,12 +38,17 @@ async function sixTabDefaults(browser: Browser, label: string, options?: Browser
     for (const s of snaps) {
       expect(s.accuracy).not.toBeNull();
       expect(s.accuracy!).toBeGreaterThanOrEqual(0.85);
+      // Every tab trained and exchanged real bytes over its data channels, and refused nothing.
       expect(s.trainedSamples).toBeGreaterThan(0);
+      expect(s.bytesSent).toBeGreaterThan(0);
+      expect(s.rejectedFrames).toBe(0);
       expect(s.backend).not.toBeNull();
       expect(s.backendReason).toMatch(new RegExp(`^auto → ${s.backend}: `));
     }
     const coord = snaps.find((s) => s.coordinator === s.nodeId)!;
     expect(coord.round).toBe(coord.config.rounds);
+    // The coordinator talked to all five others directly.
+    expect(coord.peers.length).toBe(5);
     for (const t of tabs) expect(t.errors).toEqual([]);
     console.log(
       `[${label}] 6 tabs, ${coord.config.rounds} rounds: open ${((opened - t0) / 1000).toFixed(1)} s, run ${((done - opened) / 1000).toFixed(1)} s; ` +

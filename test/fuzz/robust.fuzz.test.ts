@@ -11,7 +11,7 @@ import { fuzzHost, fuzzSwarm, recordCorpus } from './harness.ts';
  */
 const SEED = 20261203;
 /** Frames per (protocol, rule, role): fewer than the main suite's, which covers robust=mean. */
-const FRAMES = 150;
+const FRAMES = 60;
 const RULES = ['median', 'trimmed:0.2', 'krum:1', 'mkrum:1', 'cclip:1'];
 
 const robustModules = allProtocols().filter((m) => Object.hasOwn(m.config, 'robust'));
