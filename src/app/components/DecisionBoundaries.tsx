@@ -90,40 +90,40 @@ function Panel({ id, spec, params, points, own, grid, extent }: { id: string; sp
 
 /** One node's heatmap and points (a few milliseconds: a forward pass over the grid). */
 function drawPanel(cv: HTMLCanvasElement, spec: ModelSpec, params: Float32Array | null, points: PointSet, own: PointSet | null, grid: Float32Array, extent: Extent): void {
-    const size = cv.width;
-    const g = cv.getContext('2d')!;
-    g.fillStyle = '#f3f4f6';
-    g.fillRect(0, 0, size, size);
-    const proba = params ? predictProba(spec, params, grid, GRID * GRID) : null;
-    if (proba) {
-      const img = new ImageData(GRID, GRID);
-      const k = spec.numClasses;
-      const colors = Array.from({ length: k }, (_, c) => rgbOf(classColor(c)));
-      for (let p = 0; p < GRID * GRID; p++) {
-        let r = 0;
-        let gg = 0;
-        let b = 0;
-        let best = 0;
-        for (let c = 0; c < k; c++) {
-          const w = proba[p * k + c];
-          r += w * colors[c][0];
-          gg += w * colors[c][1];
-          b += w * colors[c][2];
-          best = Math.max(best, w);
-        }
-        // Confident regions are stronger; uncertain ones fade to white.
-        const s = 0.25 + 0.45 * Math.max(0, (best - 1 / k) / (1 - 1 / k));
-        img.data[p * 4] = 255 - s * (255 - r);
-        img.data[p * 4 + 1] = 255 - s * (255 - gg);
-        img.data[p * 4 + 2] = 255 - s * (255 - b);
-        img.data[p * 4 + 3] = 255;
+  const size = cv.width;
+  const g = cv.getContext('2d')!;
+  g.fillStyle = '#f3f4f6';
+  g.fillRect(0, 0, size, size);
+  const proba = params ? predictProba(spec, params, grid, GRID * GRID) : null;
+  if (proba) {
+    const img = new ImageData(GRID, GRID);
+    const k = spec.numClasses;
+    const colors = Array.from({ length: k }, (_, c) => rgbOf(classColor(c)));
+    for (let p = 0; p < GRID * GRID; p++) {
+      let r = 0;
+      let gg = 0;
+      let b = 0;
+      let best = 0;
+      for (let c = 0; c < k; c++) {
+        const w = proba[p * k + c];
+        r += w * colors[c][0];
+        gg += w * colors[c][1];
+        b += w * colors[c][2];
+        best = Math.max(best, w);
       }
-      const off = new OffscreenCanvas(GRID, GRID);
-      off.getContext('2d')!.putImageData(img, 0, 0);
-      g.imageSmoothingEnabled = true;
-      g.drawImage(off, 0, 0, size, size);
+      // Confident regions are stronger; uncertain ones fade to white.
+      const s = 0.25 + 0.45 * Math.max(0, (best - 1 / k) / (1 - 1 / k));
+      img.data[p * 4] = 255 - s * (255 - r);
+      img.data[p * 4 + 1] = 255 - s * (255 - gg);
+      img.data[p * 4 + 2] = 255 - s * (255 - b);
+      img.data[p * 4 + 3] = 255;
     }
-    const scale = planeScale(extent, size);
-    drawShardPoints(g, points, scale);
-    if (own) drawOwnPoints(g, own, scale);
+    const off = new OffscreenCanvas(GRID, GRID);
+    off.getContext('2d')!.putImageData(img, 0, 0);
+    g.imageSmoothingEnabled = true;
+    g.drawImage(off, 0, 0, size, size);
+  }
+  const scale = planeScale(extent, size);
+  drawShardPoints(g, points, scale);
+  if (own) drawOwnPoints(g, own, scale);
 }
