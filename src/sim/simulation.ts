@@ -2,7 +2,7 @@ import { consensusDistance, mean } from '../core/vector.ts';
 import { parseChurn, parsePartition, type ChurnEvent, type Config } from '../core/config.ts';
 import { partition } from '../core/data/partition.ts';
 import { takeRows, type Dataset, type Split } from '../core/data/types.ts';
-import { computeWork, type ComputeResult, type OptimizerStates } from '../core/learn/compute.ts';
+import { computeWork, type OptimizerStates } from '../core/learn/compute.ts';
 import type { Learner } from '../core/learn/learner.ts';
 import { Rng } from '../core/rng.ts';
 import { protocolFor } from '../protocols/index.ts';
@@ -14,6 +14,8 @@ import type { Compute, Transport } from '../runtime/ports.ts';
 import { InMemoryNetwork } from './network.ts';
 import { nodeKeyAgreement } from './nodeKeys.ts';
 import { VirtualClock } from './queue.ts';
+import { DeferredCompute } from './compute/deferred.ts';
+import { SequentialExecutor, type ComputeExecutor } from './compute/executor.ts';
 
 export interface SimulationOptions {
   /** Fail loudly (tests): protocol exceptions and failed compute requests are thrown out of run()/advance() instead of counted. */
@@ -25,6 +27,8 @@ export interface SimulationOptions {
    * it returns are delivered instead, each to its own recipient.
    */
   tamper?: (from: NodeId, to: NodeId, frame: Uint8Array) => { to: NodeId; frame: Uint8Array }[];
+  /** Runs the nodes' compute requests; default one after another on the simulation's learner. */
+  executor?: ComputeExecutor;
 }
 
 /** One evaluated round. `wallMs` is the only field that differs between identical runs. */
@@ -153,6 +157,7 @@ export class Simulation {
   /** The attacking nodes: left out of per-node accuracy and the final merge, which are the honest nodes'. */
   readonly attackers: ReadonlySet<NodeId>;
   private readonly errors: Record<NodeId, string> = {};
+  private readonly deferred: DeferredCompute;
   private stopReason: SimSummary['stopReason'] | null = null;
   private reachedTarget: SimRow | null = null;
   private readonly startedAt = Date.now();
@@ -174,6 +179,7 @@ export class Simulation {
     this.churn = parseChurn(config.churn).sort((a, b) => a.round - b.round);
     this.network = new InMemoryNetwork(this.clock, { latency: config.latency, bandwidth: config.bandwidth, loss: config.loss }, this.root.split('network'));
     this.sharedInit = sharedInit(config, learner.spec);
+    this.deferred = new DeferredCompute(options.executor ?? new SequentialExecutor(learner));
 
     const joins = this.churn.reduce((s, e) => s + (e.kind === 'join' ? e.count : 0), 0);
     const total = config.nodes + joins;
@@ -357,26 +363,25 @@ export class Simulation {
   }
 
   /**
-   * A virtual node's compute: each request runs on the shared learner after its virtual time,
-   * computeWork(request) × the node's ms per training sample. The node's optimizer states live
-   * here, one map per boot (a rebooted node starts fresh); batch orders continue across reboots.
+   * A virtual node's compute: each request is answered after its virtual time, computeWork(request)
+   * × the node's ms per training sample. It runs on the executor with every other request waiting
+   * when the first of them is due (see DeferredCompute). The node's optimizer states live here,
+   * one map per boot (a rebooted node starts fresh); batch orders continue across reboots.
    */
   private computeFor(node: SimNode, trainRng: Rng): Compute {
     const states: OptimizerStates = new Map();
     return {
       run: (request, done, fail) => {
         const rng = request.kind === 'train' ? trainRng.split(node.trainCount++) : undefined;
-        // Compute when the virtual compute time has passed, so a node that dies first costs nothing.
+        const host = node.host;
+        const live = () => host !== null && node.host === host && host.running;
+        const outcome = this.deferred.submit({ node: node.index, request, shard: node.shard, rng, states }, live);
+        // Deliver when the virtual compute time has passed, so a node that dies first gets nothing.
         this.clock.schedule(computeWork(request, node.shard.n) * node.costPerSample, () => {
-          if (!node.host?.running) return;
-          let result: ComputeResult;
-          try {
-            result = this.learner.computeSync(request, node.shard, { rng, states });
-          } catch (e) {
-            fail((e as Error).message);
-            return;
-          }
-          done(result);
+          if (!live()) return;
+          const o = outcome();
+          if (o.ok) done(o.result);
+          else fail(o.error);
         });
       },
     };
