@@ -1,7 +1,6 @@
 import { chromium, type Browser } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
+import { startAppServer } from './appServer.ts';
 import { fmt, log, table, type Suite } from './common.ts';
 
 /**
@@ -12,27 +11,6 @@ import { fmt, log, table, type Suite } from './common.ts';
  */
 
 const PORT = 4199;
-
-async function startServer(): Promise<ChildProcess> {
-  if (!existsSync('dist/harness/training.html')) {
-    log('building dist/ (vite build)');
-    await new Promise<void>((resolve, reject) => {
-      const b = spawn('npx', ['vite', 'build'], { stdio: 'ignore' });
-      b.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`vite build exited with ${code}`))));
-    });
-  }
-  const server = spawn('node', ['--import', 'tsx', 'server/start.ts', '--port', String(PORT)], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://localhost:${PORT}/`)).ok) return server;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  server.kill();
-  throw new Error('the app server did not start');
-}
 
 interface TransferResult {
   frames: number;
@@ -91,7 +69,7 @@ export const browser: Suite = {
   summary: 'in Chromium: model transfer vs a raw data channel; training per backend vs bare fit',
   async run(opts) {
     const reps = opts.reps ?? (opts.quick ? 1 : 3);
-    const server = await startServer();
+    const server = await startAppServer(PORT);
     const b = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     try {
       const t = await transfer(b, reps);

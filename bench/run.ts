@@ -6,6 +6,7 @@ import { fedavgLr } from './fedavgLr.ts';
 import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
 import { browser } from './browser.ts';
+import { compareScale } from './compareScale.ts';
 import { compare } from './compare.ts';
 import { diloco } from './diloco.ts';
 import { scale } from './scale.ts';
@@ -25,7 +26,7 @@ import { secaggBench } from './secagg.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
