@@ -13,8 +13,19 @@ export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
+/**
+ * Spec files that open one page, or two at most, and train little: they run two at a time (the signaling test floods the server, so it is not one of them)
+ * (`--project solo --workers 2`). Every other file drives a swarm of tabs whose timings a
+ * second swarm on the same cores would disturb, so those run one at a time (`--project swarm`).
+ */
+const SOLO = ['forms', 'ui', 'smoke', 'charts', 'transport'].map((f) => `${f}.spec.ts`);
+
 export default defineConfig({
   testDir: 'e2e',
+  projects: [
+    { name: 'solo', testMatch: SOLO, fullyParallel: true },
+    { name: 'swarm', testIgnore: SOLO },
+  ],
   timeout: 180_000,
   expect: { timeout: 60_000 },
   fullyParallel: false,
