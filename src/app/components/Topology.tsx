@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
+import { TopologyEdges, type EdgeLine } from './TopologyEdges.tsx';
 import { classColor } from '../palette.ts';
 
 export interface TopoNode {
@@ -79,6 +80,11 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
     return [node.id, { x: c + r * Math.cos(a), y: c + r * Math.sin(a) }];
   }));
   const shown = edges.filter((e) => pos.has(e.from) && pos.has(e.to) && e.from !== e.to).slice(0, MAX_EDGES);
+  // Recomputed (and redrawn) only when the edges or the nodes' places change, not on every render.
+  const placesKey = nodes.map((x) => x.id).join(' ');
+  const linesKey = edgeKey(shown);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const lines = useMemo(() => edgeLines(shown, pos, nodeR), [linesKey, placesKey]);
   const hovered = nodes.find((x) => x.id === hover);
   const hp = hovered ? pos.get(hovered.id)! : null;
   return (
@@ -91,39 +97,14 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
         {n === 0 ? (
           <div className="chart-empty">No nodes yet.</div>
         ) : (
+          <>
+          <TopologyEdges lines={lines} size={size} version={round} />
           <svg viewBox={`0 0 ${size} ${size}`} role="group" aria-label={`${title}: ${n} nodes, ${shown.length} message edges this round`}>
-            <defs>
-              <marker id={`${testId}-arrow`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse">
-                <path d="M 0 0 L 10 5 L 0 10 z" fill="#5b6b82" />
-              </marker>
-            </defs>
             {links.map(([a, b]) => {
               const p = pos.get(a);
               const q = pos.get(b);
               return p && q ? <line key={`l${a}-${b}`} x1={p.x} y1={p.y} x2={q.x} y2={q.y} className="topo-link" /> : null;
             })}
-            <g key={`edges-${round}`}>
-              {shown.map((e) => {
-                const p = pos.get(e.from)!;
-                const q = pos.get(e.to)!;
-                const d = Math.hypot(q.x - p.x, q.y - p.y) || 1;
-                const ux = (q.x - p.x) / d;
-                const uy = (q.y - p.y) / d;
-                return (
-                  <line
-                    key={`${e.from}>${e.to}:${e.type}`}
-                    x1={p.x + ux * nodeR}
-                    y1={p.y + uy * nodeR}
-                    x2={q.x - ux * (nodeR + 2)}
-                    y2={q.y - uy * (nodeR + 2)}
-                    className={`topo-edge${e.model ? ' model' : ''}`}
-                    markerEnd={`url(#${testId}-arrow)`}
-                  >
-                    <title>{`${nameOf.get(e.from)} → ${nameOf.get(e.to)}: ${e.type}${e.count > 1 ? ` ×${e.count}` : ''}`}</title>
-                  </line>
-                );
-              })}
-            </g>
             {nodes.map((node) => {
               const p = pos.get(node.id)!;
               const fill = node.failed ? '#d9d9d9' : (STATE_COLOR[node.state] ?? '#ffffff');
@@ -165,6 +146,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
               );
             })}
           </svg>
+          </>
         )}
         {hovered && hp && (
           <div className="tooltip" role="tooltip" style={{ left: `${(hp.x / size) * 100}%`, top: `${(hp.y / size) * 100}%` }}>
@@ -184,6 +166,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
             )}
             {hovered.accuracy !== undefined && hovered.accuracy !== null && Number.isFinite(hovered.accuracy) && <div>accuracy: {(hovered.accuracy * 100).toFixed(1)}%</div>}
             {hovered.histogram && hovered.histogram.length > 0 && <Histogram counts={hovered.histogram} />}
+            <EdgeList edges={shown.filter((e) => e.from === hovered.id)} nameOf={nameOf} />
           </div>
         )}
       </div>
@@ -221,6 +204,37 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
       </ul>
     </figure>
   );
+}
+
+/** The messages a hovered node sent this round (the edges are pixels on a canvas, without tooltips of their own). */
+function EdgeList({ edges, nameOf }: { edges: TopoEdge[]; nameOf: Map<string, string> }) {
+  if (edges.length === 0) return null;
+  const MAX = 6;
+  return (
+    <ul className="topo-sent">
+      {edges.slice(0, MAX).map((e) => (
+        <li key={`${e.to}:${e.type}`}>{`→ ${nameOf.get(e.to) ?? e.to}: ${e.type}${e.count > 1 ? ` ×${e.count}` : ''}`}</li>
+      ))}
+      {edges.length > MAX && <li>{`and ${edges.length - MAX} more`}</li>}
+    </ul>
+  );
+}
+
+/** A stable identity for a list of edges: the lines are recomputed (and redrawn) only when it changes. */
+function edgeKey(edges: TopoEdge[]): string {
+  return edges.map((e) => `${e.from}>${e.to}:${e.model ? 1 : 0}`).join(' ');
+}
+
+/** Each edge as a line between the two node circles, ending short of the receiver for its arrowhead. */
+function edgeLines(edges: TopoEdge[], pos: Map<string, { x: number; y: number }>, nodeR: number): EdgeLine[] {
+  return edges.map((e) => {
+    const p = pos.get(e.from)!;
+    const q = pos.get(e.to)!;
+    const d = Math.hypot(q.x - p.x, q.y - p.y) || 1;
+    const ux = (q.x - p.x) / d;
+    const uy = (q.y - p.y) / d;
+    return { x1: p.x + ux * nodeR, y1: p.y + uy * nodeR, x2: q.x - ux * (nodeR + 2), y2: q.y - uy * (nodeR + 2), model: e.model };
+  });
 }
 
 /** A node's label histogram as tiny bars, one per class. */
