@@ -81,7 +81,9 @@ export function modelsNeeded(s: number, sf: number): number {
  *   the ranking split a round's models between two aggregators, and the round waited aggTimeout
  *   (issue 10: round 69 at N = 1,000 on a 100 kB/s uplink). What a trainer heard alone still
  *   travels: its own view goes with its model. A round view naming no active node (a malformed or
- *   empty one) is not used. At a > 1 trainers may get w_{r-1} from different aggregators, whose
+ *   empty one) is not used. A lying aggregator can steer its trainers' choice of the next
+ *   aggregator this way (a short view), where with own views it could only add to them; at a = 1 it
+ *   already decides the model they train, which is the byzantine case, left to `robust=`. At a > 1 trainers may get w_{r-1} from different aggregators, whose
  *   views can differ; this rule does not cover that.
  * The start-up JOIN is skipped when a roster was given: the node's peers have it in their bootstrap
  * views, or the roster relay told them (onRoster), so it would carry nothing new (about 80,000
@@ -632,9 +634,10 @@ export class Modest implements Protocol {
   // ---- finding the first responsive nodes of a ranking, and handing a model over -----
 
   private startSearch(out: ProtocolAction[], handoff: Handoff, redo: boolean): void {
-    const own = () => this.view.active(handoff.rankRound, this.cfg.inactivity);
-    const fromRoundView = handoff.rankView?.active(handoff.rankRound, this.cfg.inactivity) ?? [];
-    const candidates = ranking(handoff.rankRound, fromRoundView.length > 0 ? fromRoundView : own());
+    // A round view that names no active node (an empty or malformed one) is not used.
+    let active = handoff.rankView?.active(handoff.rankRound, this.cfg.inactivity) ?? [];
+    if (active.length === 0) active = this.view.active(handoff.rankRound, this.cfg.inactivity);
+    const candidates = ranking(handoff.rankRound, active);
     const s: Search = { id: this.nextSearchId++, handoff, redo, candidates, next: 0, pending: new Map(), found: new Map() };
     this.searches.set(s.id, s);
     this.advanceSearch(out, s);
