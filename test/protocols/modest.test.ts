@@ -433,3 +433,59 @@ describe('MoDeST bounds what peers claim', () => {
     expect(node.membership().get('n0')!.counter).toBeLessThanOrEqual(3);
   });
 });
+
+describe('MoDeST: one view per round (rejoin=announce, issue 10)', () => {
+  const all = ids(12);
+  const inactivity = 2;
+  const r = 10;
+  // X ranks first for round r + 1 among all ids, but the round view says it was last active in
+  // round 0: out of the ranking (it needs round ≥ r + 1 − inactivity).
+  const X = ranking(r + 1, all)[0];
+  const sender = all.find((id) => id !== X)!;
+  const roundView = { ids: all.slice().sort(), r: [] as number[], c: [] as number[], s: '' };
+  for (const id of roundView.ids) {
+    roundView.r.push(id === X ? 0 : r);
+    roundView.c.push(0);
+    roundView.s += 'J';
+  }
+  const expected = ranking(r + 1, all.filter((id) => id !== X))[0];
+  const [t1, t2] = all.filter((id) => id !== X && id !== sender && id !== expected);
+  const trained = (round: number): ProtocolEvent => ({ kind: 'computed', id: `train:${round}`, result: { kind: 'train', params: params(1), loss: 0, steps: 1, samplesSeen: 10 } });
+
+  /** Trainer `id` of round r; `heard`: it got a ping from X first (a sign of life only it saw). Returns its first aggregator candidate. */
+  function firstCandidate(id: NodeId, heard: boolean, rejoin: 'announce' | 'reference'): NodeId {
+    const node = make(id, all, { inactivity, rejoin });
+    node.handle({ kind: 'start' }, 0);
+    if (heard) node.handle(msgEvent(X, { type: 'modest/ping', round: r - 1, nonce: 7 }), 0);
+    node.handle(msgEvent(sender, { ...trainRequest(r), view: roundView }), 0);
+    return pingsTo(node.handle(trained(r), 0))[0];
+  }
+
+  it('trainers of a round rank the next aggregators alike, though one of them heard from a node the others count as gone', () => {
+    expect(firstCandidate(t1, false, 'announce')).toBe(expected);
+    expect(firstCandidate(t2, true, 'announce')).toBe(expected);
+    // The reference rule ranks by each node's own view: the two trainers would split the round.
+    expect(firstCandidate(t1, false, 'reference')).toBe(expected);
+    expect(firstCandidate(t2, true, 'reference')).toBe(X);
+  });
+
+  it('a trainer pings a node about to drop out; its pong refreshes the entry the trainer’s model carries to the aggregator', () => {
+    const node = make(t1, all, { inactivity });
+    node.handle({ kind: 'start' }, 0);
+    const out = node.handle(msgEvent(sender, { ...trainRequest(r), view: roundView }), 0);
+    const revival = sends(out, 'modest/ping');
+    expect(revival.map((p) => p.to)).toEqual([X]); // the only stale entry
+    node.handle(msgEvent(X, { type: 'modest/pong', round: r - 1, nonce: revival[0].msg.nonce as number, trained: 0, aggregating: 0, aggregated: false }), 0);
+    expect(node.membership().get(X)!.round).toBeGreaterThanOrEqual(r);
+    const delivered = sends(pong(node, node.handle(trained(r), 0)), 'modest/model');
+    expect(delivered.map((d) => d.to)).toEqual([expected]);
+    const view = delivered[0].msg.view as { ids: string[]; r: number[] };
+    expect(view.r[view.ids.indexOf(X)]).toBeGreaterThanOrEqual(r);
+  });
+
+  it('rejoin=reference sends no revival ping', () => {
+    const node = make(t1, all, { inactivity, rejoin: 'reference' });
+    node.handle({ kind: 'start' }, 0);
+    expect(sends(node.handle(msgEvent(sender, { ...trainRequest(r), view: roundView }), 0), 'modest/ping')).toEqual([]);
+  });
+});

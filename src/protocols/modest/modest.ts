@@ -6,6 +6,7 @@ import { roomTraining, trainId } from '../compute.ts';
 import { openUpdate, UpdateSealer } from '../common/privacy.ts';
 import type { NodeId, NodeState, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import type { AnnounceMsg, ModelMsg, PingMsg, PongMsg } from './messages.ts';
+import { hash53 } from '../../core/hash.ts';
 import { ranking } from './ranking.ts';
 import { PeerClaims } from '../common/claims.ts';
 import { boundWire, View, type WireView } from './view.ts';
@@ -63,17 +64,30 @@ export function modelsNeeded(s: number, sf: number): number {
  * Rejoin (`rejoin=announce`, the default; `reference` keeps the rule above as it is). At N = 1,000
  * and s = 10 a node is sampled about every N/s = 100 rounds, so the inactivity rule (50 rounds)
  * drops most nodes, and a dropped node is never pinged again: it has no way back (issue 10: 185
- * distinct trainers in rounds 61–90). Others refresh a node's entry only when it sends them
- * something, so a node knows when it went quiet: when it has sent nothing for 80% of the
- * inactivity limit (in rounds, timed by the rate at which it saw rounds go by), it re-announces
- * itself, a JOIN with its unchanged counter, to s random peers. A peer applies it like any JOIN,
- * after its next model (so every trainer of a round still ranks the same view): that raises the
- * entry's round to the peer's own, and the views it sends from then on spread it. (Applying it at
- * once, as a ping is, was tried: at N = 1,000 on a 100 kB/s uplink it split two rounds' trainers
- * between two aggregators, each such round costing an aggTimeout, against one with this rule.)
- * A node that has seen no round go by learns the rate by pinging a peer (a pong carries its round). And the start-up JOIN is skipped when a roster was given: the
- * node's peers have it in their bootstrap views, or the roster relay told them (onRoster), so it
- * would carry nothing new (about 80,000 frames at N = 1,000 on a 100 kB/s uplink).
+ * distinct trainers in rounds 61–90). Two rules fix that at a cost per round that does not grow
+ * with N:
+ * - Revival pings. Each trainer of round r, as it starts training, pings REVIVE_PINGS node(s) of
+ *   its view that are about to drop out of the ranking or have (entry older than REJOIN_AT of the
+ *   inactivity limit), picked by a hash of (id, trainer, round), so trainers pick different ones.
+ *   A pong is a sign of life: the trainer's view, sent with its model, carries the node's fresh
+ *   entry to the aggregator, whose view reaches the next trainers. That is s·REVIVE_PINGS pings a
+ *   round whatever N is. (An earlier rule had quiet nodes re-announce themselves; they had to learn
+ *   the round rate by pinging random peers who mostly knew no more, and the announcements grew as
+ *   N/(0.8·inactivity) a round.)
+ * - One view per round. A trainer ranks the aggregators of round r+1 by the view that came with
+ *   w_{r-1} (the round view), not by its own: the trainers of a round got the same round view from
+ *   their aggregator, so they rank alike, while their own views differ by what each heard alone (a
+ *   revival pong, a ping, a JOIN it applied). With own views, one such difference near the top of
+ *   the ranking split a round's models between two aggregators, and the round waited aggTimeout
+ *   (issue 10: round 69 at N = 1,000 on a 100 kB/s uplink). What a trainer heard alone still
+ *   travels: its own view goes with its model. A round view naming no active node (a malformed or
+ *   empty one) is not used. A lying aggregator can steer its trainers' choice of the next
+ *   aggregator this way (a short view), where with own views it could only add to them; at a = 1 it
+ *   already decides the model they train, which is the byzantine case, left to `robust=`. At a > 1 trainers may get w_{r-1} from different aggregators, whose
+ *   views can differ; this rule does not cover that.
+ * The start-up JOIN is skipped when a roster was given: the node's peers have it in their bootstrap
+ * views, or the roster relay told them (onRoster), so it would carry nothing new (about 80,000
+ * frames at N = 1,000 on a 100 kB/s uplink).
  */
 
 /** Pings per candidate within `pingTimeout` before it is skipped. */
@@ -82,17 +96,14 @@ export const PING_ATTEMPTS = 3;
 export const MIN_MODELS_AFTER_TIMEOUT = 3;
 /** JOIN / LEAVE go to ANNOUNCE_FANOUT·s random peers. */
 export const ANNOUNCE_FANOUT = 10;
-/** A node that saw no round go by pings this many peers to time its re-announcements (pongs carry their round). */
-const CALIBRATION_PINGS = 1;
-/** After this many calibrations that taught nothing (every pong said round 0), a quiet node re-announces every `aggTimeout`. */
-const MAX_CALIBRATIONS = 3;
-/** Ping nonce of calibration pings: no search has it (ids start at 1), so their pongs only teach the round. */
-const CALIBRATION_NONCE = 0;
+/** rejoin=announce: revival pings each trainer sends a round (see above). */
+export const REVIVE_PINGS = 1;
+/** Ping nonce of revival pings: no search has it (ids start at 1), so their pongs only refresh the responder's entry. */
+const REVIVE_NONCE = 0;
 /**
- * rejoin=announce: a node re-announces itself once it sent nothing for this share of the inactivity
- * limit. Late enough that a node sampled now and then never needs to (at N = 200, s = 10 one is
- * sampled every 20 rounds on average), early enough that its peers' views carry the news to the
- * samplers before they drop it (a re-announcement reaches a trainer within about N/s² rounds).
+ * rejoin=announce: a node whose entry is older than this share of the inactivity limit may get a
+ * revival ping. Late enough that a node sampled now and then never needs one (at N = 200, s = 10
+ * one is sampled every 20 rounds on average), early enough to catch it before it drops.
  */
 const REJOIN_AT = 0.8;
 const ANNOUNCE_ATTEMPTS = 3;
@@ -112,6 +123,8 @@ interface Handoff {
   round: number;
   /** The ranking whose responsive nodes receive it. */
   rankRound: number;
+  /** rejoin=announce, a trainer's model: the round view it ranks by (see "One view per round"); else this node's own view. */
+  rankView?: View;
   count: number;
   params: Float32Array;
   /** What goes on the wire instead of `params`, if anything: a trainer's RQM update (its base model and levels). */
@@ -186,19 +199,11 @@ export class Modest implements Protocol {
   private readonly sealer: UpdateSealer;
   private lastState = '';
   private contacted = false;
-  /** The driver's clock at the event being handled. */
-  private now = 0;
   private announceAttempts = 0;
   /** Whether a roster was given: then this node's peers know it already and a start-up JOIN is news to nobody. */
   private rosterSeen = false;
-  /** rejoin=announce: when this node started, last sent a frame, and first saw its round estimate at its current value. */
-  private startedAt = 0;
-  private lastSentAt = 0;
-  private seenRound = 0;
-  private seenRoundAt = 0;
-  private calibrations = 0;
-  /** The highest round any pong reported: one peer's word, used only to time re-announcements (a liar can at most make this node announce more often). */
-  private pongRound = 0;
+  /** rejoin=announce: the view the model of the round being trained came with (see "One view per round"). */
+  private roundView: View | null = null;
   private readonly timers = new Set<string>();
   /** The highest round each peer claimed (pings, pongs, views): a far-ahead round needs two of them. */
   private readonly roundClaims = new PeerClaims();
@@ -245,9 +250,8 @@ export class Modest implements Protocol {
     return this.pendingJoins.ids();
   }
 
-  handle(event: ProtocolEvent, now: number): ProtocolAction[] {
+  handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
     const out: ProtocolAction[] = [];
-    this.now = now;
     switch (event.kind) {
       case 'start':
         this.onStart(out);
@@ -268,12 +272,6 @@ export class Modest implements Protocol {
         this.onStop(out);
         break;
     }
-    if (out.some((a) => a.kind === 'send')) this.lastSentAt = now;
-    const heard = Math.max(this.estimate(), this.pongRound);
-    if (heard > this.seenRound) {
-      this.seenRound = heard;
-      this.seenRoundAt = now;
-    }
     const [state, role] = this.state();
     if (`${state}/${role}` !== this.lastState) {
       this.lastState = `${state}/${role}`;
@@ -293,13 +291,11 @@ export class Modest implements Protocol {
     const restart = this.stopped;
     this.started = true;
     this.stopped = false;
-    this.startedAt = this.lastSentAt = this.seenRoundAt = this.now;
     if (restart) {
       this.announce(out, 'join');
     } else if (this.cfg.rejoin === 'reference' || !this.rosterSeen) {
       this.setTimer(out, 'announce', this.cfg.aggTimeout);
     }
-    if (this.cfg.rejoin === 'announce') this.setTimer(out, 'rejoin', this.cfg.pingTimeout);
     // Round 1: no coordinator. Every node ranks its view for round 1; the first s train from the shared init.
     if (this.trainRound === 0 && ranking(1, this.view.active(1, this.cfg.inactivity)).slice(0, this.cfg.s).includes(this.ctx.id)) {
       this.beginTraining(out, 1, this.ctx.initialParams);
@@ -356,7 +352,8 @@ export class Modest implements Protocol {
     else this.view.mergeEntry(from, entry);
   }
 
-  private mergeView(out: ProtocolAction[], from: NodeId, w: WireView): void {
+  /** Merges a received view, bounded (boundWire); returns the bounded view. */
+  private mergeView(out: ProtocolAction[], from: NodeId, w: WireView): WireView {
     const bounded = boundWire(w, this.view, (id) => this.known.has(id) || this.view.has(id) || this.pendingJoins.has(id), this.cfg.rounds + 1);
     if (bounded.clipped > 0) out.push({ kind: 'clipped', from, claim: 'view' });
     this.view.mergeWire(bounded.wire);
@@ -367,6 +364,7 @@ export class Modest implements Protocol {
       out.push({ kind: 'log', text: `view says ${this.ctx.id} left; announcing JOIN again` });
       this.announce(out, 'join');
     }
+    return bounded.wire;
   }
 
   /** Pending JOINs take effect now, right after this node sent a model. */
@@ -451,11 +449,11 @@ export class Modest implements Protocol {
           return;
         }
         if (!this.noteClaims(out, from, [m.round, ...m.view.r])) return;
-        this.mergeView(out, from, m.view);
+        const roundView = this.mergeView(out, from, m.view);
         this.view.touch(from, Math.max(m.round, this.estimate()));
         if (m.kind === 'train') {
           if (m.levels) out.push({ kind: 'reject', from, reason: 'RQM levels on a train message' });
-          else this.onTrainRequest(out, m.round, m.params);
+          else this.onTrainRequest(out, m.round, m.params, roundView);
           return;
         }
         // Under dp=rqm a trained model arrives as the base it was trained from plus the RQM levels of its change.
@@ -476,7 +474,6 @@ export class Modest implements Protocol {
 
   private onPong(out: ProtocolAction[], from: NodeId, m: PongMsg): void {
     if (!this.noteClaims(out, from, [m.round, m.trained, m.aggregating])) return;
-    this.pongRound = Math.max(this.pongRound, m.round);
     this.view.touch(from, Math.max(m.round, this.estimate()));
     // Hearsay that the run is over ends this node's part in it, so it needs a second witness.
     if (m.aggregated && m.aggregating >= this.cfg.rounds) {
@@ -493,16 +490,17 @@ export class Modest implements Protocol {
 
   // ---- training ----------------------------------------------------------------------
 
-  /** w_{round-1} arrived: train round `round` unless it was seen already. */
-  private onTrainRequest(out: ProtocolAction[], round: number, params: Float32Array): void {
+  /** w_{round-1} arrived, with the view its aggregator sent: train round `round` unless it was seen already. */
+  private onTrainRequest(out: ProtocolAction[], round: number, params: Float32Array, roundView: WireView): void {
     // A copy for a round already seen (from another aggregator, or a watchdog re-send) is ignored.
     if (round <= this.trainRound || round > this.cfg.rounds || this.finished) return;
     // The params are the global model w_{round-1}: a live tab shows its accuracy.
     out.push({ kind: 'model', round: round - 1, params, scope: 'global' });
-    this.beginTraining(out, round, params);
+    this.beginTraining(out, round, params, roundView);
   }
 
-  private beginTraining(out: ProtocolAction[], round: number, params: Float32Array): void {
+  /** `roundView`: the view w_{round-1} came with (none in round 1, where every node ranks its bootstrap view). */
+  private beginTraining(out: ProtocolAction[], round: number, params: Float32Array, roundView?: WireView): void {
     // A model for a higher round: stop whatever this node was doing as a trainer and train that round.
     for (const s of [...this.searches.values()]) if (s.handoff.kind === 'aggregate' && s.handoff.round < round) this.cancelSearch(out, s);
     this.trainRound = round;
@@ -511,7 +509,24 @@ export class Modest implements Protocol {
     this.trainingBase = params;
     this.latestRound = Math.max(this.latestRound, round - 1);
     this.touchSelf(round);
+    const announce = this.cfg.rejoin === 'announce';
+    this.roundView = announce && roundView ? View.fromWire(roundView) : null;
     out.push({ kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) });
+    if (announce) this.revive(out, round);
+  }
+
+  /**
+   * rejoin=announce: ping REVIVE_PINGS node(s) whose entry is about to fall out of the ranking (or
+   * has), so the pong refreshes them in the view this node's model carries. A hash of (id, this
+   * node, round) picks them: the same every run, and different for each trainer of the round.
+   */
+  private revive(out: ProtocolAction[], round: number): void {
+    const stale = round - Math.floor(REJOIN_AT * this.cfg.inactivity);
+    const candidates: { id: NodeId; key: number }[] = [];
+    for (const [id, m] of this.view.entries())
+      if (id !== this.ctx.id && m.status === 'join' && m.round < stale) candidates.push({ id, key: hash53(`${id}-revive-${this.ctx.id}-${round}`) });
+    candidates.sort((x, y) => x.key - y.key || (x.id < y.id ? -1 : 1));
+    for (const { id } of candidates.slice(0, REVIVE_PINGS)) out.push({ kind: 'send', to: id, msg: { type: 'modest/ping', round: this.estimate(), nonce: REVIVE_NONCE } });
   }
 
   private onTrained(out: ProtocolAction[], id: string, params: Float32Array): void {
@@ -522,7 +537,7 @@ export class Modest implements Protocol {
     // Sealed once: every aggregator, and every watchdog re-send, gets the same release.
     const sealed = this.sealer.seal(this.trainingBase, params);
     const wire = 'levels' in sealed.fields ? { params: this.trainingBase, ...sealed.fields } : undefined;
-    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, count: this.cfg.a, params: sealed.params, wire, samples: Math.max(1, this.ctx.samples), stage: 2 * round + 1 };
+    const h: Handoff = { kind: 'aggregate', round, rankRound: round + 1, rankView: this.roundView ?? undefined, count: this.cfg.a, params: sealed.params, wire, samples: Math.max(1, this.ctx.samples), stage: 2 * round + 1 };
     this.startSearch(out, h, false);
   }
 
@@ -613,14 +628,16 @@ export class Modest implements Protocol {
     this.early.clear();
     this.clearTimer(out, 'watchdog');
     this.clearTimer(out, 'announce');
-    this.clearTimer(out, 'rejoin');
     out.push({ kind: 'done' });
   }
 
   // ---- finding the first responsive nodes of a ranking, and handing a model over -----
 
   private startSearch(out: ProtocolAction[], handoff: Handoff, redo: boolean): void {
-    const candidates = ranking(handoff.rankRound, this.view.active(handoff.rankRound, this.cfg.inactivity));
+    // A round view that names no active node (an empty or malformed one) is not used.
+    let active = handoff.rankView?.active(handoff.rankRound, this.cfg.inactivity) ?? [];
+    if (active.length === 0) active = this.view.active(handoff.rankRound, this.cfg.inactivity);
+    const candidates = ranking(handoff.rankRound, active);
     const s: Search = { id: this.nextSearchId++, handoff, redo, candidates, next: 0, pending: new Map(), found: new Map() };
     this.searches.set(s.id, s);
     this.advanceSearch(out, s);
@@ -705,7 +722,7 @@ export class Modest implements Protocol {
       this.armWatchdog(out);
     }
     if (toSelf) {
-      if (h.kind === 'train') this.onTrainRequest(out, h.round, h.params);
+      if (h.kind === 'train') this.onTrainRequest(out, h.round, h.params, view);
       else this.onTrainedModel(out, this.ctx.id, h.round, h.params, h.samples);
     }
   }
@@ -737,39 +754,11 @@ export class Modest implements Protocol {
     this.setTimer(out, 'announce', this.cfg.aggTimeout * 2 ** this.announceAttempts);
   }
 
-  /**
-   * rejoin=announce: re-announce this node if it sent nothing for REJOIN_AT of the inactivity limit, so
-   * peers that would drop it from the ranking hear of it first. Rounds are timed by the rate at which
-   * this node saw them go by; a node that saw none yet asks a peer (a pong carries its round),
-   * up to MAX_CALIBRATIONS times, and then re-announces every `aggTimeout` while quiet.
-   */
-  private onRejoinTimer(out: ProtocolAction[]): void {
-    if (this.finished) return;
-    const msPerRound = this.seenRound > 0 ? (this.seenRoundAt - this.startedAt) / this.seenRound : 0;
-    if (msPerRound <= 0 && this.calibrations < MAX_CALIBRATIONS) {
-      const peers = this.view.active(this.estimate(), this.cfg.inactivity).filter((id) => id !== this.ctx.id).sort();
-      for (const to of this.ctx.rng.sample(peers, Math.min(CALIBRATION_PINGS, peers.length)).sort())
-        out.push({ kind: 'send', to, msg: { type: 'modest/ping', round: this.estimate(), nonce: CALIBRATION_NONCE } });
-      this.calibrations++;
-      this.setTimer(out, 'rejoin', Math.min(this.cfg.aggTimeout, this.cfg.pingTimeout * 2 ** this.calibrations));
-      return;
-    }
-    const quiet = msPerRound > 0 ? Math.max(this.cfg.pingTimeout, msPerRound * this.cfg.inactivity * REJOIN_AT) : this.cfg.aggTimeout;
-    if (this.now - this.lastSentAt >= quiet) {
-      const peers = this.view.ids().filter((id) => id !== this.ctx.id && this.view.get(id)!.status === 'join').sort();
-      const view = this.view.toWire([this.ctx.id]);
-      for (const to of this.ctx.rng.sample(peers, Math.min(this.cfg.s, peers.length)).sort()) out.push({ kind: 'send', to, msg: { type: 'modest/join', round: this.estimate(), view } });
-      this.lastSentAt = this.now;
-    }
-    this.setTimer(out, 'rejoin', Math.max(1, this.lastSentAt + quiet - this.now));
-  }
-
   private onTimer(out: ProtocolAction[], id: string): void {
     this.timers.delete(id);
     if (!this.started || this.stopped) return;
     if (id === 'watchdog') this.onWatchdog(out);
     else if (id === 'announce') this.onAnnounceTimer(out);
-    else if (id === 'rejoin') this.onRejoinTimer(out);
     else if (id.startsWith('agg:')) this.onAggTimer(out, Number(id.slice(4)));
     else if (id.startsWith('ping:')) {
       const colon = id.indexOf(':', 5);

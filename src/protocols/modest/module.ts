@@ -17,7 +17,7 @@ const keys = {
     schema: keyTypes.oneOf(['announce', 'reference']).default('announce'),
     label: 'Rejoin',
     options: ['announce', 'reference'],
-    help: 'announce: a node that sent nothing for 80% of the inactivity limit re-announces itself to s peers, so the limit cannot drop it for good, and a node the roster already announced sends no JOIN of its own; reference: the reference rule, where a node nobody contacted drops out of the ranking with no way back (and an uncontacted node announces JOIN to 10·s peers, up to three times).',
+    help: 'announce: each trainer pings one node that is about to drop out of the ranking (or has), so the inactivity limit cannot drop a live node for good, trainers rank the next aggregators by the view their model came with (so they agree), and a node the roster already announced sends no JOIN of its own; reference: the reference rule, where a node nobody contacted drops out of the ranking with no way back (and an uncontacted node announces JOIN to 10·s peers, up to three times).',
   },
   weighting: { schema: keyTypes.oneOf(['mean', 'samples']).default('mean'), label: 'Weighting', options: ['mean', 'samples'], help: 'mean: every model counts the same; samples: weighted by data size.' },
   ...dpKeys,
