@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { TopologyEdges, type EdgeLine } from './TopologyEdges.tsx';
 import { classColor } from '../palette.ts';
 
@@ -107,43 +107,7 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
             })}
             {nodes.map((node) => {
               const p = pos.get(node.id)!;
-              const fill = node.failed ? '#d9d9d9' : (STATE_COLOR[node.state] ?? '#ffffff');
-              return (
-                <g
-                  key={node.id}
-                  className={`topo-node${node.failed ? ' failed' : ''}`}
-                  tabIndex={0}
-                  role="button"
-                  aria-label={`${node.label ?? node.id}: ${node.failed ? 'left or failed' : node.state}${node.role ? `, ${node.role}` : ''}`}
-                  onMouseEnter={() => setHover(node.id)}
-                  onMouseLeave={() => setHover(null)}
-                  onFocus={() => setHover(node.id)}
-                  onBlur={() => setHover(null)}
-                  data-state={node.failed ? 'failed' : node.state}
-                  data-id={node.id}
-                  data-count={node.count}
-                >
-                  {node.aggregator && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 5} className="ring-aggregator" />}
-                  {node.sample && !node.failed && <circle cx={p.x} cy={p.y} r={nodeR + 2.5} className="ring-sample" />}
-                  <circle cx={p.x} cy={p.y} r={nodeR} fill={fill} className="node-dot" strokeDasharray={node.failed ? '3 2' : undefined} />
-                  {node.self && <circle cx={p.x} cy={p.y} r={nodeR * 0.35} fill="#1b2a41" />}
-                  {node.count !== undefined && n <= 48 && (
-                    <text x={p.x} y={p.y - nodeR - (node.aggregator ? 8 : 4)} textAnchor="middle" className="node-count">
-                      {node.count}
-                    </text>
-                  )}
-                  {node.attacker && (
-                    <text x={p.x + nodeR * 0.7} y={p.y - nodeR * 0.7} textAnchor="middle" className="attacker-mark" data-testid="attacker-mark">
-                      ⚠
-                    </text>
-                  )}
-                  {n <= 24 && (
-                    <text x={p.x} y={p.y + nodeR + 13} textAnchor="middle" className="node-label">
-                      {node.label ?? node.id}
-                    </text>
-                  )}
-                </g>
-              );
+              return <NodeMark key={node.id} node={node} x={p.x} y={p.y} r={nodeR} count={n <= 48} label={n <= 24} onHover={setHover} />;
             })}
           </svg>
           </>
@@ -204,6 +168,58 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
       </ul>
     </figure>
   );
+}
+
+/**
+ * One node of the picture. Memoized on what it draws: the compare view streams a new node list
+ * ten times a second, and most nodes look the same from one frame to the next, so only the
+ * ones that changed are rendered and repainted.
+ */
+const NodeMark = memo(
+  function NodeMark({ node, x, y, r, count, label, onHover }: { node: TopoNode; x: number; y: number; r: number; count: boolean; label: boolean; onHover: (id: string | null) => void }) {
+    const fill = node.failed ? '#d9d9d9' : (STATE_COLOR[node.state] ?? '#ffffff');
+    return (
+      <g
+        className={`topo-node${node.failed ? ' failed' : ''}`}
+        tabIndex={0}
+        role="button"
+        aria-label={`${node.label ?? node.id}: ${node.failed ? 'left or failed' : node.state}${node.role ? `, ${node.role}` : ''}`}
+        onMouseEnter={() => onHover(node.id)}
+        onMouseLeave={() => onHover(null)}
+        onFocus={() => onHover(node.id)}
+        onBlur={() => onHover(null)}
+        data-state={node.failed ? 'failed' : node.state}
+        data-id={node.id}
+        data-count={node.count}
+      >
+        {node.aggregator && !node.failed && <circle cx={x} cy={y} r={r + 5} className="ring-aggregator" />}
+        {node.sample && !node.failed && <circle cx={x} cy={y} r={r + 2.5} className="ring-sample" />}
+        <circle cx={x} cy={y} r={r} fill={fill} className="node-dot" strokeDasharray={node.failed ? '3 2' : undefined} />
+        {node.self && <circle cx={x} cy={y} r={r * 0.35} fill="#1b2a41" />}
+        {node.count !== undefined && count && (
+          <text x={x} y={y - r - (node.aggregator ? 8 : 4)} textAnchor="middle" className="node-count">
+            {node.count}
+          </text>
+        )}
+        {node.attacker && (
+          <text x={x + r * 0.7} y={y - r * 0.7} textAnchor="middle" className="attacker-mark" data-testid="attacker-mark">
+            ⚠
+          </text>
+        )}
+        {label && (
+          <text x={x} y={y + r + 13} textAnchor="middle" className="node-label">
+            {node.label ?? node.id}
+          </text>
+        )}
+      </g>
+    );
+  },
+  (a, b) => a.x === b.x && a.y === b.y && a.r === b.r && a.count === b.count && a.label === b.label && a.onHover === b.onHover && sameDrawing(a.node, b.node),
+);
+
+/** The fields of a node that the picture draws (the tooltip's fields are read on hover). */
+function sameDrawing(a: TopoNode, b: TopoNode): boolean {
+  return a.id === b.id && a.label === b.label && a.state === b.state && a.role === b.role && a.failed === b.failed && a.self === b.self && a.sample === b.sample && a.aggregator === b.aggregator && a.count === b.count && a.attacker === b.attacker;
 }
 
 /** The messages a hovered node sent this round (the edges are pixels on a canvas, without tooltips of their own). */
