@@ -71,6 +71,8 @@ export interface RunOutput {
   rounds: number;
   accuracy: number;
   loss: number;
+  /** The program's own wall time from after loading the data to the end (the rounds), ms; NaN if it did not say. */
+  wallMs: number;
   /** Accuracy after each round, in order. */
   curve: number[];
   summary: Record<string, unknown>;
@@ -97,7 +99,8 @@ export function parseRunOutput(stdout: string): RunOutput {
   const { rounds, accuracy, loss } = summary;
   if (typeof rounds !== 'number' || typeof accuracy !== 'number' || typeof loss !== 'number') throw new Error('summary line lacks rounds, accuracy or loss');
   if (curve.length !== rounds) throw new Error(`summary says ${rounds} rounds but ${curve.length} round rows were printed`);
-  return { rounds, accuracy, loss, curve, summary };
+  const wallMs = typeof summary.wallMs === 'number' ? summary.wallMs : NaN;
+  return { rounds, accuracy, loss, wallMs, curve, summary };
 }
 
 export interface PairedTimes {

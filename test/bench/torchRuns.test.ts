@@ -28,9 +28,9 @@ describe('torch suite helpers', () => {
   });
 
   it('reads round rows and the summary, and refuses output without a consistent summary', () => {
-    const out = ['noise', '{"round":1,"accuracy":0.8,"loss":0.6}', '{"round":2,"accuracy":0.9,"loss":0.4}', '{"summary":true,"rounds":2,"accuracy":0.9,"loss":0.4,"backend":"wasm"}', ''].join('\n');
+    const out = ['noise', '{"round":1,"accuracy":0.8,"loss":0.6}', '{"round":2,"accuracy":0.9,"loss":0.4}', '{"summary":true,"rounds":2,"accuracy":0.9,"loss":0.4,"wallMs":1234,"backend":"wasm"}', ''].join('\n');
     const r = parseRunOutput(out);
-    expect(r).toMatchObject({ rounds: 2, accuracy: 0.9, loss: 0.4, curve: [0.8, 0.9] });
+    expect(r).toMatchObject({ rounds: 2, accuracy: 0.9, loss: 0.4, wallMs: 1234, curve: [0.8, 0.9] });
     expect(r.summary.backend).toBe('wasm');
     expect(() => parseRunOutput('{"round":1,"accuracy":0.8,"loss":0.6}')).toThrow(/no summary/);
     expect(() => parseRunOutput('{"round":1,"accuracy":0.8,"loss":0.6}\n{"summary":true,"rounds":2,"accuracy":0.9,"loss":0.4}')).toThrow(/2 rounds but 1/);
