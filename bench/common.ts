@@ -20,6 +20,8 @@ export interface BenchOptions {
   seed: number;
   /** Also time the CNN's simulator round in the throughput suite (slow on the cpu backend). */
   cnnSim: boolean;
+  /** Extra flags for the simulator CLI where a suite runs it as a process (suite `torch`). */
+  simArgs: string[];
 }
 
 export interface Suite {

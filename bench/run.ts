@@ -20,13 +20,15 @@ import { rqmBench } from './rqm.ts';
 import { mergeBench } from './merge.ts';
 import { byzantine } from './byzantine.ts';
 import { secaggBench } from './secagg.ts';
+import { torchBench } from './torch.ts';
+import { splitArgs } from './torch/runs.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, torchBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
@@ -45,13 +47,16 @@ const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on std
   --setting P        repeatable; FedAvg partitions to run (iid, shards:2, ...)
   --seed N           default 1
   --cnn-sim          throughput: also time a simulated round of cnn-small (slow on cpu)
+  --sim-args "F"     extra flags for the simulator CLI run as a process (suite torch),
+                     e.g. --sim-args "--backend cpu"; repeatable; they come after the
+                     suite's own flags, so they override them
 
 Suites:
 ${SUITES.map((s) => `  ${s.name.padEnd(14)} ${s.summary}`).join('\n')}
 `;
 
 function parseArgs(argv: string[]): { suites: string[]; opts: BenchOptions } | null {
-  const opts: BenchOptions = { quick: false, budgetMin: null, reps: null, lr: null, evalSize: null, settings: [], seed: 1, cnnSim: false };
+  const opts: BenchOptions = { quick: false, budgetMin: null, reps: null, lr: null, evalSize: null, settings: [], seed: 1, cnnSim: false, simArgs: [] };
   const suites: string[] = [];
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);
@@ -85,6 +90,9 @@ function parseArgs(argv: string[]): { suites: string[]; opts: BenchOptions } | n
         break;
       case '--cnn-sim':
         opts.cnnSim = true;
+        break;
+      case '--sim-args':
+        opts.simArgs.push(...splitArgs(value() ?? ''));
         break;
       case '--setting':
         opts.settings.push(value());

@@ -1,0 +1,21 @@
+import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS } from '../playwright.config.ts';
+const port = Number(process.argv[2] ?? 5392);
+const rounds = Number(process.argv[3] ?? 20);
+const extra = process.argv[4] ?? '';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const page = await b.newPage({ viewport: { width: 1400, height: 900 }, reducedMotion: process.env.RM ? 'reduce' : 'no-preference' });
+await page.goto(`http://localhost:${port}/?view=compare&runs=gossip-mean,gossip-vca${extra}#dataset=blobs&samples=5000&nodes=50&rounds=${rounds}&batch=20&evalSize=200${process.env.HX ?? ""}`);
+await page.waitForFunction('!document.querySelector("[data-testid=play]")?.disabled', null, { timeout: 120000 });
+if (process.env.CSS) await page.addStyleTag({ content: process.env.CSS });
+const cdp = await page.context().newCDPSession(page);
+await cdp.send('Performance.enable');
+const get = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+const a = await get();
+const t0 = Date.now();
+await page.click('[data-testid=play]');
+for (;;) { if (await page.evaluate('document.querySelector("[data-testid=compare-done]") !== null')) break; await new Promise((r) => setTimeout(r, 1000)); }
+const z = await get();
+console.log('wall s', (Date.now() - t0) / 1000);
+for (const k of ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration', 'LayoutCount', 'RecalcStyleCount', 'Nodes', 'JSHeapUsedSize']) console.log(k, (z[k] - (k === 'Nodes' || k === 'JSHeapUsedSize' ? 0 : a[k])).toFixed(2));
+await b.close();
