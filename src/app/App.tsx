@@ -70,12 +70,6 @@ export function App({ node, configError }: { node: LiveNode; configError: string
         <section className="main-column">
           <StatusPanel snapshot={snap} onStart={() => node.requestStart()} onReset={() => node.requestReset()} onAttacker={(on) => node.setAttacker(on)} actions={<ExportCurrent snapshot={snap} />} />
           <AlgorithmNote algo={snap.algo} />
-          {snap.nodeId && !configError && (
-            <Sectioned name="owndata">
-              {/* A new dataset or class count is a new plane: start the editor afresh. */}
-              <OwnData key={`${snap.config.dataset}:${numClassesFor(snap.config)}`} node={node} snapshot={snap} numClasses={numClassesFor(snap.config)} />
-            </Sectioned>
-          )}
           <LiveCharts />
           <div className="views-grid">
             <Sectioned name="topology">
@@ -85,6 +79,13 @@ export function App({ node, configError }: { node: LiveNode; configError: string
               <PeersTable snapshot={snap} />
             </Sectioned>
           </div>
+          {/* Below the charts: a newcomer's first screen shows the run; the own-data editor is the next step. */}
+          {snap.nodeId && !configError && (
+            <Sectioned name="owndata">
+              {/* A new dataset or class count is a new plane: start the editor afresh. */}
+              <OwnData key={`${snap.config.dataset}:${numClassesFor(snap.config)}`} node={node} snapshot={snap} numClasses={numClassesFor(snap.config)} />
+            </Sectioned>
+          )}
           {snap.config.model === 'mlp' && snap.config.dataset !== 'mnist' && (
             <Sectioned name="boundaries">
               <LiveBoundary node={node} round={snap.round} />
