@@ -46,8 +46,14 @@ async function scan(tab: RecordingTab, rows: number[][], window: number): Promis
 }
 
 /** Draws a stroke through `points` (fractions of the canvas) with the mouse. */
+/** Mouse events land at viewport coordinates: scroll the element into view first, as a student would. */
+async function onScreenBox(page: Page, testId: string): Promise<{ x: number; y: number; width: number; height: number }> {
+  await page.getByTestId(testId).scrollIntoViewIfNeeded();
+  return (await page.getByTestId(testId).boundingBox())!;
+}
+
 async function stroke(page: Page, testId: string, points: [number, number][]): Promise<void> {
-  const box = (await page.getByTestId(testId).boundingBox())!;
+  const box = await onScreenBox(page, testId);
   const at = ([fx, fy]: [number, number]) => [box.x + fx * box.width, box.y + fy * box.height] as const;
   await page.mouse.move(...at(points[0]));
   await page.mouse.down();
@@ -149,7 +155,7 @@ test.describe("students' own data", () => {
       await expect(page.getByTestId('own-privacy')).toContainText('never leave this tab');
       for (let i = 0; i < 12; i++) {
         await page.getByTestId(`class-pick-${i % 3}`).click();
-        const box = (await page.getByTestId('points-plane').boundingBox())!;
+        const box = await onScreenBox(page, 'points-plane');
         await page.mouse.click(box.x + box.width * (0.137 + 0.061 * i), box.y + box.height * (0.71 - 0.043 * i));
       }
       await expect(page.getByTestId('own-status')).toHaveAttribute('data-count', '12');
@@ -179,7 +185,7 @@ test.describe("students' own data", () => {
       expect(scans[1].binaryFrames).toBeGreaterThan(0);
 
       // A point placed after the run waits for the next start: the owner runs the room again.
-      const box = (await page.getByTestId('points-plane').boundingBox())!;
+      const box = await onScreenBox(page, 'points-plane');
       await page.mouse.click(box.x + box.width * 0.83, box.y + box.height * 0.21);
       expect((await snapshot(page)).ownData).toMatchObject({ samples: 13, inRun: 12, pending: true });
       await owner.page.evaluate(() => window.murmuration.reset());

@@ -30,12 +30,21 @@ export function SwarmPicture({ watcher, view, coordinated, testId }: { watcher: 
   useEffect(() => {
     let frame = 0;
     let last = performance.now();
+    // What the canvas shows now: it is repainted only when that changes or a transfer is in flight,
+    // so a projector left on an idle room does not redraw 60 times a second for nothing.
+    let shown: { view: RoomView; coordinated: boolean; width: number; height: number } | null = null;
     const draw = (t: number) => {
       frameTimes.push(t - last);
       if (frameTimes.length > 600) frameTimes.splice(0, frameTimes.length - 600);
       last = t;
       const c = canvas.current;
-      if (c) paint(c, latest.current.view, latest.current.coordinated, watcher);
+      const { view: v, coordinated: co } = latest.current;
+      const newest = watcher.recent[watcher.recent.length - 1];
+      const moving = newest !== undefined && Date.now() - newest.at <= TRAVEL_MS;
+      if (c && (moving || !shown || shown.view !== v || shown.coordinated !== co || shown.width !== c.clientWidth || shown.height !== c.clientHeight)) {
+        paint(c, v, co, watcher);
+        shown = { view: v, coordinated: co, width: c.clientWidth, height: c.clientHeight };
+      }
       frame = requestAnimationFrame(draw);
     };
     frame = requestAnimationFrame(draw);
