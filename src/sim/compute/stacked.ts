@@ -1,0 +1,38 @@
+import type { Learner } from '../../core/learn/learner.ts';
+import { denseLayers, denseSgd, isDenseSgd } from './denseSgd.ts';
+import { SequentialExecutor, type ComputeExecutor, type ComputeJob, type JobOutcome } from './executor.ts';
+
+/**
+ * The simulator's default executor: plain-SGD training of a dense model (mlp, 2nn) runs on
+ * `denseSgd`, a hand-written forward/backward pass that keeps every matrix product on the wasm
+ * backend's fast path; everything else (CNNs, Adam/AdamW/SARAH, loss and gradient requests)
+ * runs on the learner as `SequentialExecutor` runs it.
+ *
+ * It was meant to stack the due nodes' models ([K, in, out] kernels, one batched product per
+ * layer and step), and is named for that; measured, wasm's batched BatchMatMul (batch > 1) is
+ * a naive loop 5–10× slower than K separate 2-D products, so each job trains on its own, which
+ * also keeps one node's jobs in their order trivially. Results equal the sequential path's up
+ * to float rounding (test/sim/stacked.test.ts). Needs nothing but a learner, so a worker
+ * thread can build one.
+ */
+export class StackedExecutor implements ComputeExecutor {
+  private readonly layers: ReturnType<typeof denseLayers>;
+  private readonly fallback: SequentialExecutor;
+
+  constructor(private readonly learner: Learner) {
+    this.layers = denseLayers(learner);
+    this.fallback = new SequentialExecutor(learner);
+  }
+
+  runMany(jobs: readonly ComputeJob[]): JobOutcome[] {
+    return jobs.map((job) => {
+      const { request } = job;
+      if (!this.layers || request.kind !== 'train' || !isDenseSgd(request)) return this.fallback.runMany([job])[0];
+      try {
+        return { ok: true, result: denseSgd(this.learner, this.layers, request, job.shard, job.rng) };
+      } catch (e) {
+        return { ok: false, error: (e as Error).message };
+      }
+    });
+  }
+}
