@@ -10,6 +10,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { SequentialExecutor, type ComputeExecutor, type ComputeJob, type JobOutcome } from '../../src/sim/compute/executor.ts';
 import { denseLayers } from '../../src/sim/compute/denseSgd.ts';
 import { StackedExecutor } from '../../src/sim/compute/stacked.ts';
+import { parseFlags } from '../../src/sim/flags.ts';
 import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
@@ -196,5 +197,14 @@ describe('StackedExecutor in a whole simulation', () => {
       expect(Math.abs(r.accuracy - s.accuracy)).toBeLessThanOrEqual(0.01);
       expect(Math.abs(r.loss - s.loss)).toBeLessThanOrEqual(1e-3 * Math.max(1, s.loss));
     });
+  });
+});
+
+describe('--batching', () => {
+  it('is on by default; off selects the sequential path; anything else is an error', () => {
+    expect(parseFlags(['--algo', 'fedavg']).batching).toBe(true);
+    expect(parseFlags(['--batching', 'off', '--nodes', '4']).batching).toBe(false);
+    expect(parseFlags(['--batching=on']).batching).toBe(true);
+    expect(() => parseFlags(['--batching', 'maybe'])).toThrow(/on or off/);
   });
 });
