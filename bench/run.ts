@@ -5,6 +5,7 @@ import { fedavgCnn } from './fedavgCnn.ts';
 import { fedavgLr } from './fedavgLr.ts';
 import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
+import { batching } from './batching.ts';
 import { browser } from './browser.ts';
 import { compare } from './compare.ts';
 import { diloco } from './diloco.ts';
@@ -25,7 +26,7 @@ import { secaggBench } from './secagg.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
+const SUITES: Suite[] = [throughput, batching, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
