@@ -9,9 +9,10 @@ import { SequentialExecutor, type ComputeExecutor, type ComputeJob, type JobOutc
  * runs on the learner as `SequentialExecutor` runs it.
  *
  * It was meant to stack the due nodes' models ([K, in, out] kernels, one batched product per
- * layer and step), and is named for that; measured, wasm's batched BatchMatMul (batch > 1) is
- * a naive loop 5–10× slower than K separate 2-D products, so each job trains on its own, which
- * also keeps one node's jobs in their order trivially. Results equal the sequential path's up
+ * layer and step), and is named for that. Measured, wasm's BatchMatMul with a batch > 1 is a
+ * naive loop: for the 2NN's first layer and 10 nodes, 1.5× the time of 10 flag-free 2-D
+ * products forward and ~30× for the kernel gradient (BENCHMARKS.md "batching"). So each job
+ * trains on its own, which also keeps one node's jobs in order. Results equal the sequential path's up
  * to float rounding (test/sim/stacked.test.ts). Needs nothing but a learner, so a worker
  * thread can build one.
  */
