@@ -42,10 +42,10 @@ export function isDenseSgd(req: TrainRequest): boolean {
  * Why (measured on the wasm backend, see BENCHMARKS.md "batching"): the wasm BatchMatMul takes
  * XNNPACK's fast path only for a 2-D product without transpose flags, and it packs its right
  * operand afresh whenever that tensor is new, as the weights are after every step. tfjs's
- * autodiff computes dW = xᵀ·dy with a transpose flag (naive loop: ~15 ms a step for the 2NN's
- * first layer), and the forward x·W repacks the 784×200 kernel each step (~10 ms). So the
- * kernels are kept transposed, Wᵗ [out, in], and activations travel transposed, hᵗ [features,
- * B]: the forward zᵗ = Wᵗ·hᵗ, the kernel gradient dWᵗ = dzᵗ·h and the input gradient
+ * autodiff computes dW = xᵀ·dy with a transpose flag (naive loop: ~13 ms a step for the 2NN's
+ * first layer in a tf.profile on the loaded 2-core machine), and the forward x·W repacks the
+ * 784×200 kernel each step (~10 ms there). So the kernels are kept transposed, Wᵗ [out, in],
+ * and activations travel transposed, hᵗ [features, B]: the forward zᵗ = Wᵗ·hᵗ, the kernel gradient dWᵗ = dzᵗ·h and the input gradient
  * dhᵗ = W·dzᵗ all have the big matrix on the left and a small batch-sized one on the right,
  * with no flags. Stacking nodes into one batched product was measured too and loses: wasm's
  * batched BatchMatMul (batch > 1) is always the naive loop.
