@@ -5,6 +5,7 @@ import { fedavgCnn } from './fedavgCnn.ts';
 import { fedavgLr } from './fedavgLr.ts';
 import { fedavgPaper } from './fedavgPaper.ts';
 import { throughput } from './throughput.ts';
+import { denseSgdBench } from './denseSgd.ts';
 import { browser } from './browser.ts';
 import { compareScale } from './compareScale.ts';
 import { compare } from './compare.ts';
@@ -28,7 +29,7 @@ import { splitArgs } from './torch/runs.ts';
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, torchBench];
+const SUITES: Suite[] = [throughput, denseSgdBench, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, torchBench];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

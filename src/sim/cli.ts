@@ -19,6 +19,7 @@ function helpText(): string {
 
   --json     one JSON object per evaluated round, then a summary line
   --quiet    only the summary
+  --dense-sgd on|off  off: train one job at a time on the learner (the old path), for comparisons
   --help     this text
 
 Config keys (same as the URL hash), with defaults:
@@ -51,7 +52,7 @@ async function main(): Promise<number> {
     process.stdout.write(helpText());
     return 0;
   }
-  const { config, json, quiet } = opts;
+  const { config, json, quiet, denseSgd } = opts;
   if (!json && !quiet) {
     process.stdout.write(`# config: ${configToHash(config)}\n`);
     process.stdout.write(' round   accuracy      loss     MB sent  sim time s  nodes  consensus\n');
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
   const { summary } = await runNodeSimulation(config, (row) => {
     if (json) process.stdout.write(JSON.stringify(row) + '\n');
     else if (!quiet) process.stdout.write(tableRow(row) + '\n');
-  });
+  }, { denseSgd });
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   else {
     process.stdout.write(

@@ -5,9 +5,11 @@ export interface CliOptions {
   json: boolean;
   help: boolean;
   quiet: boolean;
+  /** `--dense-sgd off`: train one job at a time on the learner (the old path), to compare against the default. */
+  denseSgd: boolean;
 }
 
-const OWN_FLAGS = new Set(['json', 'help', 'quiet', 'config']);
+const OWN_FLAGS = new Set(['json', 'help', 'quiet', 'config', 'dense-sgd']);
 
 /**
  * `--key value`, `--key=value` and `--config '<url hash>'`; flags after `--config`
@@ -18,6 +20,7 @@ export function parseFlags(argv: readonly string[]): CliOptions {
   let json = false;
   let help = false;
   let quiet = false;
+  let denseSgd = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (flags look like --nodes 8)`);
@@ -40,8 +43,13 @@ export function parseFlags(argv: readonly string[]): CliOptions {
       Object.assign(input, fromHash);
       continue;
     }
+    if (key === 'dense-sgd') {
+      if (value !== 'on' && value !== 'off') throw new ConfigError(`--dense-sgd is on or off (got "${value}")`);
+      denseSgd = value === 'on';
+      continue;
+    }
     if (!(CONFIG_KEYS as string[]).includes(key) && !OWN_FLAGS.has(key)) throw new ConfigError(`unknown flag --${key}`);
     (input as Record<string, string>)[key] = value;
   }
-  return { config: parseConfig(input), json, help, quiet };
+  return { config: parseConfig(input), json, help, quiet, denseSgd };
 }

@@ -108,6 +108,11 @@ export class Learner {
     this.spec = modelSpec(name, this.model, features, numClasses);
   }
 
+  /** The split a training request learns from: `data`, or its label-flipped copy when the request asks for it. */
+  trainingSplit(req: TrainRequest, data: Split): Split {
+    return req.flipLabels ? this.flipped(data) : data;
+  }
+
   /** `data` with every label y replaced by C − 1 − y: a label-flipping attacker's shard. */
   private flipped(data: Split): Split {
     let f = this.flips.get(data);
@@ -162,7 +167,7 @@ export class Learner {
     if (data.n === 0) return { kind: 'train', params: req.params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
     if (!ctx.rng) throw new Error('a training request needs a batch order (rng)');
     writeParams(this.model, this.spec, req.params);
-    const { x, y } = this.upload(req.flipLabels ? this.flipped(data) : data);
+    const { x, y } = this.upload(this.trainingSplit(req, data));
     const batch = req.batch > 0 ? Math.min(req.batch, data.n) : data.n;
     const plan = batchPlan(data.n, batch, req, ctx.rng);
     const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
