@@ -19,13 +19,14 @@ import { rqmBench } from './rqm.ts';
 import { mergeBench } from './merge.ts';
 import { byzantine } from './byzantine.ts';
 import { secaggBench } from './secagg.ts';
+import { threads } from './threads.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench];
+const SUITES: Suite[] = [throughput, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, threads];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.
