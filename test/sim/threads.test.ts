@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.ts';
+import { ConfigError, parseConfig } from '../../src/core/config.ts';
 import { makeSynthetic } from '../../src/core/data/synthetic.ts';
 import type { Dataset, Split } from '../../src/core/data/types.ts';
 import { adamw, SGD, type ComputeRequest, type OptimizerStates } from '../../src/core/learn/compute.ts';
@@ -11,6 +12,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { SequentialExecutor, type ComputeJob } from '../../src/sim/compute/executor.ts';
 import { assignJobs } from '../../src/sim/compute/threads/assign.ts';
 import { ThreadedExecutor } from '../../src/sim/compute/threads/threadedExecutor.ts';
+import { parseFlags } from '../../src/sim/flags.ts';
 import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
@@ -48,6 +50,12 @@ describe('compute threads', () => {
       expect(JSON.parse(a.at(-1)!)).toMatchObject({ rounds: 3, errors: {} });
     }
   }, 240_000);
+
+  it('takes --threads N, by default one per core, and refuses a count below 1', () => {
+    expect(parseFlags([]).threads).toBe(availableParallelism());
+    expect(parseFlags(['--threads', '3', '--nodes', '4']).threads).toBe(3);
+    for (const bad of ['0', '1.5', 'all']) expect(() => parseFlags(['--threads', bad])).toThrow(ConfigError);
+  });
 
   it('runs a simulation on two workers exactly as on one thread', () => {
     const config = parseConfig({ algo: 'fedavg', dataset: 'blobs', samples: 600, seed: 3, nodes: 6, rounds: 3, fraction: 1 });
