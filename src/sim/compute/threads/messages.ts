@@ -13,8 +13,9 @@ export interface WorkerSetup {
   /** The tfjs backend asked for (`useNodeBackend`). */
   backend: string;
   /**
-   * Int32 slots shared with the main thread: [0] counts answers (the main thread waits on it),
-   * [1 + index] turns non-zero when worker `index` stops (so a blocked main thread sees it).
+   * Int32 slots shared with the main thread: [0] counts answers and stops (the main thread waits
+   * on it); [1 + 2·index] turns non-zero when worker `index` stops, [2 + 2·index] holds its OS
+   * thread id (Linux; 0 elsewhere). A blocked main thread sees no worker events, only these.
    */
   signal: SharedArrayBuffer;
   /** Where the worker answers; the main thread reads it synchronously (receiveMessageOnPort). */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { Split } from '../../../core/data/types.ts';
 import type { AdamState, OptimizerStates } from '../../../core/learn/compute.ts';
@@ -15,7 +16,8 @@ export interface ThreadedOptions {
   backend: string;
   /**
    * A call that gets no answer for this long throws. A worker that throws or exits says so at
-   * once; this catches the deaths that run no JavaScript (out of memory).
+   * once, and on Linux one whose thread vanished (out of memory) is seen within POLL_MS; this
+   * catches what is left (a worker stuck in a loop, a silent death elsewhere).
    */
   timeoutMs?: number;
 }
@@ -51,7 +53,7 @@ export class ThreadedExecutor implements ComputeExecutor {
   constructor(options: ThreadedOptions) {
     if (!(options.threads >= 1)) throw new Error(`threads must be at least 1, got ${options.threads}`);
     this.timeoutMs = options.timeoutMs ?? 30 * 60_000;
-    const shared = new SharedArrayBuffer(4 * (1 + options.threads));
+    const shared = new SharedArrayBuffer(4 * (1 + 2 * options.threads));
     this.signal = new Int32Array(shared);
     for (let index = 0; index < options.threads; index++) {
       const { port1, port2 } = new MessageChannel();
@@ -146,10 +148,14 @@ export class ThreadedExecutor implements ComputeExecutor {
       }
       if (answers.size === busy.length) return answers;
       for (const w of busy) {
-        if (answers.has(w) || Atomics.load(this.signal, 1 + w) === 0) continue;
+        if (answers.has(w)) continue;
+        const tid = Atomics.load(this.signal, 2 + 2 * w);
+        const gone = tid !== 0 && !existsSync(`/proc/self/task/${tid}`);
+        if (Atomics.load(this.signal, 1 + 2 * w) === 0 && !gone) continue;
         // It may have said why just after the read above.
         const last = receiveMessageOnPort(this.workers[w].port)?.message as WorkerMessage | undefined;
-        return this.fail(`compute worker ${w} ${last?.kind === 'fatal' ? `failed: ${last.message}` : 'stopped without answering'}`);
+        if (last?.kind === 'fatal') return this.fail(`compute worker ${w} failed: ${last.message}`);
+        return this.fail(`compute worker ${w} stopped without answering${gone ? ' (its thread is gone: out of memory?)' : ''}`);
       }
       const left = deadline - Date.now();
       if (left <= 0) return this.fail(`compute workers gave no answer in ${Math.round(this.timeoutMs / 1000)} s (a worker may have run out of memory)`);

@@ -1,5 +1,5 @@
 /**
- * A compute worker: its own tfjs and Learner, running its share of each `runMany` call through
+ * A compute worker (loaded by boot.mjs, which reports its death): its own tfjs and Learner, running its share of each `runMany` call through
  * the inner executor and answering on its port, then bumping the shared counter the blocked
  * main thread waits on (see ThreadedExecutor).
  */
@@ -11,28 +11,10 @@ import { Rng } from '../../../core/rng.ts';
 import { useNodeBackend } from '../../nodeBackend.ts';
 import type { ComputeExecutor, ComputeJob, JobOutcome } from '../executor.ts';
 import { innerExecutor } from './inner.ts';
-import type { AnswerMessage, FatalMessage, JobsMessage, WorkerSetup } from './messages.ts';
+import type { AnswerMessage, JobsMessage, WorkerSetup } from './messages.ts';
 
 const setup = workerData as WorkerSetup;
 const signal = new Int32Array(setup.signal);
-
-/** Tells the main thread this worker is gone; it may be blocked in Atomics.wait and see nothing else. */
-function markStopped(): void {
-  Atomics.store(signal, 1 + setup.index, 1);
-  Atomics.add(signal, 0, 1);
-  Atomics.notify(signal, 0);
-}
-
-function fatal(e: unknown): never {
-  const message: FatalMessage = { kind: 'fatal', message: e instanceof Error ? e.message : String(e) };
-  setup.port.postMessage(message);
-  markStopped();
-  process.exit(1);
-}
-
-process.on('uncaughtException', fatal);
-process.on('unhandledRejection', fatal);
-process.on('exit', markStopped);
 
 const shards = new Map<number, Split>();
 
@@ -75,4 +57,5 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch(fatal);
+// A failure to start reaches boot.mjs's unhandledRejection handler, which reports it.
+void main();
