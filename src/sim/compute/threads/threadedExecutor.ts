@@ -69,10 +69,6 @@ export class ThreadedExecutor implements ComputeExecutor {
     }
   }
 
-  get threads(): number {
-    return this.workers.length;
-  }
-
   runMany(jobs: readonly ComputeJob[]): JobOutcome[] {
     if (this.broken) throw this.broken;
     if (jobs.length === 0) return [];
