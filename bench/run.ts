@@ -46,7 +46,7 @@ const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on std
   --reps N           repetitions per throughput measurement
   --lr X             learning rate for the FedAvg suites (default 0.1)
   --eval-size N      test subset evaluated each round (FedAvg suites; default 1000)
-  --setting P        repeatable; FedAvg partitions to run (iid, shards:2, ...)
+  --setting P        repeatable; FedAvg partitions to run (iid, shards:2, ...); in the torch suite, a model (2nn, cnn-small)
   --seed N           default 1
   --cnn-sim          throughput: also time a simulated round of cnn-small (slow on cpu)
   --sim-args "F"     extra flags for the simulator CLI run as a process (suite torch),

@@ -183,7 +183,10 @@ export const torchBench: Suite = {
     // Two pairs (ours first, then torch first): 3 took 15.6 min at load average 10-35 on 2 cores.
     const reps = opts.reps ?? (opts.quick ? 1 : 2);
     const results: ModelResult[] = [];
-    for (const model of MODELS) {
+    // `--setting 2nn` or `--setting cnn-small` runs one model (the flag names a FedAvg partition in other suites).
+    const models = opts.settings.length ? MODELS.filter((m) => opts.settings.includes(m)) : MODELS;
+    if (models.length === 0) throw new Error(`--setting for the torch suite is one of ${MODELS.join(', ')}`);
+    for (const model of models) {
       const s = setting(model, opts.quick ? 1 : ROUNDS[model], opts);
       log(`torch: ${model}, ${s.rounds} round(s), ${reps} rep(s) each side${opts.simArgs.length ? `, sim args ${opts.simArgs.join(' ')}` : ''}`);
       results.push(await runModel(s, reps, !opts.quick, opts.simArgs));
