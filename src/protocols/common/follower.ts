@@ -10,13 +10,14 @@ export interface CoordinatorSwitch {
   stepsUp: boolean;
 }
 
-/** What a protocol does for each event other than `stop` (`start`'s bookkeeping is done before `onStart`). */
+/** What a protocol does for each event (`start`'s bookkeeping is done before `onStart`; `stop` answers idle after `onStop`). */
 export interface FollowerHandlers {
   onStart(): ProtocolAction[];
   onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[];
   onMessage(from: NodeId, msg: Message): ProtocolAction[];
   onComputed(id: string, result: ComputeResult): ProtocolAction[];
   onTimer(id: string): ProtocolAction[];
+  onStop?(): void;
 }
 
 /**
@@ -110,6 +111,7 @@ export class CoordinatorFollower {
         return on.onTimer(event.id);
       case 'stop':
         this.running = false;
+        on.onStop?.();
         return [{ kind: 'state', state: 'idle' }];
     }
   }
