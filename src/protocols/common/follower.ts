@@ -21,7 +21,7 @@ export interface FollowerHandlers {
 }
 
 /**
- * A node of a server-based protocol (FedAvg, FedBuff, FedAMD, DiLoCo, SPSA) following the room's
+ * A node of a protocol with a coordinator (FedAvg, FedBuff, FedAMD, DiLoCo, SPSA) following the room's
  * coordinator. The room, not the protocol, names the coordinator (the signaling server's roster,
  * or the first frame a coordinator sends a node that has no roster yet); a node that starts
  * without one leads itself. When the roster names another coordinator the node follows it at once:
