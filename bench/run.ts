@@ -23,13 +23,14 @@ import { byzantine } from './byzantine.ts';
 import { secaggBench } from './secagg.ts';
 import { torchBench } from './torch.ts';
 import { splitArgs } from './torch/runs.ts';
+import { threads } from './threads.ts';
 
 /**
  * `npm run bench -- [--suite <name>]... [--quick] [--budget-min N] [...]`
  * Markdown on stdout (paste it into BENCHMARKS.md), progress on stderr.
  */
 
-const SUITES: Suite[] = [throughput, denseSgdBench, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, torchBench];
+const SUITES: Suite[] = [throughput, denseSgdBench, cnnKernels, fedavgLr, fedavgPaper, fedavgCnn, compare, scale, browser, compareScale, spsaBench, diloco, fedbuff, fedamdBench, signaling, byzantine, fuzz, tokenBench, rqmBench, mergeBench, secaggBench, torchBench, threads];
 const DEFAULT_SUITES = ['throughput', 'fedavg-paper'];
 
 const HELP = `Murmuration benchmarks: markdown tables on stdout, progress on stderr.

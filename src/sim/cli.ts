@@ -1,5 +1,6 @@
 import { ConfigError, configToHash, configToStrings, CONFIG_KEYS, defaultConfig, registeredAlgorithms } from '../core/config.ts';
 import { allProtocols } from '../protocols/index.ts';
+import { availableParallelism } from 'node:os';
 import { parseFlags } from './flags.ts';
 import { runNodeSimulation } from './nodeRunner.ts';
 import type { SimRow } from './simulation.ts';
@@ -20,6 +21,8 @@ function helpText(): string {
   --json     one JSON object per evaluated round, then a summary line
   --quiet    only the summary
   --dense-sgd on|off  off: train one job at a time on the learner (the old path), for comparisons
+  --threads  compute threads (default: every core, here ${availableParallelism()}); 1 keeps all compute on one thread.
+             Results are the same for any count.
   --help     this text
 
 Config keys (same as the URL hash), with defaults:
@@ -52,7 +55,7 @@ async function main(): Promise<number> {
     process.stdout.write(helpText());
     return 0;
   }
-  const { config, json, quiet, denseSgd } = opts;
+  const { config, json, quiet, denseSgd, threads } = opts;
   if (!json && !quiet) {
     process.stdout.write(`# config: ${configToHash(config)}\n`);
     process.stdout.write(' round   accuracy      loss     MB sent  sim time s  nodes  consensus\n');
@@ -60,7 +63,7 @@ async function main(): Promise<number> {
   const { summary } = await runNodeSimulation(config, (row) => {
     if (json) process.stdout.write(JSON.stringify(row) + '\n');
     else if (!quiet) process.stdout.write(tableRow(row) + '\n');
-  }, { denseSgd });
+  }, { denseSgd, threads });
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   else {
     process.stdout.write(

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, CONFIG_KEYS, hashToInput, parseConfig, type Config, type ConfigInput } from '../core/config.ts';
 
 export interface CliOptions {
@@ -7,9 +8,11 @@ export interface CliOptions {
   quiet: boolean;
   /** `--dense-sgd off`: train one job at a time on the learner (the old path), to compare against the default. */
   denseSgd: boolean;
+  /** Compute threads (`--threads N`): default every core; 1 runs all compute on the main thread. */
+  threads: number;
 }
 
-const OWN_FLAGS = new Set(['json', 'help', 'quiet', 'config', 'dense-sgd']);
+const OWN_FLAGS = new Set(['json', 'help', 'quiet', 'config', 'dense-sgd', 'threads']);
 
 /**
  * `--key value`, `--key=value` and `--config '<url hash>'`; flags after `--config`
@@ -21,6 +24,7 @@ export function parseFlags(argv: readonly string[]): CliOptions {
   let help = false;
   let quiet = false;
   let denseSgd = true;
+  let threads = availableParallelism();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (flags look like --nodes 8)`);
@@ -48,8 +52,13 @@ export function parseFlags(argv: readonly string[]): CliOptions {
       denseSgd = value === 'on';
       continue;
     }
+    if (key === 'threads') {
+      threads = Number(value);
+      if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`--threads needs a whole number of at least 1, got "${value}"`);
+      continue;
+    }
     if (!(CONFIG_KEYS as string[]).includes(key) && !OWN_FLAGS.has(key)) throw new ConfigError(`unknown flag --${key}`);
     (input as Record<string, string>)[key] = value;
   }
-  return { config: parseConfig(input), json, help, quiet, denseSgd };
+  return { config: parseConfig(input), json, help, quiet, denseSgd, threads };
 }

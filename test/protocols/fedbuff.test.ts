@@ -73,6 +73,7 @@ describe('FedBuff staleness scaling', () => {
     expect(rejects(r)).toEqual([]);
     expect(models(r)).toEqual([]);
     expect(s.staleDropped).toBe(1);
+    expect(s.report()?.values.staleDropped).toBe(1);
     close(s.currentParams(), [0.5, 1.5]);
     // b is idle again and trains the current version.
     expect(tasksTo(r)).toEqual([{ to: 'b', version: 1 }]);

@@ -3,7 +3,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const cli = (args: string[]) => run('node', ['--import', 'tsx', 'src/sim/cli.ts', ...args], { timeout: 120_000 });
+// One compute thread: the default starts a worker per core, each loading tfjs, which these tests of
+// output and flags do not need (test/sim/threads.test.ts runs the CLI with 1 and 2 threads).
+const cli = (args: string[]) => run('node', ['--import', 'tsx', 'src/sim/cli.ts', ...(args.includes('--threads') ? [] : ['--threads', '1']), ...args], { timeout: 120_000 });
 
 const strip = (line: string) => {
   const o = JSON.parse(line) as Record<string, unknown>;

@@ -2,7 +2,7 @@ import type { ComputeResult } from '../../core/learn/compute.ts';
 import { sub } from '../../core/vector.ts';
 import { roomTraining } from '../compute.ts';
 import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
-import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
+import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolReport } from '../protocol.ts';
 import { compareIds } from '../topology.ts';
 import { UpdateBuffer } from './buffer.ts';
 
@@ -328,6 +328,11 @@ export class FedBuff implements Protocol, FollowerHandlers {
     if (t.from === this.ctx.id) return [...actions, ...this.onUpdate(this.ctx.id, t.version, delta)];
     if (t.from !== this.follower.current) return actions;
     return [...actions, { kind: 'send', to: t.from, msg: { type: 'fedbuff/update', version: t.version, delta } }];
+  }
+
+  /** The server's count of updates dropped for staleness, so the simulator's summary has `staleDropped`. */
+  report(): ProtocolReport | null {
+    return this.server ? { round: this.server.version, values: { staleDropped: this.staleDropped } } : null;
   }
 }
 
