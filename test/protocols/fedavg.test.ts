@@ -154,6 +154,28 @@ describe('FedAvg end of run, for a client that missed it', () => {
   });
 });
 
+describe('FedAvg when the room names another coordinator', () => {
+  it('a client made coordinator mid-run starts the next round from the last global model it saw; the old one is refused after', () => {
+    const config = parseConfig({ algo: 'fedavg', fraction: 1, rounds: 5 });
+    const size = learner.spec.size;
+    const node = new FedAvg({ id: 'n1', config, spec: learner.spec, samples: 10, maxSamples: 40, rng: Rng.seed(1), initialParams: new Float32Array(size), peers: ['n0', 'n2'] });
+    expect(node.handle({ kind: 'roster', peers: ['n0', 'n1', 'n2'], coordinator: 'n0' }, 0)).toEqual([]);
+    expect(node.handle({ kind: 'start' }, 0)).toEqual([]);
+    const w1 = new Float32Array(size).fill(0.5);
+    const train = node.handle({ kind: 'message', from: 'n0', msg: { type: 'fedavg/train', round: 2, params: w1 } }, 0);
+    expect(train.map((a) => a.kind)).toEqual(['model', 'state', 'compute']);
+    // n0 left; the room names n1.
+    const took = node.handle({ kind: 'roster', peers: ['n1', 'n2'], coordinator: 'n1' }, 0);
+    expect(took.map((a) => a.kind)).toEqual(['log', 'state', 'setTimer', 'state', 'compute', 'send']);
+    expect(took[0]).toEqual({ kind: 'log', text: 'became coordinator at round 1' });
+    expect(took[1]).toEqual({ kind: 'state', state: 'waiting', role: 'coordinator' });
+    expect(took[2]).toMatchObject({ kind: 'setTimer', id: 'round:2:0' });
+    expect(took[5]).toMatchObject({ kind: 'send', to: 'n2', msg: { type: 'fedavg/train', round: 2 } });
+    expect(Array.from((took[5] as { msg: { params: Float32Array } }).msg.params)).toEqual(Array.from(w1));
+    expect(node.handle({ kind: 'message', from: 'n0', msg: { type: 'fedavg/train', round: 3, params: w1 } }, 0)).toEqual([{ kind: 'reject', from: 'n0', reason: 'train request from a non-coordinator' }]);
+  });
+});
+
 describe('FedAvg bounds what clients claim', () => {
   it('refuses an update claiming more samples than the room’s largest shard, so it cannot dominate the average', () => {
     const config = parseConfig({ algo: 'fedavg', fraction: 1, rounds: 5 });

@@ -1,5 +1,6 @@
 import { adamw, SGD, type ComputeResult, type TrainRequest } from '../../core/learn/compute.ts';
 import type { Fragment } from '../../core/wire/codec.ts';
+import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import { initMode } from '../registry.ts';
 import { addInto, fragmentRanges, l2, meanOf, mixInto, nesterovStep, outerGradient, quantDtype, roundTrip, syncPlan, type QuantBits, type Range } from './outer.ts';
@@ -38,16 +39,15 @@ export const STATE_KEY = 'diloco-inner';
  * as every worker decodes it, so all copies of θ hold the same bits. A worker that did not take
  * part in the previous sync (joined, lagged, missed it) gets the whole θ in f32 instead.
  */
-export class DiLoCo implements Protocol {
+export class DiLoCo implements Protocol, FollowerHandlers {
   private readonly cfg: ProtocolContext['config'];
   private readonly P: number;
   private readonly ranges: Range[];
   private readonly quant: QuantBits;
   /** The sync whose message says "done": one past the last real sync (rounds·P). */
   private readonly finalSync: number;
-  private coordinator: NodeId | null = null;
+  private readonly follower: CoordinatorFollower;
   private available = new Set<NodeId>();
-  private running = false;
   private finished = false;
 
   // Worker state.
@@ -80,30 +80,23 @@ export class DiLoCo implements Protocol {
     this.P = this.ranges.length;
     this.quant = this.cfg.quant as QuantBits;
     this.finalSync = this.cfg.rounds * this.P + 1;
+    this.follower = new CoordinatorFollower(ctx.id, 'worker');
     this.global = ctx.initialParams.slice();
     this.local = ctx.initialParams.slice();
     for (const p of ctx.peers) if (p !== ctx.id) this.available.add(p);
   }
 
   get round(): number {
-    return Math.floor((this.isCoordinator ? this.closed : this.version) / this.P);
+    return Math.floor((this.follower.leads ? this.closed : this.version) / this.P);
   }
 
   currentParams(): Float32Array {
-    return this.isCoordinator && this.theta ? this.theta : this.global;
+    return this.follower.leads && this.theta ? this.theta : this.global;
   }
 
   /** The fragments, for tests and the UI. */
   get fragments(): readonly Range[] {
     return this.ranges;
-  }
-
-  private get isCoordinator(): boolean {
-    return this.coordinator === this.ctx.id;
-  }
-
-  private get role(): string {
-    return this.isCoordinator ? 'coordinator' : 'worker';
   }
 
   /** Inner steps a worker trains after sending Δ for sync k before it merges sync k's result (τ, at most the next sync's steps). */
@@ -113,23 +106,11 @@ export class DiLoCo implements Protocol {
   }
 
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
-    switch (event.kind) {
-      case 'start':
-        this.running = true;
-        this.coordinator ??= this.ctx.id;
-        return this.isCoordinator && !this.theta ? this.becomeCoordinator(false) : [];
-      case 'roster':
-        return this.onRoster(event.peers, event.coordinator);
-      case 'message':
-        return this.onMessage(event.from, event.msg);
-      case 'computed':
-        return this.onComputed(event.id, event.result);
-      case 'timer':
-        return this.onTimer(event.id);
-      case 'stop':
-        this.running = false;
-        return [{ kind: 'state', state: 'idle' }];
-    }
+    return this.follower.handle(event, this);
+  }
+
+  onStart(): ProtocolAction[] {
+    return this.follower.leads && !this.theta ? this.becomeCoordinator(false) : [];
   }
 
   // ─── coordinator ───────────────────────────────────────────────────────────
@@ -174,7 +155,7 @@ export class DiLoCo implements Protocol {
   }
 
   private collect(from: NodeId, sync: number, delta: Fragment): ProtocolAction[] {
-    if (!this.isCoordinator || !this.theta) return [{ kind: 'reject', from, reason: 'delta sent to a non-coordinator' }];
+    if (!this.follower.leads || !this.theta) return [{ kind: 'reject', from, reason: 'delta sent to a non-coordinator' }];
     const c = this.collecting;
     const current = c?.sync ?? this.finalSync;
     if (sync > current || sync < current - LATE_WINDOW * this.P) return [{ kind: 'reject', from, reason: `delta for sync ${sync}, outside ${current - LATE_WINDOW * this.P}..${current}` }];
@@ -214,33 +195,32 @@ export class DiLoCo implements Protocol {
     return [...actions, ...this.startSync(c.sync + 1, false)];
   }
 
-  private onTimer(id: string): ProtocolAction[] {
+  onTimer(id: string): ProtocolAction[] {
     const c = this.collecting;
     if (!c || id !== c.timer) return [];
     if (c.got.size > 0) return this.closeSync();
     return [{ kind: 'log', text: `sync ${c.sync}: nobody answered in time; handing the whole model out again` }, ...this.startSync(c.sync, true)];
   }
 
-  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+  onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.available = new Set(peers.filter((p) => p !== this.ctx.id));
     const actions: ProtocolAction[] = [];
     const c = this.collecting;
-    if (this.isCoordinator && c) {
+    if (this.follower.leads && c) {
       // Workers that left will not answer: stop waiting for them.
       for (const w of [...c.expected]) if (w !== this.ctx.id && !this.available.has(w) && !c.got.has(w)) c.expected.delete(w);
       if (c.got.size > 0 && c.got.size === c.expected.size) actions.push(...this.closeSync());
     }
-    if (!coordinator || coordinator === this.coordinator) return actions;
-    const was = this.isCoordinator;
-    this.coordinator = coordinator;
-    if (this.isCoordinator && !was && this.running && !this.finished) return [...actions, ...this.becomeCoordinator(true)];
-    if (!this.isCoordinator) this.collecting = null;
+    const change = this.follower.follow(coordinator);
+    if (!change) return actions;
+    if (change.stepsUp && this.follower.running && !this.finished) return [...actions, ...this.becomeCoordinator(true)];
+    if (!this.follower.leads) this.collecting = null;
     return actions;
   }
 
   // ─── worker ────────────────────────────────────────────────────────────────
 
-  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+  onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     switch (msg.type) {
       case 'diloco/sync':
         return this.onSync(from, { sync: msg.sync as number, full: msg.full as boolean, done: msg.done as boolean, theta: msg.theta as Float32Array | undefined, update: msg.update as Fragment | undefined });
@@ -253,7 +233,7 @@ export class DiLoCo implements Protocol {
 
   /** Why this sync message cannot be true, or null. */
   private refuse(from: NodeId, m: SyncMsg): string | null {
-    if (this.coordinator && from !== this.coordinator) return 'sync from a non-coordinator';
+    if (this.follower.foreign(from)) return 'sync from a non-coordinator';
     if (this.finished) return 'sync after the run ended';
     if (m.sync > this.finalSync) return `sync ${m.sync} beyond the last (${this.finalSync})`;
     if (m.done !== (m.sync === this.finalSync)) return `done flag on sync ${m.sync} (the last is ${this.finalSync})`;
@@ -271,8 +251,7 @@ export class DiLoCo implements Protocol {
   private onSync(from: NodeId, m: SyncMsg): ProtocolAction[] {
     const why = this.refuse(from, m);
     if (why) return [{ kind: 'reject', from, reason: why }];
-    this.coordinator ??= from;
-    this.running = true;
+    this.follower.enrol(from);
     this.pending = m;
     return this.training ? [] : this.applyPending();
   }
@@ -295,11 +274,11 @@ export class DiLoCo implements Protocol {
     this.version = k - 1;
     this.lastSent = k - 1;
     this.applied = true;
-    if (!this.isCoordinator && k > 1 && (k - 1) % this.P === 0) actions.push({ kind: 'model', round: (k - 1) / this.P, params: this.global.slice(), scope: 'global' });
+    if (!this.follower.leads && k > 1 && (k - 1) % this.P === 0) actions.push({ kind: 'model', round: (k - 1) / this.P, params: this.global.slice(), scope: 'global' });
     if (m.done) {
       this.finished = true;
       this.local = this.global.slice();
-      return [...actions, { kind: 'round', round: this.cfg.rounds }, { kind: 'state', state: 'done', role: this.role }, { kind: 'done' }];
+      return [...actions, { kind: 'round', round: this.cfg.rounds }, { kind: 'state', state: 'done', role: this.follower.role }, { kind: 'done' }];
     }
     return [...actions, ...this.train('toSync', k, steps)];
   }
@@ -319,10 +298,10 @@ export class DiLoCo implements Protocol {
       optimizer: c.innerOpt === 'sgd' ? SGD : adamw(),
       stateKey: STATE_KEY,
     };
-    return [{ kind: 'state', state: 'training', role: this.role }, { kind: 'compute', id, round: Math.floor((sync - 1) / this.P) + 1, request }];
+    return [{ kind: 'state', state: 'training', role: this.follower.role }, { kind: 'compute', id, round: Math.floor((sync - 1) / this.P) + 1, request }];
   }
 
-  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+  onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     const t = this.training;
     if (!t || id !== t.id || result.kind !== 'train' || this.finished) return [];
     this.training = null;
@@ -340,10 +319,10 @@ export class DiLoCo implements Protocol {
     // Start the overlap's training before handing Δ over: the coordinator may answer at once (it is this node).
     const next = this.overlapAfter(sync);
     const actions: ProtocolAction[] = next > 0 ? this.train('overlap', sync, next) : [];
-    if (this.isCoordinator) {
+    if (this.follower.leads) {
       actions.push(...this.collect(this.ctx.id, sync, { start: range.start, end: range.end, values: roundTrip(delta, this.quant) }));
-    } else if (this.coordinator) {
-      actions.push({ kind: 'send', to: this.coordinator, msg: { type: 'diloco/delta', sync, delta: { values: delta, start: range.start, dtype: quantDtype(this.quant) } } });
+    } else if (this.follower.current) {
+      actions.push({ kind: 'send', to: this.follower.current, msg: { type: 'diloco/delta', sync, delta: { values: delta, start: range.start, dtype: quantDtype(this.quant) } } });
     }
     if (next <= 0 && !this.training && !this.finished) actions.push(...this.idle());
     return actions;
@@ -351,6 +330,6 @@ export class DiLoCo implements Protocol {
 
   private idle(): ProtocolAction[] {
     if (this.pending) return this.applyPending();
-    return [{ kind: 'state', state: 'waiting', role: this.role }];
+    return [{ kind: 'state', state: 'waiting', role: this.follower.role }];
   }
 }

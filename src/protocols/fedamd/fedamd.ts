@@ -1,6 +1,7 @@
 import { sarah, type ComputeRequest, type ComputeResult } from '../../core/learn/compute.ts';
 import { allFinite, sub } from '../../core/vector.ts';
 import { roomTraining } from '../compute.ts';
+import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import { compareIds } from '../topology.ts';
 import { drawRoles, meanBullseye, optimalAnchorProb, serverStep, type Role } from './anchors.ts';
@@ -80,27 +81,25 @@ interface Work {
  * tasks only from the coordinator, with a number above the last one, at a round below `rounds`
  * and not behind the last task's round; a miner's task must carry v and an anchor's must not.
  */
-export class FedAMD implements Protocol {
-  private coordinator: NodeId | null = null;
+export class FedAMD implements Protocol, FollowerHandlers {
+  private readonly follower: CoordinatorFollower;
   private available = new Set<NodeId>();
   /** The latest global model this node saw, and its round. */
   private global: Float32Array;
   private globalRound = 0;
-  private running = false;
   private finished = false;
   private server: Server | null = null;
   private work: Work | null = null;
   /** Client: the last task number and round taken from the current coordinator. */
   private phaseFloor = -1;
   private atFloor = -1;
-  /** Coordinators this node followed before the current one: their frames still in flight are late, not lies. */
-  private formerCoordinators = new Set<NodeId>();
   private seq = 0;
   /** Server: answers that came after their round closed (late bullseyes are kept, late updates dropped). */
   lateAnswers = 0;
 
   constructor(private readonly ctx: ProtocolContext) {
     this.global = ctx.initialParams;
+    this.follower = new CoordinatorFollower(ctx.id, 'client');
     for (const p of ctx.peers) if (p !== ctx.id) this.available.add(p);
   }
 
@@ -112,54 +111,30 @@ export class FedAMD implements Protocol {
     return this.server?.theta ?? this.global;
   }
 
-  private get isCoordinator(): boolean {
-    return this.coordinator === this.ctx.id;
-  }
-
-  private get role(): string {
-    return this.isCoordinator ? 'coordinator' : 'client';
-  }
-
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
-    switch (event.kind) {
-      case 'start':
-        this.running = true;
-        this.coordinator ??= this.ctx.id;
-        return this.isCoordinator && !this.server ? this.becomeServer() : [];
-      case 'roster':
-        return this.onRoster(event.peers, event.coordinator);
-      case 'message':
-        return this.onMessage(event.from, event.msg);
-      case 'computed':
-        return this.onComputed(event.id, event.result);
-      case 'timer':
-        return this.onTimer(event.id);
-      case 'stop':
-        this.running = false;
-        return [{ kind: 'state', state: 'idle' }];
-    }
+    return this.follower.handle(event, this);
+  }
+
+  onStart(): ProtocolAction[] {
+    return this.follower.leads && !this.server ? this.becomeServer() : [];
   }
 
   // ─── membership ────────────────────────────────────────────────────────────────────────────
 
-  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+  onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.available = new Set(peers.filter((p) => p !== this.ctx.id));
     const actions: ProtocolAction[] = [];
-    if (coordinator && coordinator !== this.coordinator) {
-      const was = this.isCoordinator;
-      if (this.coordinator) this.formerCoordinators.add(this.coordinator);
-      this.formerCoordinators.delete(coordinator);
-      this.coordinator = coordinator;
+    const change = this.follower.follow(coordinator);
+    if (change) {
       this.phaseFloor = -1;
       this.atFloor = -1;
-      if (was && !this.isCoordinator) actions.push(...this.stopServing());
-      if (!this.isCoordinator && this.work && this.work.from !== coordinator) {
+      if (change.stepsDown) actions.push(...this.stopServing());
+      if (!this.follower.leads && this.work && this.work.from !== coordinator) {
         // Its answer would go to a server that is gone; the new one hands out fresh work.
         this.work = null;
-        actions.push({ kind: 'state', state: 'waiting', role: this.role });
+        actions.push({ kind: 'state', state: 'waiting', role: this.follower.role });
       }
-      if (this.isCoordinator && !was && this.running && !this.finished) {
-        // Taking over mid-run: resume from the last global model this node saw.
+      if (change.stepsUp && this.follower.running && !this.finished) {
         return [...actions, { kind: 'log', text: `became the server at round ${this.globalRound}` }, ...this.becomeServer()];
       }
     }
@@ -243,7 +218,7 @@ export class FedAMD implements Protocol {
   private onAnswer(from: NodeId, role: Role, phase: number, vec: Float32Array): ProtocolAction[] {
     const s = this.server;
     const what = role === 'anchor' ? 'bullseye' : 'update';
-    if (!this.isCoordinator || !s) return [{ kind: 'reject', from, reason: `${what} sent to a non-coordinator` }];
+    if (!this.follower.leads || !s) return [{ kind: 'reject', from, reason: `${what} sent to a non-coordinator` }];
     if (this.finished) return [];
     const history = s.tasks.get(from);
     if (!history) return [{ kind: 'reject', from, reason: `${what} from a node this server has no task out for` }];
@@ -286,7 +261,7 @@ export class FedAMD implements Protocol {
     return [...actions, ...this.openPhase(s, false, 0)];
   }
 
-  private onTimer(id: string): ProtocolAction[] {
+  onTimer(id: string): ProtocolAction[] {
     const s = this.server;
     const p = s?.phase;
     if (!s || !p || this.finished || id !== phaseTimer(p.id)) return [];
@@ -316,12 +291,12 @@ export class FedAMD implements Protocol {
         ? { kind: 'gradient', params: base, batch: c.anchorBatch, batchSeed: `fedamd:${c.seed}:${from}:${phase}:${this.ctx.id}` }
         : { ...roomTraining(c, base), ...(c.minerSteps > 0 ? { steps: c.minerSteps } : {}), optimizer: sarah(v!) };
     return [
-      { kind: 'state', state: 'training', role: this.role },
+      { kind: 'state', state: 'training', role: this.follower.role },
       { kind: 'compute', id, round: at + 1, request },
     ];
   }
 
-  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+  onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     switch (msg.type) {
       case 'fedamd/task':
         return this.onTask(from, msg.at as number, msg.phase as number, msg.role as Role, msg.params as Float32Array, msg.v as Float32Array | undefined);
@@ -331,7 +306,7 @@ export class FedAMD implements Protocol {
         return this.onAnswer(from, 'miner', msg.phase as number, msg.delta as Float32Array);
       case 'fedamd/done': {
         const round = msg.round as number;
-        if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
+        if (from !== this.follower.current) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
         if (round !== this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `done at round ${round}, the run has ${this.ctx.config.rounds} rounds` }];
         if (this.finished) return [];
         this.finished = true;
@@ -346,17 +321,15 @@ export class FedAMD implements Protocol {
   }
 
   private onTask(from: NodeId, at: number, phase: number, role: Role, params: Float32Array, v: Float32Array | undefined): ProtocolAction[] {
-    // Sent before the room elected another coordinator, arriving after: ignored, not a lie.
-    if (this.formerCoordinators.has(from)) return [{ kind: 'log', text: `ignored a task from ${from}, no longer the coordinator` }];
-    if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'task from a non-coordinator' }];
+    const late = this.follower.screen(from, 'task');
+    if (late) return [late];
     if (this.finished) return [{ kind: 'reject', from, reason: 'task after the run ended' }];
     if (at >= this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `task at round ${at}, the run has ${this.ctx.config.rounds} rounds` }];
     if (phase <= this.phaseFloor) return [{ kind: 'reject', from, reason: `task ${phase}, not newer than the last one (${this.phaseFloor})` }];
     if (at < this.atFloor) return [{ kind: 'reject', from, reason: `task at round ${at}, behind the last task's round ${this.atFloor}` }];
     if (role === 'miner' && !v) return [{ kind: 'reject', from, reason: 'miner task without the mean bullseye' }];
     if (role === 'anchor' && v) return [{ kind: 'reject', from, reason: 'anchor task carrying a mean bullseye' }];
-    this.coordinator ??= from;
-    this.running = true;
+    this.follower.enrol(from);
     this.phaseFloor = phase;
     this.atFloor = at;
     this.global = params;
@@ -364,7 +337,7 @@ export class FedAMD implements Protocol {
     return [{ kind: 'model', round: at, params, scope: 'global' }, ...this.beginWork(phase, role, from, at, params, v ?? null)];
   }
 
-  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+  onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     const w = this.work;
     if (!w || id !== w.id) return [];
     let vec: Float32Array;
@@ -372,11 +345,11 @@ export class FedAMD implements Protocol {
     else if (w.role === 'miner' && result.kind === 'train') vec = sub(w.base, result.params);
     else return [];
     this.work = null;
-    const actions: ProtocolAction[] = [{ kind: 'state', state: 'waiting', role: this.role }];
+    const actions: ProtocolAction[] = [{ kind: 'state', state: 'waiting', role: this.follower.role }];
     // A diverged computation is not sent: the server goes on without it at the timeout.
     if (!allFinite(vec)) return [...actions, { kind: 'log', text: `the ${w.role}'s result for task ${w.phase} is not finite; not sent` }];
     if (w.from === this.ctx.id) return [...actions, ...this.onAnswer(this.ctx.id, w.role, w.phase, vec)];
-    if (w.from !== this.coordinator) return actions;
+    if (w.from !== this.follower.current) return actions;
     const msg = w.role === 'anchor' ? { type: 'fedamd/bullseye', phase: w.phase, gradient: vec } : { type: 'fedamd/delta', phase: w.phase, delta: vec };
     return [...actions, { kind: 'send', to: w.from, msg }];
   }

@@ -2,6 +2,7 @@ import type { KeyResult, Protocol, ProtocolAction, ProtocolContext, ProtocolEven
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import type { Message } from '../../core/wire/codec.ts';
 import { roomTraining, trainId } from '../compute.ts';
+import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
 import { openUpdate, UpdateSealer } from '../common/privacy.ts';
 import { SecAggClient, CLIENT_PHASES } from '../secagg/client.ts';
 import { SecAggServer, type MaskedPrint } from '../secagg/server.ts';
@@ -20,12 +21,11 @@ import { fedavgAggregate, type ClientUpdate } from './aggregate.ts';
  * the clients that survived; every client, the coordinator's own included, runs a SecAggClient.
  * The coordinator's messages to itself are handled at once, without the network.
  */
-export class FedAvg implements Protocol {
-  private coordinator: NodeId | null = null;
+export class FedAvg implements Protocol, FollowerHandlers {
+  private readonly follower: CoordinatorFollower;
   private available = new Set<NodeId>();
   private global: Float32Array;
   private globalRound = 0;
-  private running = false;
   private finished = false;
   /** Coordinator: clients told `done` again after the end (once each). */
   private readonly redone = new Set<NodeId>();
@@ -43,6 +43,7 @@ export class FedAvg implements Protocol {
 
   constructor(private readonly ctx: ProtocolContext) {
     this.global = ctx.initialParams;
+    this.follower = new CoordinatorFollower(ctx.id, 'client');
     this.sealer = new UpdateSealer(ctx.config, ctx.rng);
     this.secure = ctx.config.secagg === 1 ? new SecAggClient({ id: ctx.id, config: ctx.config, samples: ctx.samples, maxSamples: ctx.maxSamples }) : null;
     for (const p of ctx.peers) this.available.add(p);
@@ -56,12 +57,8 @@ export class FedAvg implements Protocol {
     return this.global;
   }
 
-  private get isCoordinator(): boolean {
-    return this.coordinator === this.ctx.id;
-  }
-
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
-    return this.settle(this.route(this.dispatch(event)));
+    return this.settle(this.route(this.follower.handle(event, this)));
   }
 
   keysReady(id: string, result: KeyResult): ProtocolAction[] {
@@ -69,34 +66,15 @@ export class FedAvg implements Protocol {
     return this.settle(this.route(actions));
   }
 
-  private dispatch(event: ProtocolEvent): ProtocolAction[] {
-    switch (event.kind) {
-      case 'start':
-        this.running = true;
-        this.coordinator ??= this.ctx.id;
-        return this.isCoordinator ? [{ kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()] : [];
-      case 'roster':
-        return this.onRoster(event.peers, event.coordinator);
-      case 'message':
-        return this.onMessage(event.from, event.msg);
-      case 'computed':
-        return this.onComputed(event.id, event.result);
-      case 'timer':
-        return this.onTimer(event.id);
-      case 'stop':
-        this.running = false;
-        return [{ kind: 'state', state: 'idle' }];
-    }
+  onStart(): ProtocolAction[] {
+    return this.follower.leads ? [{ kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()] : [];
   }
 
-  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+  onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.available = new Set(peers.filter((p) => p !== this.ctx.id));
     const actions = this.forgetDeparted();
-    if (!coordinator || coordinator === this.coordinator) return actions;
-    const wasCoordinator = this.isCoordinator;
-    this.coordinator = coordinator;
-    // Taking over mid-run: resume from the last global model this node saw.
-    if (this.isCoordinator && !wasCoordinator && this.running && !this.finished) {
+    const change = this.follower.follow(coordinator);
+    if (change?.stepsUp && this.follower.running && !this.finished) {
       return [{ kind: 'log', text: `became coordinator at round ${this.globalRound}` }, { kind: 'state', state: 'waiting', role: 'coordinator' }, ...this.startRound()];
     }
     return actions;
@@ -105,7 +83,7 @@ export class FedAvg implements Protocol {
   /** Selected clients that left the room will not answer: stop waiting for them. */
   private forgetDeparted(): ProtocolAction[] {
     const c = this.collecting;
-    if (!this.isCoordinator || !c) return [];
+    if (!this.follower.leads || !c) return [];
     if (this.server) return this.server.departed((id) => id === this.ctx.id || this.available.has(id));
     for (const client of [...c.selected]) {
       if (client !== this.ctx.id && !this.available.has(client) && !c.updates.has(client)) c.selected.delete(client);
@@ -139,22 +117,21 @@ export class FedAvg implements Protocol {
   private beginTraining(round: number, from: NodeId, params: Float32Array, attempt: number): ProtocolAction[] {
     this.training = { round, from, base: params };
     return [
-      { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'client' },
+      { kind: 'state', state: 'training', role: this.follower.role },
       { kind: 'compute', id: trainId(round), round, request: roomTraining(this.ctx.config, params) },
       ...(this.secure?.begin(round, attempt, from) ?? []),
     ];
   }
 
-  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+  onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     const round = msg.round as number;
     if (msg.type.startsWith('secagg/')) return this.onSecure(from, msg);
     switch (msg.type) {
       case 'fedavg/train': {
-        if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'train request from a non-coordinator' }];
+        if (this.follower.foreign(from)) return [{ kind: 'reject', from, reason: 'train request from a non-coordinator' }];
         if (round <= this.globalRound) return [{ kind: 'reject', from, reason: `stale train request for round ${round}` }];
         if (round > this.ctx.config.rounds) return [{ kind: 'reject', from, claim: 'round', reason: `train request for round ${round}, beyond the last round` }];
-        this.coordinator ??= from;
-        this.running = true;
+        this.follower.enrol(from);
         // The params are w_{round-1}: the room's latest global model.
         this.global = msg.params as Float32Array;
         this.globalRound = round - 1;
@@ -171,7 +148,7 @@ export class FedAvg implements Protocol {
         return this.collect(from, round, { params: opened.params, samples });
       }
       case 'fedavg/done':
-        if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
+        if (from !== this.follower.current) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
         if (round < this.globalRound || round > this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `done for round ${round}, outside ${this.globalRound}..${this.ctx.config.rounds}` }];
         this.finished = true;
         this.global = msg.params as Float32Array;
@@ -182,13 +159,13 @@ export class FedAvg implements Protocol {
     }
   }
 
-  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+  onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     if (!this.training || id !== trainId(this.training.round) || result.kind !== 'train') return [];
     const { round, from, base } = this.training;
     const { loss } = result;
     const samples = this.ctx.samples;
     this.training = null;
-    const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'client' };
+    const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.follower.role };
     if (this.secure) return [idle, ...this.secure.trained(round, base, result.params)];
     const sealed = this.sealer.seal(base, result.params);
     if (from === this.ctx.id) return [idle, ...this.collect(this.ctx.id, round, { params: sealed.params, samples })];
@@ -196,14 +173,14 @@ export class FedAvg implements Protocol {
   }
 
   private collect(from: NodeId, round: number, update: ClientUpdate): ProtocolAction[] {
-    if (this.finished && this.isCoordinator && from !== this.ctx.id && !this.redone.has(from)) {
+    if (this.finished && this.follower.leads && from !== this.ctx.id && !this.redone.has(from)) {
       // A client still training when the run ended (its link was down when `done` went out):
       // it would wait forever. Tell it once; a second update gets the plain refusal below.
       this.redone.add(from);
       return [{ kind: 'send', to: from, msg: { type: 'fedavg/done', round: this.globalRound, params: this.global } }];
     }
     const c = this.collecting;
-    if (!this.isCoordinator || !c) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
+    if (!this.follower.leads || !c) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
     if (round !== c.round) return [{ kind: 'reject', from, reason: `update for round ${round}, collecting ${c.round}` }];
     if (!c.selected.has(from)) return [{ kind: 'reject', from, reason: 'update from a client not selected this round' }];
     if (c.updates.has(from)) return [{ kind: 'reject', from, reason: 'duplicate update' }];
@@ -211,7 +188,7 @@ export class FedAvg implements Protocol {
     return c.updates.size === c.selected.size ? this.closeRound() : [];
   }
 
-  private onTimer(id: string): ProtocolAction[] {
+  onTimer(id: string): ProtocolAction[] {
     if (id.startsWith('secagg:')) return this.server?.onTimer(id) ?? [];
     const c = this.collecting;
     if (!c || id !== `round:${c.round}:${c.attempt}`) return [];
@@ -250,9 +227,9 @@ export class FedAvg implements Protocol {
       case 'secagg/masked':
       case 'secagg/reveal': {
         const s = this.server;
-        if (!this.isCoordinator || !s) {
+        if (!this.follower.leads || !s) {
           // A round this coordinator has closed (or the run's end): late, not a lie.
-          if (this.isCoordinator && (msg.round as number) <= this.globalRound) return [];
+          if (this.follower.leads && (msg.round as number) <= this.globalRound) return [];
           return [{ kind: 'reject', from, reason: `${msg.type} to a node that collects no secure round` }];
         }
         if (msg.type === 'secagg/keys') return s.onKeys(from, m);
@@ -263,7 +240,7 @@ export class FedAvg implements Protocol {
       case 'secagg/roster':
       case 'secagg/deal':
       case 'secagg/unmask':
-        if (from !== this.coordinator) return [{ kind: 'reject', from, claim: 'sender', reason: `${msg.type} from a non-coordinator` }];
+        if (from !== this.follower.current) return [{ kind: 'reject', from, claim: 'sender', reason: `${msg.type} from a non-coordinator` }];
         if (msg.type === 'secagg/roster') return this.secure.onRoster(from, m);
         if (msg.type === 'secagg/deal') return this.secure.onDeal(from, m);
         return this.secure.onUnmask(from, m);
@@ -310,13 +287,13 @@ export class FedAvg implements Protocol {
   report(): ProtocolReport | null {
     if (!this.secure) return null;
     const phase = CLIENT_PHASES.indexOf(this.secure.phase);
-    const values: Record<string, number> = this.isCoordinator
+    const values: Record<string, number> = this.follower.leads
       ? { secaggRounds: this.secureStats.rounds, secaggAborted: this.secureStats.aborted, secaggRecovered: this.secureStats.recovered, secaggClipped: this.secure.clipped }
       : { secaggPhase: phase, secaggClipped: this.secure.clipped };
     return {
       round: this.globalRound,
       values,
-      audit: { phase: this.secure.phase, attempt: this.secure.current, plain: [...this.secure.plainPrints], ...(this.isCoordinator ? { seen: [...this.serverAudit.seen, ...(this.server?.seen ?? [])], sums: [...this.serverAudit.sums] } : {}) },
+      audit: { phase: this.secure.phase, attempt: this.secure.current, plain: [...this.secure.plainPrints], ...(this.follower.leads ? { seen: [...this.serverAudit.seen, ...(this.server?.seen ?? [])], sums: [...this.serverAudit.sums] } : {}) },
     };
   }
 

@@ -1,6 +1,7 @@
 import type { ComputeResult } from '../../core/learn/compute.ts';
 import { sub } from '../../core/vector.ts';
 import { roomTraining } from '../compute.ts';
+import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent, ProtocolReport } from '../protocol.ts';
 import { compareIds } from '../topology.ts';
 import { UpdateBuffer } from './buffer.ts';
@@ -58,27 +59,25 @@ interface Server {
  * and has not yet taken an update for (so never from the future, never twice); a task must come
  * from the coordinator, be newer than the last task from it and below `rounds`.
  */
-export class FedBuff implements Protocol {
-  private coordinator: NodeId | null = null;
+export class FedBuff implements Protocol, FollowerHandlers {
+  private readonly follower: CoordinatorFollower;
   private available = new Set<NodeId>();
   /** The latest global model this node saw, and its version. */
   private global: Float32Array;
   private version = 0;
-  private running = false;
   private finished = false;
   private server: Server | null = null;
   /** Client: the task being trained. */
   private training: { id: string; version: number; from: NodeId; base: Float32Array } | null = null;
   /** Client: the version of the last task taken from the current coordinator (tasks must increase). */
   private taskFloor = -1;
-  /** Coordinators this node followed before the current one: their frames still in flight are late, not lies. */
-  private formerCoordinators = new Set<NodeId>();
   private seq = 0;
   /** Server: updates dropped for staleness above `maxStaleness`. */
   staleDropped = 0;
 
   constructor(private readonly ctx: ProtocolContext) {
     this.global = ctx.initialParams;
+    this.follower = new CoordinatorFollower(ctx.id, 'client');
     for (const p of ctx.peers) if (p !== ctx.id) this.available.add(p);
   }
 
@@ -90,53 +89,29 @@ export class FedBuff implements Protocol {
     return this.server?.theta ?? this.global;
   }
 
-  private get isCoordinator(): boolean {
-    return this.coordinator === this.ctx.id;
-  }
-
-  private get role(): string {
-    return this.isCoordinator ? 'coordinator' : 'client';
-  }
-
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
-    switch (event.kind) {
-      case 'start':
-        this.running = true;
-        this.coordinator ??= this.ctx.id;
-        return this.isCoordinator && !this.server ? this.becomeServer() : [];
-      case 'roster':
-        return this.onRoster(event.peers, event.coordinator);
-      case 'message':
-        return this.onMessage(event.from, event.msg);
-      case 'computed':
-        return this.onComputed(event.id, event.result);
-      case 'timer':
-        return this.onTimer(event.id);
-      case 'stop':
-        this.running = false;
-        return [{ kind: 'state', state: 'idle' }];
-    }
+    return this.follower.handle(event, this);
+  }
+
+  onStart(): ProtocolAction[] {
+    return this.follower.leads && !this.server ? this.becomeServer() : [];
   }
 
   // ─── membership ────────────────────────────────────────────────────────────────────────────
 
-  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+  onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.available = new Set(peers.filter((p) => p !== this.ctx.id));
     const actions: ProtocolAction[] = [];
-    if (coordinator && coordinator !== this.coordinator) {
-      const was = this.isCoordinator;
-      if (this.coordinator) this.formerCoordinators.add(this.coordinator);
-      this.formerCoordinators.delete(coordinator);
-      this.coordinator = coordinator;
+    const change = this.follower.follow(coordinator);
+    if (change) {
       this.taskFloor = -1;
-      if (was && !this.isCoordinator) actions.push(...this.stopServing());
-      if (!this.isCoordinator && this.training && this.training.from !== coordinator) {
+      if (change.stepsDown) actions.push(...this.stopServing());
+      if (!this.follower.leads && this.training && this.training.from !== coordinator) {
         // Its update would go to a server that is gone; the new one hands out fresh work.
         this.training = null;
-        actions.push({ kind: 'state', state: 'waiting', role: this.role });
+        actions.push({ kind: 'state', state: 'waiting', role: this.follower.role });
       }
-      if (this.isCoordinator && !was && this.running && !this.finished) {
-        // Taking over mid-run: resume from the last global model this node saw.
+      if (change.stepsUp && this.follower.running && !this.finished) {
         return [...actions, { kind: 'log', text: `became the server at version ${this.version}` }, ...this.becomeServer()];
       }
     }
@@ -226,7 +201,7 @@ export class FedBuff implements Protocol {
 
   private onUpdate(from: NodeId, version: number, delta: Float32Array): ProtocolAction[] {
     const s = this.server;
-    if (!this.isCoordinator || !s) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
+    if (!this.follower.leads || !s) return [{ kind: 'reject', from, reason: 'update sent to a non-coordinator' }];
     if (this.finished) return [];
     const slot = s.clients.get(from);
     if (!slot) return [{ kind: 'reject', from, reason: 'update from a node that is not a client of this server' }];
@@ -269,7 +244,7 @@ export class FedBuff implements Protocol {
     return actions;
   }
 
-  private onTimer(id: string): ProtocolAction[] {
+  onTimer(id: string): ProtocolAction[] {
     const s = this.server;
     if (!s || this.finished) return [];
     if (id === periodTimer(s.period)) {
@@ -306,23 +281,21 @@ export class FedBuff implements Protocol {
     const id = `fedbuff:${++this.seq}`;
     this.training = { id, version, from, base };
     return [
-      { kind: 'state', state: 'training', role: this.role },
+      { kind: 'state', state: 'training', role: this.follower.role },
       { kind: 'compute', id, round: version, request: roomTraining(this.ctx.config, base) },
     ];
   }
 
-  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+  onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     switch (msg.type) {
       case 'fedbuff/task': {
         const version = msg.version as number;
-        // Sent before the room elected another coordinator, arriving after: ignored, not a lie.
-        if (this.formerCoordinators.has(from)) return [{ kind: 'log', text: `ignored a task from ${from}, no longer the coordinator` }];
-        if (this.coordinator && from !== this.coordinator) return [{ kind: 'reject', from, reason: 'task from a non-coordinator' }];
+        const late = this.follower.screen(from, 'task');
+        if (late) return [late];
         if (this.finished) return [{ kind: 'reject', from, reason: 'task after the run ended' }];
         if (version >= this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `task for version ${version}, beyond the run's ${this.ctx.config.rounds} rounds` }];
         if (version <= this.taskFloor) return [{ kind: 'reject', from, reason: `task for version ${version}, not newer than the last one (${this.taskFloor})` }];
-        this.coordinator ??= from;
-        this.running = true;
+        this.follower.enrol(from);
         this.taskFloor = version;
         this.global = msg.params as Float32Array;
         this.version = version;
@@ -332,7 +305,7 @@ export class FedBuff implements Protocol {
         return this.onUpdate(from, msg.version as number, msg.delta as Float32Array);
       case 'fedbuff/done': {
         const round = msg.round as number;
-        if (from !== this.coordinator) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
+        if (from !== this.follower.current) return [{ kind: 'reject', from, reason: 'done from a non-coordinator' }];
         if (round !== this.ctx.config.rounds) return [{ kind: 'reject', from, reason: `done at version ${round}, the run has ${this.ctx.config.rounds} rounds` }];
         if (this.finished) return [];
         this.finished = true;
@@ -346,14 +319,14 @@ export class FedBuff implements Protocol {
     }
   }
 
-  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+  onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     const t = this.training;
     if (!t || id !== t.id || result.kind !== 'train') return [];
     this.training = null;
     const delta = sub(t.base, result.params);
-    const actions: ProtocolAction[] = [{ kind: 'state', state: 'waiting', role: this.role }];
+    const actions: ProtocolAction[] = [{ kind: 'state', state: 'waiting', role: this.follower.role }];
     if (t.from === this.ctx.id) return [...actions, ...this.onUpdate(this.ctx.id, t.version, delta)];
-    if (t.from !== this.coordinator) return actions;
+    if (t.from !== this.follower.current) return actions;
     return [...actions, { kind: 'send', to: t.from, msg: { type: 'fedbuff/update', version: t.version, delta } }];
   }
 

@@ -1,4 +1,5 @@
 import type { ComputeResult } from '../../core/learn/compute.ts';
+import { CoordinatorFollower, type FollowerHandlers } from '../common/follower.ts';
 import type { NodeId, Protocol, ProtocolAction, ProtocolContext, ProtocolEvent } from '../protocol.ts';
 import { sortIds } from '../topology.ts';
 import { applyList, encodeGradient, NO_GRADIENT, probeSeed } from './byte.ts';
@@ -43,13 +44,13 @@ interface Iteration {
  * waiting for a node as soon as the roster says it left. A node that missed a deadline is
  * suspected and not waited for again until it sends a gradient.
  */
-export class Spsa implements Protocol {
+export class Spsa implements Protocol, FollowerHandlers {
   private theta: Float32Array;
   /** The iteration θ is at (θ_applied). */
   private applied = 0;
   private epoch = -1;
   private slot: number | null = null;
-  private coordinator: NodeId | null = null;
+  private readonly follower: CoordinatorFollower;
   private peers = new Set<NodeId>();
   /** The largest room this node has seen (itself included): no honest list is longer. */
   private maxRoster = 1;
@@ -71,6 +72,7 @@ export class Spsa implements Protocol {
 
   constructor(private readonly ctx: ProtocolContext) {
     this.theta = ctx.initialParams;
+    this.follower = new CoordinatorFollower(ctx.id, 'node');
     for (const p of ctx.peers) if (p !== ctx.id) this.peers.add(p);
     this.maxRoster = this.peers.size + 1;
   }
@@ -83,33 +85,24 @@ export class Spsa implements Protocol {
     return this.theta;
   }
 
-  private get isCoordinator(): boolean {
-    return this.coordinator === this.ctx.id;
-  }
-
   private get active(): boolean {
     return this.started && !this.finished && !this.stopped;
   }
 
   handle(event: ProtocolEvent, _now: number): ProtocolAction[] {
-    switch (event.kind) {
-      case 'start':
-        if (this.started) return [];
-        this.started = true;
-        this.coordinator ??= this.ctx.id;
-        return [{ kind: 'model', round: 0, params: this.theta, scope: 'local' }, ...(this.isCoordinator ? this.lead(false) : this.follow())];
-      case 'roster':
-        return this.onRoster(event.peers, event.coordinator);
-      case 'message':
-        return this.onMessage(event.from, event.msg);
-      case 'computed':
-        return this.onComputed(event.id, event.result);
-      case 'timer':
-        return this.onTimer(event.id);
-      case 'stop':
-        this.stopped = true;
-        return [{ kind: 'state', state: 'idle' }];
-    }
+    return this.follower.handle(event, this);
+  }
+
+  /** A node starts once: a second start changes nothing. */
+  onStart(): ProtocolAction[] {
+    if (this.started) return [];
+    this.started = true;
+    return [{ kind: 'model', round: 0, params: this.theta, scope: 'local' }, ...(this.follower.leads ? this.lead(false) : this.follow())];
+  }
+
+  /** A stopped node stays out, even if started again. */
+  onStop(): void {
+    this.stopped = true;
   }
 
   // ── as a node ────────────────────────────────────────────────────────────────────────────
@@ -127,8 +120,8 @@ export class Spsa implements Protocol {
   }
 
   private hello(): ProtocolAction[] {
-    if (!this.coordinator || this.isCoordinator) return [];
-    return [{ kind: 'send', to: this.coordinator, msg: { type: 'spsa/hello', t: this.applied, e: this.epoch } }, ...this.armHello()];
+    if (!this.follower.current || this.follower.leads) return [];
+    return [{ kind: 'send', to: this.follower.current, msg: { type: 'spsa/hello', t: this.applied, e: this.epoch } }, ...this.armHello()];
   }
 
   /** Lost the stream: ask for θ now (and again every HELLO_MS until it comes). */
@@ -144,7 +137,7 @@ export class Spsa implements Protocol {
     this.probing = t;
     const c = this.ctx.config;
     return [
-      { kind: 'state', state: 'training', role: this.isCoordinator ? 'coordinator' : 'node' },
+      { kind: 'state', state: 'training', role: this.follower.role },
       {
         kind: 'compute',
         id: probeId(t),
@@ -160,37 +153,37 @@ export class Spsa implements Protocol {
     ];
   }
 
-  private onComputed(id: string, result: ComputeResult): ProtocolAction[] {
+  onComputed(id: string, result: ComputeResult): ProtocolAction[] {
     const t = this.probing;
     if (t === null || id !== probeId(t) || result.kind !== 'loss' || !this.active) return [];
     this.probing = null;
     if (t !== this.applied + 1) return [];
     const g = (result.loss - (result.lossMinus ?? NaN)) / (2 * this.ctx.config.spsaEps);
     const b = encodeGradient(Number.isFinite(g) ? g : NaN);
-    const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.isCoordinator ? 'coordinator' : 'node' };
-    if (this.isCoordinator) return [idle, ...this.collect(this.ctx.id, t, b)];
-    if (!this.coordinator) return [idle];
+    const idle: ProtocolAction = { kind: 'state', state: 'waiting', role: this.follower.role };
+    if (this.follower.leads) return [idle, ...this.collect(this.ctx.id, t, b)];
+    if (!this.follower.current) return [idle];
     this.sent.set(t, b);
     this.sent.delete(t - LATE_WINDOW - 1);
-    return [idle, { kind: 'send', to: this.coordinator, msg: { type: 'spsa/g', t, g: b } }];
+    return [idle, { kind: 'send', to: this.follower.current, msg: { type: 'spsa/g', t, g: b } }];
   }
 
-  private onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
+  onMessage(from: NodeId, msg: { type: string; [k: string]: unknown }): ProtocolAction[] {
     const reject = (reason: string): ProtocolAction[] => [{ kind: 'reject', from, reason }];
     if (from === this.ctx.id) return reject('message from itself');
     switch (msg.type) {
       case 'spsa/g':
-        if (!this.isCoordinator) return reject('gradient sent to a non-coordinator');
+        if (!this.follower.leads) return reject('gradient sent to a non-coordinator');
         if (!this.active) return [];
         return this.collect(from, msg.t as number, msg.g as number);
       case 'spsa/hello':
-        if (!this.isCoordinator) return reject('hello sent to a non-coordinator');
+        if (!this.follower.leads) return reject('hello sent to a non-coordinator');
         return this.onHello(from, msg.t as number, msg.e as number);
       case 'spsa/w':
-        if (from !== this.coordinator) return reject('welcome from a non-coordinator');
+        if (from !== this.follower.current) return reject('welcome from a non-coordinator');
         return this.onWelcome(from, msg.t as number, msg.e as number, msg.slot as number, msg.params as Float32Array | undefined);
       case 'spsa/s':
-        if (from !== this.coordinator || this.isCoordinator) return reject('list from a non-coordinator');
+        if (from !== this.follower.current || this.follower.leads) return reject('list from a non-coordinator');
         return this.onList(from, msg.t as number, msg.e as number, msg.l as Uint8Array);
       default:
         return reject(`unexpected ${msg.type}`);
@@ -244,7 +237,7 @@ export class Spsa implements Protocol {
     this.sent.delete(t);
     const actions: ProtocolAction[] = [{ kind: 'model', round: t, params: this.theta, scope: 'local' }, { kind: 'round', round: t }];
     if (t >= c.rounds) return [...actions, ...this.finish()];
-    if (this.isCoordinator) return actions; // the coordinator's next iteration starts after its sends
+    if (this.follower.leads) return actions; // the coordinator's next iteration starts after its sends
     return [...actions, ...this.probe(t + 1)];
   }
 
@@ -252,17 +245,17 @@ export class Spsa implements Protocol {
     if (this.finished) return [];
     this.finished = true;
     this.probing = null;
-    return [{ kind: 'state', state: 'done', role: this.isCoordinator ? 'coordinator' : 'node' }, { kind: 'done' }];
+    return [{ kind: 'state', state: 'done', role: this.follower.role }, { kind: 'done' }];
   }
 
-  private onTimer(id: string): ProtocolAction[] {
+  onTimer(id: string): ProtocolAction[] {
     if (id === 'hello') {
       this.helloArmed = false;
-      if (!this.active || this.isCoordinator || !this.needSync) return [];
+      if (!this.active || this.follower.leads || !this.needSync) return [];
       return this.hello();
     }
     const it = this.iter;
-    if (!this.active || !this.isCoordinator || !it || id !== iterTimer(it.t)) return [];
+    if (!this.active || !this.follower.leads || !it || id !== iterTimer(it.t)) return [];
     return this.close();
   }
 
@@ -402,20 +395,17 @@ export class Spsa implements Protocol {
     return [];
   }
 
-  private onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
+  onRoster(peers: NodeId[], coordinator?: NodeId): ProtocolAction[] {
     this.peers = new Set(peers.filter((p) => p !== this.ctx.id));
     this.maxRoster = Math.max(this.maxRoster, this.peers.size + 1);
     const actions: ProtocolAction[] = [];
-    if (coordinator && coordinator !== this.coordinator) {
-      const was = this.isCoordinator;
-      this.coordinator = coordinator;
-      if (this.active && this.isCoordinator && !was) return this.lead(true);
-      if (this.active && was && !this.isCoordinator) {
-        this.iter = null;
-        actions.push(...this.resync('the coordinator changed'));
-      }
+    const change = this.follower.follow(coordinator);
+    if (this.active && change?.stepsUp) return this.lead(true);
+    if (this.active && change?.stepsDown) {
+      this.iter = null;
+      actions.push(...this.resync('the coordinator changed'));
     }
-    if (!this.isCoordinator || !this.iter || !this.active) return actions;
+    if (!this.follower.leads || !this.iter || !this.active) return actions;
     // Departed nodes are not waited for; their slots are freed when the iteration closes.
     for (const s of [...this.iter.expected]) {
       const id = this.slots[s];
