@@ -8,8 +8,8 @@ import { closeAll, openTab, openTabs, snapshot, uid, type Tab } from './helpers.
  * the owner's console. TABS tabs of one room on the newcomer's defaults (blobs pinned).
  */
 
-// 6 in `npm test` (CI has 15 minutes for everything); PROJECTOR_TABS=16 is the class-sized run in BENCHMARKS.md.
-const TABS = Number(process.env.PROJECTOR_TABS ?? 6);
+// 4 in `npm test` (CI has 15 minutes for everything); `npm run test:class` (PROJECTOR_TABS=16) is the class-sized run in BENCHMARKS.md.
+const TABS = Number(process.env.PROJECTOR_TABS ?? 4);
 
 function room(page: Page): Promise<RoomView> {
   return page.evaluate(() => (window as unknown as { murmuration: { room: () => RoomView } }).murmuration.room());

@@ -4,7 +4,7 @@ import { closeAll, coordinatorTab, openTabs, snapshot, type Tab } from './helper
 const snaps = (tabs: Tab[]) => Promise.all(tabs.map((t) => snapshot(t.page)));
 
 test('spsa: four tabs reach 85% on blobs with one model (one modelHash), and a tab closed mid-run leaves the rest going', async ({ browser }) => {
-  const rounds = 80;
+  const rounds = 50;
   const tabs = await openTabs(browser, `room=spsa4-${Math.random().toString(36).slice(2, 8)}&algo=spsa&nodes=4&dataset=blobs&partition=iid&rounds=${rounds}&autostart=1`, 4);
   try {
     const coord = await expect.poll(async () => (await coordinatorTab(tabs).catch(() => null)) !== null, { timeout: 60_000 }).toBe(true).then(() => coordinatorTab(tabs));
