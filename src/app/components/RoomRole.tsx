@@ -2,10 +2,15 @@ import { useState } from 'react';
 import type { Snapshot } from '../../live/liveNode.ts';
 import { displayName } from '../lib/names.ts';
 
-/** What the room runs, said plainly: "fedavg on spirals, 4 tabs, 20 rounds". */
+/**
+ * What the room runs, said plainly: "fedavg on spirals (dirichlet:0.5), data split over 4 tabs, 20
+ * rounds". Tabs beyond `nodes` (joined after an autostart) train on a shard another tab has too,
+ * and the summary says so rather than naming a count the room does not have.
+ */
 export function roomSummary(s: Snapshot): string {
   const c = s.config;
-  return `${c.algo} on ${c.dataset} (${c.partition}), ${c.nodes} tabs, ${c.rounds} rounds`;
+  const extra = s.roster.length > c.nodes ? ` (${s.roster.length} tabs here: the extra ones share those shards)` : '';
+  return `${c.algo} on ${c.dataset} (${c.partition}), data split over ${c.nodes} tabs${extra}, ${c.rounds} rounds`;
 }
 
 /**
