@@ -4,7 +4,7 @@ import type { Split } from '../data/types.ts';
 import { buildModel, modelSpec, type ModelName, type ModelSpec } from './models.ts';
 import { writeParams } from './params.ts';
 import { addNoise } from './perturb.ts';
-import { checkRequest, chooseBatch, SGD, type AdamState, type ComputeRequest, type ComputeResult, type GradientRequest, type LossRequest, type OptimizerStates, type TrainRequest } from './compute.ts';
+import { checkRequest, chooseBatch, effectiveBatch, SGD, type AdamState, type ComputeRequest, type ComputeResult, type GradientRequest, type LossRequest, type OptimizerStates, type TrainRequest } from './compute.ts';
 
 export interface TrainOptions {
   /** Local epochs; ignored when `steps` > 0. */
@@ -165,12 +165,9 @@ export class Learner {
 
   private *trainJob(req: TrainRequest, data: Split, ctx: ComputeContext): Job<ComputeResult> {
     if (data.n === 0) return { kind: 'train', params: req.params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
-    if (!ctx.rng) throw new Error('a training request needs a batch order (rng)');
+    const { plan, samplesSeen } = trainingPlan(req, data.n, ctx.rng);
     writeParams(this.model, this.spec, req.params);
     const { x, y } = this.upload(this.trainingSplit(req, data));
-    const batch = req.batch > 0 ? Math.min(req.batch, data.n) : data.n;
-    const plan = batchPlan(data.n, batch, req, ctx.rng);
-    const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
     const lossOf = (idx: Int32Array) => {
       const ids = tf.tensor1d(idx, 'int32');
       const bx = tf.gather(x, ids);
@@ -459,6 +456,17 @@ function asTrain(r: ComputeResult): TrainResult {
 }
 
 /** Minibatch index lists: E epochs of reshuffled passes, or exactly `steps` batches. */
+/**
+ * The minibatches a training request goes through on a shard of n, in the order `rng` gives,
+ * and how many samples that is: every trainer of a request (the learner, the simulator's dense
+ * path) takes exactly these batches.
+ */
+export function trainingPlan(req: TrainRequest, n: number, rng: Rng | undefined): { plan: Int32Array[]; samplesSeen: number } {
+  if (!rng) throw new Error('a training request needs a batch order (rng)');
+  const plan = batchPlan(n, effectiveBatch(req.batch, n), req, rng);
+  return { plan, samplesSeen: plan.reduce((s, b) => s + b.length, 0) };
+}
+
 export function batchPlan(n: number, batch: number, opts: Pick<TrainOptions, 'epochs' | 'steps'>, rng: Rng): Int32Array[] {
   const plan: Int32Array[] = [];
   const order = new Int32Array(n);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Split } from '../../core/data/types.ts';
 import { checkRequest, type ComputeResult, type TrainRequest } from '../../core/learn/compute.ts';
-import { batchPlan, type Learner } from '../../core/learn/learner.ts';
+import { trainingPlan, type Learner } from '../../core/learn/learner.ts';
 import type { TensorSpec } from '../../core/learn/models.ts';
 import type { Rng } from '../../core/rng.ts';
 
@@ -51,18 +51,15 @@ export function isDenseSgd(req: TrainRequest): boolean {
  * batched BatchMatMul (batch > 1) is always the naive loop.
  *
  * Same result as `Learner`'s SGD path up to float rounding: the same batch plan from the same
- * rng (`batchPlan`), the same labels (`learner.trainingSplit`), softmax cross-entropy averaged
+ * rng (`trainingPlan`), the same labels (`learner.trainingSplit`), softmax cross-entropy averaged
  * over each minibatch, θ ← θ − lr·g per step, and the mean minibatch loss.
  */
 export function denseSgd(learner: Learner, layers: readonly DenseLayer[], req: TrainRequest, data: Split, rng: Rng | undefined): ComputeResult {
   checkRequest(req, learner.spec.size);
   if (!isDenseSgd(req)) throw new Error(`denseSgd runs plain SGD only, not ${req.optimizer.name}`);
   if (data.n === 0) return { kind: 'train', params: req.params.slice(), loss: NaN, steps: 0, samplesSeen: 0 };
-  if (!rng) throw new Error('a training request needs a batch order (rng)');
+  const { plan, samplesSeen } = trainingPlan(req, data.n, rng);
   const split = learner.trainingSplit(req, data);
-  const batch = req.batch > 0 ? Math.min(req.batch, data.n) : data.n;
-  const plan = batchPlan(data.n, batch, req, rng);
-  const samplesSeen = plan.reduce((s, b) => s + b.length, 0);
   const p = req.params;
   // Per layer: the kernel transposed [out, in], the bias as a column [out, 1].
   let w: tf.Tensor2D[] = tf.tidy(() =>
