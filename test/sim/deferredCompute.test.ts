@@ -1,21 +1,17 @@
+import { blobsWorld } from '../support/blobs.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.ts';
-import { makeSynthetic } from '../../src/core/data/synthetic.ts';
 import type { Dataset } from '../../src/core/data/types.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
-import { Rng } from '../../src/core/rng.ts';
 import { DeferredCompute } from '../../src/sim/compute/deferred.ts';
 import { SequentialExecutor, type ComputeExecutor, type ComputeJob, type JobOutcome } from '../../src/sim/compute/executor.ts';
-import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
 let dataset: Dataset;
 let learner: Learner;
 
 beforeAll(async () => {
-  await useNodeBackend('auto', 'mlp');
-  dataset = makeSynthetic('blobs', { samples: 600, classes: 3, noise: 0.2 }, Rng.seed(3));
-  learner = new Learner('mlp', dataset.features, dataset.numClasses);
+  ({ dataset, learner } = await blobsWorld(600, {}, 3));
 });
 
 /** Runs jobs sequentially and records the node indices of each runMany call. */

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { availableParallelism } from 'node:os';
+import { blobsWorld } from '../support/blobs.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/core/config.ts';
-import { makeSynthetic } from '../../src/core/data/synthetic.ts';
 import type { Dataset, Split } from '../../src/core/data/types.ts';
 import { adamw, SGD, type ComputeRequest, type OptimizerStates } from '../../src/core/learn/compute.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
@@ -13,7 +13,6 @@ import { SequentialExecutor, type ComputeJob } from '../../src/sim/compute/execu
 import { assignJobs } from '../../src/sim/compute/threads/assign.ts';
 import { ThreadedExecutor } from '../../src/sim/compute/threads/threadedExecutor.ts';
 import { parseFlags } from '../../src/sim/flags.ts';
-import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { Simulation } from '../../src/sim/simulation.ts';
 
 const run = promisify(execFile);
@@ -29,9 +28,7 @@ let learner: Learner;
 let pool: ThreadedExecutor;
 
 beforeAll(async () => {
-  await useNodeBackend('auto', 'mlp');
-  dataset = makeSynthetic('blobs', { samples: 600, classes: 3, noise: 0.2 }, Rng.seed(3));
-  learner = new Learner('mlp', dataset.features, dataset.numClasses);
+  ({ dataset, learner } = await blobsWorld(600, {}, 3));
   pool = new ThreadedExecutor({ threads: 2, denseSgd: false, model: 'mlp', features: dataset.features, numClasses: dataset.numClasses, backend: 'auto' });
 });
 
