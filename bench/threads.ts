@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fmt, loadNote, log, median, now, table, type BenchOptions, type Suite } from './common.ts';
+import { fmt, loadNote, log, median, table, type BenchOptions, type Suite } from './common.ts';
+import { timedRun } from './timedRun.ts';
 
 /** One simulator setting, timed as whole CLI processes with each thread count. */
 interface Setting {
@@ -34,23 +32,11 @@ interface Run {
   load: number;
 }
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
-function runCli(args: string[], threads: number): Promise<Run> {
+async function runCli(args: string[], threads: number): Promise<Run> {
   const load = os.loadavg()[0];
-  const t0 = now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/sim/cli.ts', ...args, '--json', '--threads', String(threads)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const processMs = now() - t0;
-      if (code !== 0) return reject(new Error(`simulator exited with ${code} (--threads ${threads})`));
-      const summary = JSON.parse(out.trim().split('\n').pop()!) as { wallMs: number; accuracy: number };
-      resolve({ threads, processMs, simMs: summary.wallMs, accuracy: summary.accuracy, load });
-    });
-  });
+  const { ms, out } = await timedRun(process.execPath, ['--import', 'tsx', 'src/sim/cli.ts', ...args, '--json', '--threads', String(threads)], process.env);
+  return { threads, processMs: ms, simMs: out.wallMs, accuracy: out.accuracy, load };
 }
 
 export const threads: Suite = {

@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mnistDataDir } from '../src/core/data/mnistNode.ts';
-import { fmt, log, loadNote, now, table, type BenchOptions, type Suite } from './common.ts';
-import { overriddenSettingFlags, pairedTimes, parseRunOutput, simFlags, torchFlags, type RunOutput, type TorchModel, type TorchSetting } from './torch/runs.ts';
+import { fmt, log, loadNote, table, type BenchOptions, type Suite } from './common.ts';
+import { timedRun, type Timed } from './timedRun.ts';
+import { overriddenSettingFlags, pairedTimes, simFlags, torchFlags, type TorchModel, type TorchSetting } from './torch/runs.ts';
 
 /**
  * The same FedAvg MNIST run as two whole processes, timed from spawn to exit as a user runs
@@ -33,33 +34,6 @@ function torchVersions(): { ok: true; versions: string } | { ok: false; why: str
   if (r.error) return { ok: false, why: `${PYTHON} could not be started (${r.error.message})` };
   if (r.status !== 0) return { ok: false, why: `${PYTHON} cannot import torch and numpy (${r.stderr.trim().split('\n').pop()})` };
   return { ok: true, versions: r.stdout.trim() };
-}
-
-interface Timed {
-  ms: number;
-  out: RunOutput;
-}
-
-/** Spawns one whole process and times it from spawn to exit; its stdout must end with a summary line. */
-function timedRun(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const t = now();
-    const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = now() - t;
-      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${stderr.trim().slice(-600)}`));
-      try {
-        resolve({ ms, out: parseRunOutput(stdout) });
-      } catch (e) {
-        reject(new Error(`${cmd}: ${(e as Error).message}; stderr: ${stderr.trim().slice(-600)}`));
-      }
-    });
-  });
 }
 
 interface Sides {
