@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, type ReactNode, useLayoutEffect } from 'rea
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { downloadDataUrl, slug } from '../lib/export.ts';
+import { cancelDraw, drawSoon } from '../lib/frameQueue.ts';
 import type { Column } from '../lib/series.ts';
 
 export interface Series {
@@ -62,7 +63,6 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(data);
-  const frame = useRef(0);
   const formats = useRef({ x: xFormat, y: yFormat });
   // The latest data and formats for uPlot's callbacks, recorded after each render (before the effects below run).
   useLayoutEffect(() => {
@@ -111,7 +111,7 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
     resize.observe(el);
     return () => {
       resize.disconnect();
-      cancelAnimationFrame(frame.current);
+      cancelDraw(p);
       p.destroy();
       plot.current = null;
     };
@@ -119,9 +119,11 @@ export function LineChart({ title, xLabel, yLabel, series, bands = [], data, hei
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
 
+  // Through the shared frame queue, so the charts and the boundary panels together keep each
+  // frame's drawing short; `batch` makes uPlot redraw inside the job, not in a later microtask.
   useEffect(() => {
-    cancelAnimationFrame(frame.current);
-    frame.current = requestAnimationFrame(() => plot.current?.setData(latest.current as uPlot.AlignedData));
+    const p = plot.current;
+    if (p) drawSoon(p, () => p.batch(() => p.setData(latest.current as uPlot.AlignedData)));
   }, [data]);
 
   const filled = useMemo(() => series.filter((s, i) => !s.bandEdge && data[i + 1]?.some((v) => v !== null && v !== undefined)).length, [series, data]);

@@ -45,6 +45,8 @@ const STATE_COLOR: Record<string, string> = {
 };
 
 const MAX_EDGES = 400;
+/** Above this many nodes the state colours change without a fade. */
+const CROWDED = 16;
 
 /**
  * Nodes on a circle, coloured by state; this round's messages as animated edges (thicker
@@ -93,7 +95,8 @@ export function Topology({ nodes, edges, links = [], round, title = 'Topology', 
         <span className="chart-title">{title}</span>
         {caption && <span className="muted small-text">{caption}</span>}
       </figcaption>
-      <div className="topo-wrap">
+      {/* Crowded: no colour fades, which at 50 nodes changing every round restyled and repainted the picture every frame. */}
+      <div className={n > CROWDED ? 'topo-wrap crowded' : 'topo-wrap'}>
         {n === 0 ? (
           <div className="chart-empty">No nodes yet.</div>
         ) : (

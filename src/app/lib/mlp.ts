@@ -24,19 +24,28 @@ export function predictProba(spec: ModelSpec, params: Float32Array, xs: Float32A
   const k = spec.numClasses;
   const out = new Float32Array(n * k);
   const width = Math.max(...layers.map((l) => l.outDim), spec.features);
-  let a = new Float32Array(width);
-  let z = new Float32Array(width);
+  let a = new Float64Array(width);
+  let z = new Float64Array(width);
+  // Plain loops and one pair of scratch vectors: a heatmap is thousands of forwards a panel, and a
+  // closure per layer with a swap by array destructuring made it garbage-heavy and ~2× slower.
+  const depth = layers.length;
   for (let i = 0; i < n; i++) {
     for (let f = 0; f < spec.features; f++) a[f] = xs[i * spec.features + f];
-    layers.forEach((L, li) => {
-      const last = li === layers.length - 1;
-      for (let o = 0; o < L.outDim; o++) {
-        let s = L.b[o];
-        for (let j = 0; j < L.inDim; j++) s += a[j] * L.w[j * L.outDim + o];
-        z[o] = last || s > 0 ? s : 0;
+    for (let li = 0; li < depth; li++) {
+      const { w, b, inDim, outDim } = layers[li];
+      const relu = li < depth - 1;
+      // Row by row of the kernel ([in, out] row-major): contiguous reads, ~2× faster than by column.
+      for (let o = 0; o < outDim; o++) z[o] = b[o];
+      for (let j = 0, row = 0; j < inDim; j++, row += outDim) {
+        const aj = a[j];
+        if (aj === 0) continue; // a ReLU zero adds nothing
+        for (let o = 0; o < outDim; o++) z[o] += aj * w[row + o];
       }
-      [a, z] = [z, a];
-    });
+      if (relu) for (let o = 0; o < outDim; o++) if (z[o] < 0) z[o] = 0;
+      const t = a;
+      a = z;
+      z = t;
+    }
     let max = -Infinity;
     for (let c = 0; c < k; c++) max = Math.max(max, a[c]);
     let sum = 0;
