@@ -5,6 +5,7 @@ import { initialParams, type ModelName } from '../src/core/learn/models.ts';
 import { Rng } from '../src/core/rng.ts';
 import { useNodeBackend } from '../src/sim/nodeBackend.ts';
 import { im2colT, replacedWasmKernel } from '../src/sim/wasmConvGrads.ts';
+import { useOurWasmMatMul } from '../src/sim/wasmMatMul.ts';
 import { fmt, log, loadNote, median, now, table, type Suite } from './common.ts';
 
 /**
@@ -16,6 +17,9 @@ import { fmt, log, loadNote, median, now, table, type Suite } from './common.ts'
  *    other option we weighed, im2col + the cpu backend's matMul (not registered anywhere).
  * 3. Learner.trainSync samples/s, the simulator's per-node training call: before (CNNs on
  *    cpu, as the simulator ran them) and after (wasm with our kernels).
+ * 4. The paper CNN's dense layer (3136→512, batch 10) on wasm: its three products with wasm's
+ *    own BatchMatMul and with ours (src/sim/wasmMatMul.ts), and the paper CNN's samples/s with
+ *    each, interleaved.
  */
 
 const BATCH = 10;
@@ -171,6 +175,40 @@ async function samplesPerSec(backend: 'cpu' | 'wasm', model: ModelName, n: numbe
   return (n / ms) * 1000;
 }
 
+const DENSE_PRODUCTS: { name: string; a: number[]; b: number[]; tA: boolean; tB: boolean; weights: 'a' | 'b' }[] = [
+  { name: 'forward x·W [10,3136]·[3136,512]', a: [BATCH, 3136], b: [3136, 512], tA: false, tB: false, weights: 'b' },
+  { name: 'input gradient dy·Wᵀ', a: [BATCH, 512], b: [3136, 512], tA: false, tB: true, weights: 'b' },
+  { name: 'kernel gradient xᵀ·dy', a: [BATCH, 3136], b: [BATCH, 512], tA: true, tB: false, weights: 'a' },
+];
+
+/**
+ * ms per product with wasm's own BatchMatMul and with ours. As in training, the weights (or,
+ * for the kernel gradient, the activations) are a new buffer every call: XNNPACK packs a right
+ * operand per buffer, so a reused buffer would hide that cost.
+ */
+function denseRows(reps: number): { name: string; own: number; ours: number }[] {
+  return DENSE_PRODUCTS.map((p) => {
+    const a0 = tf.randomNormal(p.a);
+    const b0 = tf.randomNormal(p.b);
+    let k = 0;
+    const run = () =>
+      tf.tidy(() => {
+        const shift = tf.scalar(++k * 1e-6);
+        const a = p.weights === 'a' ? tf.add(a0, shift) : a0;
+        const b = p.weights === 'b' ? tf.add(b0, shift) : b0;
+        return tf.matMul(a, b, p.tA, p.tB);
+      });
+    const times = { own: [] as number[], ours: [] as number[] };
+    for (let r = 0; r < 3; r++)
+      for (const ours of [false, true]) {
+        useOurWasmMatMul(ours);
+        times[ours ? 'ours' : 'own'].push(timeIt(run, reps));
+      }
+    tf.dispose([a0, b0]);
+    return { name: p.name, own: median(times.own), ours: median(times.ours) };
+  });
+}
+
 export const cnnKernels: Suite = {
   name: 'cnn-kernels',
   summary: "CNN training in Node: per-kernel cost (cpu vs wasm), our wasm convolution gradients vs tfjs's, and cnn-small/cnn samples/s before vs after",
@@ -195,6 +233,16 @@ export const cnnKernels: Suite = {
       { model: 'cnn-small' as const, before: await samplesPerSec('cpu', 'cnn-small', opts.quick ? 20 : 60), after: await samplesPerSec('wasm', 'cnn-small', n) },
       { model: 'cnn' as const, before: NaN, after: await samplesPerSec('wasm', 'cnn', n) },
     ];
+    await useFirstBackend(['wasm']);
+    log('cnn-kernels: the paper CNN dense layer, own vs our BatchMatMul');
+    const dense = denseRows(reps);
+    const cnnSpeed = { own: [] as number[], ours: [] as number[] };
+    for (let r = 0; r < (opts.quick ? 1 : 2); r++)
+      for (const ours of [false, true]) {
+        useOurWasmMatMul(ours);
+        cnnSpeed[ours ? 'ours' : 'own'].push(await samplesPerSec('wasm', 'cnn', n));
+      }
+    useOurWasmMatMul(true);
     const ms = (x: number) => (Number.isFinite(x) ? `${fmt.f(x, 1)} ms` : '–');
     const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fmt.f(a / b, 1)}×` : '–');
     return [
@@ -219,6 +267,13 @@ export const cnnKernels: Suite = {
       table(
         ['model', 'before: cpu', 'after: wasm + our kernels', 'speed-up'],
         speed.map((s) => [s.model, Number.isFinite(s.before) ? fmt.f(s.before, 1) : '–', fmt.f(s.after, 1), ratio(s.after, s.before)]),
+      ),
+      '',
+      `The paper CNN's dense layer on wasm, wasm's own BatchMatMul against ours (src/sim/wasmMatMul.ts), each product with a fresh weight buffer per call as in training; ms per call, median of 3 interleaved medians of ${reps}. Then the paper CNN's training samples/s with each (the same call as above, alternated ${opts.quick ? 'once' : 'twice'}).`,
+      '',
+      table(
+        ['product', "wasm's own", 'ours', 'speed-up'],
+        [...dense.map((d) => [d.name, ms(d.own), ms(d.ours), ratio(d.own, d.ours)]), ['paper CNN training, samples/s', fmt.f(median(cnnSpeed.own), 1), fmt.f(median(cnnSpeed.ours), 1), ratio(median(cnnSpeed.ours), median(cnnSpeed.own))]],
       ),
       '',
       `Measured at ${loadNote()}.`,

@@ -96,3 +96,12 @@ export function registerWasmMatMul(): void {
 export function ownWasmMatMul(): tf.KernelConfig | undefined {
   return own;
 }
+
+/** Benchmarks: `true` installs ours (after `registerWasmMatMul`), `false` puts wasm's own back. */
+export function useOurWasmMatMul(ours: boolean): void {
+  if (!own) throw new Error('registerWasmMatMul first');
+  const wanted = ours ? { ...wasmMatMulKernel, setupFunc: own.setupFunc } : own;
+  if (tf.getKernel(tf.BatchMatMul, 'wasm')?.kernelFunc === wanted.kernelFunc) return;
+  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
+  tf.registerKernel(wanted);
+}
