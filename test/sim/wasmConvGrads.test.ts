@@ -5,6 +5,7 @@ import { useFirstBackend } from '../../src/core/learn/backend.ts';
 import { Learner } from '../../src/core/learn/learner.ts';
 import { describeModel, initialParams, type ModelName } from '../../src/core/learn/models.ts';
 import { Rng } from '../../src/core/rng.ts';
+import { relErr } from '../support/relErr.ts';
 import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { wasmConvGradKernels } from '../../src/sim/wasmConvGrads.ts';
 
@@ -40,16 +41,6 @@ function grads(backend: 'cpu' | 'wasm', c: Case, xv: Float32Array, fv: Float32Ar
     expect(dX.shape).toEqual(c.x);
     return { dW: dW.dataSync() as Float32Array, dX: dX.dataSync() as Float32Array };
   });
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return diff / scale;
 }
 
 describe('wasm convolution gradients (im2col + BatchMatMul)', () => {

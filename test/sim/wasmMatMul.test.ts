@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
+import { relErr } from '../support/relErr.ts';
 import { useNodeBackend } from '../../src/sim/nodeBackend.ts';
 import { ownWasmMatMul, wasmMatMulKernel } from '../../src/sim/wasmMatMul.ts';
 
@@ -18,16 +19,6 @@ function product(backend: 'cpu' | 'wasm', a: tf.Tensor, b: tf.Tensor, tA: boolea
     const r = tf.matMul(tf.tensor(a.dataSync(), a.shape), tf.tensor(b.dataSync(), b.shape), tA, tB);
     return { shape: r.shape, values: r.dataSync() as Float32Array };
   });
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return diff / scale;
 }
 
 describe('wasm BatchMatMul (thin products reoriented, flags written out)', () => {
