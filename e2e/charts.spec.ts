@@ -104,7 +104,9 @@ test.describe('a two-tab gossip room in one browser', () => {
   let errors: string[][];
   test.beforeAll(async ({ browser }) => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const hash = `room=charts-gossip-${uid()}&algo=gossip&merge=mean&nodes=2&rounds=3&period=400&${SMALL}`;
+    // Five rounds, not three: under load a tab could finish three before the other's first sketch
+    // reached it, leaving no consensus estimate above 0 to chart.
+    const hash = `room=charts-gossip-${uid()}&algo=gossip&merge=mean&nodes=2&rounds=5&period=400&${SMALL}`;
     pages = [];
     errors = [];
     // One after the other, so the first page is the room's oldest member (Tab 1).
@@ -115,7 +117,7 @@ test.describe('a two-tab gossip room in one browser', () => {
       await expect.poll(async () => (await snapshot(page)).nodeId, { timeout: 30_000 }).not.toBeNull();
       pages.push(page);
     }
-    await Promise.all(pages.map((p) => runToDone(p, 3)));
+    await Promise.all(pages.map((p) => runToDone(p, 5)));
   });
   test.afterAll(async () => {
     await context.close();
@@ -173,7 +175,7 @@ test.describe('a two-tab gossip room in one browser', () => {
     expect(await storedRuns(a)).toHaveLength(1);
     for (const p of [a, b]) {
       await expect(p.getByTestId('history-row')).toHaveCount(1);
-      await expect(p.getByTestId('history-row')).toContainText('gossip-mean · blobs · iid · 2 tabs · lr 0.1 · 3 rounds');
+      await expect(p.getByTestId('history-row')).toContainText('gossip-mean · blobs · iid · 2 tabs · lr 0.1 · 5 rounds');
       await expect(p.getByTestId('history-tabs')).toContainText('Tab 1, Tab 2');
     }
   });
