@@ -83,13 +83,11 @@ export const wasmMatMulKernel: tf.KernelConfig = { kernelName: tf.BatchMatMul, b
 
 /** Installs the kernel over wasm's own BatchMatMul, which it keeps and calls. Idempotent. */
 export function registerWasmMatMul(): void {
-  const current = tf.getKernel(tf.BatchMatMul, 'wasm');
-  if (current?.kernelFunc === batchMatMul) return;
-  if (!current) throw new Error('the wasm backend has no BatchMatMul kernel to wrap');
-  own = current;
-  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  // The backend binds its C++ entry point through the kernel's setupFunc when it starts.
-  tf.registerKernel({ ...wasmMatMulKernel, setupFunc: current.setupFunc });
+  if (!own) {
+    own = tf.getKernel(tf.BatchMatMul, 'wasm');
+    if (!own) throw new Error('the wasm backend has no BatchMatMul kernel to wrap');
+  }
+  useOurWasmMatMul(true);
 }
 
 /** wasm's own BatchMatMul, for benchmarks and tests. */
@@ -100,6 +98,7 @@ export function ownWasmMatMul(): tf.KernelConfig | undefined {
 /** Benchmarks: `true` installs ours (after `registerWasmMatMul`), `false` puts wasm's own back. */
 export function useOurWasmMatMul(ours: boolean): void {
   if (!own) throw new Error('registerWasmMatMul first');
+  // The backend binds its C++ entry point through the kernel's setupFunc when it starts.
   const wanted = ours ? { ...wasmMatMulKernel, setupFunc: own.setupFunc } : own;
   if (tf.getKernel(tf.BatchMatMul, 'wasm')?.kernelFunc === wanted.kernelFunc) return;
   tf.unregisterKernel(tf.BatchMatMul, 'wasm');
