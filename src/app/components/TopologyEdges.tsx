@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import { clearedContext, watchCanvasSize, type Box } from '../lib/canvasSize.ts';
 
 /** One message edge in the topology's 400 × 400 coordinates, already trimmed to the node circles. */
 export interface EdgeLine {
@@ -22,6 +23,8 @@ const FADE_IN_MS = 300;
  * commit each frame (~5 ms at 60 frames a second); at 20 the dashes still move smoothly.
  */
 const FLOW_FPS = 20;
+/** How long a change animates at all: the flow, and the fade-in within it. */
+const ANIMATED_MS = Math.max(FLOW_MS, FADE_IN_MS);
 
 /**
  * The topology's message edges on a canvas under the nodes' SVG. As SVG elements each dashed,
@@ -45,21 +48,17 @@ export function TopologyEdges({ lines, size, version }: { lines: EdgeLine[]; siz
     const reduced = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches ?? false;
     let frame = 0;
     let visible = true;
-    // The canvas's CSS size, kept from the last resize: reading clientWidth in every frame forced
-    // a style and layout pass right after each React commit (10–20 ms at 50 nodes).
-    let box: { w: number; h: number } | null = null;
     let painted: { at: number; of: unknown } = { at: -Infinity, of: null };
     const draw = (t: number) => {
       frame = 0;
       const { lines: ls, size: sz, since } = shown.current;
       const age = t - since;
-      box ??= { w: c.clientWidth, h: c.clientHeight };
       // New edges or a new size are drawn at once; only the flow's next step waits its turn.
-      if (painted.of !== shown.current || t - painted.at >= 1000 / FLOW_FPS - 2 || age >= Math.max(FLOW_MS, FADE_IN_MS)) {
-        paint(c, box, ls, sz, reduced ? 0 : age * FLOW_PER_MS, Math.min(1, age / FADE_IN_MS));
+      if (painted.of !== shown.current || t - painted.at >= 1000 / FLOW_FPS - 2 || age >= ANIMATED_MS) {
+        paint(c, sized.size(), ls, sz, reduced ? 0 : age * FLOW_PER_MS, Math.min(1, age / FADE_IN_MS));
         painted = { at: t, of: shown.current };
       }
-      if (!reduced && visible && document.visibilityState === 'visible' && age < Math.max(FLOW_MS, FADE_IN_MS)) frame = requestAnimationFrame(draw);
+      if (!reduced && visible && document.visibilityState === 'visible' && age < ANIMATED_MS) frame = requestAnimationFrame(draw);
     };
     const kick = () => {
       if (!frame) frame = requestAnimationFrame(draw);
@@ -70,17 +69,15 @@ export function TopologyEdges({ lines, size, version }: { lines: EdgeLine[]; siz
       if (visible) kick();
     });
     seen?.observe(c);
-    const resized = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(([e]) => {
-      box = { w: e.contentRect.width, h: e.contentRect.height };
+    const sized = watchCanvasSize(c, () => {
       painted = { at: -Infinity, of: null };
       kick();
     });
-    resized?.observe(c);
     document.addEventListener('visibilitychange', kick);
     kick();
     return () => {
       seen?.disconnect();
-      resized?.disconnect();
+      sized.stop();
       document.removeEventListener('visibilitychange', kick);
       cancelAnimationFrame(frame);
       wake.current = () => {};
@@ -96,18 +93,11 @@ export function TopologyEdges({ lines, size, version }: { lines: EdgeLine[]; siz
   return <canvas ref={canvas} className="topo-edges" aria-hidden />;
 }
 
-function paint(c: HTMLCanvasElement, { w, h }: { w: number; h: number }, lines: EdgeLine[], size: number, offset: number, alpha: number): void {
-  const dpr = window.devicePixelRatio || 1;
-  if (w === 0 || h === 0) return;
-  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
-    c.width = Math.round(w * dpr);
-    c.height = Math.round(h * dpr);
-  }
-  const g = c.getContext('2d');
-  if (!g) return;
+function paint(c: HTMLCanvasElement, { w, h }: Box, lines: EdgeLine[], size: number, offset: number, alpha: number): void {
+  const ready = clearedContext(c, { w, h });
+  if (!ready) return;
+  const { g, dpr } = ready;
   const k = (Math.min(w, h) / size) * dpr;
-  g.setTransform(dpr, 0, 0, dpr, 0, 0);
-  g.clearRect(0, 0, w, h);
   g.setTransform(k, 0, 0, k, ((w - (size * k) / dpr) / 2) * dpr, ((h - (size * k) / dpr) / 2) * dpr);
   g.globalAlpha = 0.75 * alpha;
   g.setLineDash(DASH);

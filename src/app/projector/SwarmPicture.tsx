@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import type { RoomView, RoomWatcher } from '../../live/spectator/roomWatcher.ts';
+import { clearedContext, watchCanvasSize, type Box } from '../lib/canvasSize.ts';
 
 /** How long a transfer's dot takes to travel from sender to receiver. */
 const TRAVEL_MS = 900;
@@ -33,17 +34,13 @@ export function SwarmPicture({ watcher, view, coordinated, testId }: { watcher: 
     // What the canvas shows now: it is repainted only when that changes or a transfer is in flight,
     // so a projector left on an idle room does not redraw 60 times a second for nothing.
     let shown: { view: RoomView; coordinated: boolean; width: number; height: number } | null = null;
-    // The canvas's CSS size from a ResizeObserver: reading clientWidth each frame forced a style
-    // and layout pass whenever React had just changed the page.
-    let box: { w: number; h: number } | null = null;
-    const resized = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(([e]) => (box = { w: e.contentRect.width, h: e.contentRect.height }));
-    if (canvas.current) resized?.observe(canvas.current);
+    const sized = canvas.current ? watchCanvasSize(canvas.current) : null;
     const draw = (t: number) => {
       frameTimes.push(t - last);
       if (frameTimes.length > 600) frameTimes.splice(0, frameTimes.length - 600);
       last = t;
       const c = canvas.current;
-      if (c && !box) box = { w: c.clientWidth, h: c.clientHeight };
+      const box = sized?.size();
       const { view: v, coordinated: co } = latest.current;
       const newest = watcher.recent[watcher.recent.length - 1];
       const moving = newest !== undefined && Date.now() - newest.at <= TRAVEL_MS;
@@ -56,22 +53,15 @@ export function SwarmPicture({ watcher, view, coordinated, testId }: { watcher: 
     frame = requestAnimationFrame(draw);
     return () => {
       cancelAnimationFrame(frame);
-      resized?.disconnect();
+      sized?.stop();
     };
   }, [watcher]);
   return <canvas ref={canvas} className="swarm-picture" data-testid={testId} aria-label={`${view.nodes.length} tabs and the models they send`} />;
 }
 
-function paint(c: HTMLCanvasElement, { w, h }: { w: number; h: number }, view: RoomView, coordinated: boolean, watcher: RoomWatcher): void {
-  const dpr = window.devicePixelRatio || 1;
-  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
-    c.width = Math.round(w * dpr);
-    c.height = Math.round(h * dpr);
-  }
-  const g = c.getContext('2d');
+function paint(c: HTMLCanvasElement, { w, h }: Box, view: RoomView, coordinated: boolean, watcher: RoomWatcher): void {
+  const g = clearedContext(c, { w, h })?.g;
   if (!g) return;
-  g.setTransform(dpr, 0, 0, dpr, 0, 0);
-  g.clearRect(0, 0, w, h);
   const n = view.nodes.length;
   if (n === 0) return;
   const cx = w / 2;
