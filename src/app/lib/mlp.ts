@@ -26,15 +26,16 @@ export function predictProba(spec: ModelSpec, params: Float32Array, xs: Float32A
   const width = Math.max(...layers.map((l) => l.outDim), spec.features);
   let a = new Float64Array(width);
   let z = new Float64Array(width);
-  // Plain loops and one pair of scratch vectors: a heatmap is thousands of forwards a panel, and a
-  // closure per layer with a swap by array destructuring made it garbage-heavy and ~2× slower.
+  // Plain loops and one pair of scratch vectors, no closure or array per point: a heatmap is
+  // thousands of forwards a panel.
   const depth = layers.length;
   for (let i = 0; i < n; i++) {
     for (let f = 0; f < spec.features; f++) a[f] = xs[i * spec.features + f];
     for (let li = 0; li < depth; li++) {
       const { w, b, inDim, outDim } = layers[li];
       const relu = li < depth - 1;
-      // Row by row of the kernel ([in, out] row-major): contiguous reads, ~2× faster than by column.
+      // Row by row of the kernel ([in, out] row-major): contiguous reads. With the loop above, a
+      // 48×48 panel's forward pass went from 3.0 to 2.3 ms (median, compare view at 50 nodes).
       for (let o = 0; o < outDim; o++) z[o] = b[o];
       for (let j = 0, row = 0; j < inDim; j++, row += outDim) {
         const aj = a[j];
