@@ -455,7 +455,6 @@ function asTrain(r: ComputeResult): TrainResult {
   return { params: r.params, loss: r.loss, steps: r.steps, samplesSeen: r.samplesSeen };
 }
 
-/** Minibatch index lists: E epochs of reshuffled passes, or exactly `steps` batches. */
 /**
  * The minibatches a training request goes through on a shard of n, in the order `rng` gives,
  * and how many samples that is: every trainer of a request (the learner, the simulator's dense
@@ -467,6 +466,7 @@ export function trainingPlan(req: TrainRequest, n: number, rng: Rng | undefined)
   return { plan, samplesSeen: plan.reduce((s, b) => s + b.length, 0) };
 }
 
+/** Minibatch index lists: E epochs of reshuffled passes, or exactly `steps` batches. */
 export function batchPlan(n: number, batch: number, opts: Pick<TrainOptions, 'epochs' | 'steps'>, rng: Rng): Int32Array[] {
   const plan: Int32Array[] = [];
   const order = new Int32Array(n);
