@@ -3,8 +3,8 @@ import { loadDataset, testSubset } from '../core/data/index.ts';
 import type { BackendName } from '../core/learn/backend.ts';
 import { Learner } from '../core/learn/learner.ts';
 import { Rng } from '../core/rng.ts';
-import { SequentialExecutor, type ComputeExecutor } from './compute/executor.ts';
-import { DenseSgdExecutor } from './compute/denseSgdExecutor.ts';
+import type { ComputeExecutor } from './compute/executor.ts';
+import { localExecutor } from './compute/localExecutor.ts';
 import { ThreadedExecutor } from './compute/threads/threadedExecutor.ts';
 import { useNodeBackend } from './nodeBackend.ts';
 import { Simulation, type SimRow, type SimSummary, type SimulationOptions } from './simulation.ts';
@@ -28,7 +28,7 @@ export async function createNodeSimulation(config: Config, options: NodeSimulati
   const evalSet = testSubset(dataset, config.evalSize, Rng.seed(config.seed).split('eval'));
   const pool =
     threads > 1 && !simOptions.executor ? new ThreadedExecutor({ threads, denseSgd, model: config.model, features: dataset.features, numClasses: dataset.numClasses, backend: config.backend }) : null;
-  const executor: ComputeExecutor = simOptions.executor ?? pool ?? (denseSgd ? new DenseSgdExecutor(learner) : new SequentialExecutor(learner));
+  const executor: ComputeExecutor = simOptions.executor ?? pool ?? localExecutor(learner, denseSgd);
   const sim = new Simulation(config, dataset, learner, evalSet, { ...simOptions, executor });
   return {
     sim,

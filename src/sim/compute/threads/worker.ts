@@ -10,7 +10,7 @@ import { Learner } from '../../../core/learn/learner.ts';
 import { Rng } from '../../../core/rng.ts';
 import { useNodeBackend } from '../../nodeBackend.ts';
 import type { ComputeExecutor, ComputeJob, JobOutcome } from '../executor.ts';
-import { innerExecutor } from './inner.ts';
+import { localExecutor } from '../localExecutor.ts';
 import type { AnswerMessage, JobsMessage, WorkerSetup } from './messages.ts';
 
 const setup = workerData as WorkerSetup;
@@ -48,7 +48,7 @@ function answer(inner: ComputeExecutor, msg: JobsMessage): AnswerMessage {
 
 async function main(): Promise<void> {
   await useNodeBackend(setup.backend, setup.model);
-  const inner = innerExecutor(new Learner(setup.model, setup.features, setup.numClasses), setup.denseSgd);
+  const inner = localExecutor(new Learner(setup.model, setup.features, setup.numClasses), setup.denseSgd);
   // Messages posted while the backend loaded wait in the port's queue until this listener starts it.
   parentPort!.on('message', (msg: JobsMessage) => {
     setup.port.postMessage(answer(inner, msg));
